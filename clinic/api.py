@@ -1,0 +1,122 @@
+"""REST API of the core record, under /api/v1/clinics/<clinic_slug>/. Thin, like the views."""
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from clinic import audit, selectors, services
+from clinic.models import Patient
+from clinic.permissions import has_permission
+from clinic.tenancy import resolve_membership
+
+
+def exception_handler(exc, context):
+    """Errors are JSON: {"message": "...", "errors": {field: [messages]}}."""
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ValidationError):
+        errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = {"message": "The request has invalid fields.", "errors": errors}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"message": str(response.data["detail"]), "errors": {}}
+    return response
+
+
+class ClinicScopedViewSet(viewsets.GenericViewSet):
+    """Resolves the clinic and membership from the URL; maps actions to permissions."""
+
+    permissions_by_action: dict[str, str] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.membership = resolve_membership(request.user, kwargs["clinic_slug"], api_token=request.auth or None)
+        self.clinic = self.membership.clinic
+        permission = self.permissions_by_action.get(self.action)
+        if permission is None or not has_permission(self.membership, permission):
+            raise Http404
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", *services.PATIENT_FIELDS, "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        return attrs  # model rules (MRN per clinic, MBI, DOB) are checked by the service
+
+
+class PatientFilter(django_filters.FilterSet):
+    class Meta:
+        model = Patient
+        fields = ["status", "mrn", "date_of_birth"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List patients",
+        parameters=[OpenApiParameter("q", str, description="Search by name, MRN or date of birth")],
+    ),
+    retrieve=extend_schema(summary="Get one patient"),
+    create=extend_schema(summary="Create a patient"),
+    update=extend_schema(summary="Replace a patient's details"),
+    partial_update=extend_schema(summary="Change some of a patient's details"),
+)
+class PatientViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ClinicScopedViewSet,
+):
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+    lookup_url_kwarg = "patient_id"
+    queryset = Patient.objects.none()  # for the schema; requests use get_queryset
+    permissions_by_action = {
+        "list": "patient.view",
+        "retrieve": "patient.view",
+        "create": "patient.create",
+        "update": "patient.edit",
+        "partial_update": "patient.edit",
+    }
+
+    def get_queryset(self):
+        return selectors.patient_search(membership=self.membership, query=self.request.query_params.get("q", ""))
+
+    def get_object(self):
+        return selectors.patient_get(membership=self.membership, patient_id=self.kwargs["patient_id"])
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit.record_list_access(
+            clinic=self.clinic, actor=request.user, model=Patient, request=request,
+            object_ids=[row["id"] for row in response.data["results"]], detail="API patient list",
+        )  # fmt: skip
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        patient = self.get_object()
+        audit.record_access(clinic=self.clinic, actor=request.user, obj=patient, request=request, detail="API")
+        return Response(self.get_serializer(patient).data)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.patient_create(
+            clinic=self.clinic, actor=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.patient_update(
+            clinic=self.clinic,
+            actor=self.request.user,
+            patient=serializer.instance,
+            data=serializer.validated_data,
+        )

@@ -1,0 +1,17 @@
+from clinic.models import Membership
+from clinic.permissions import PERMISSIONS
+
+
+def navigation(request):
+    """The clinic switcher in the header and what the current member may open."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    memberships = Membership.objects.filter(user=request.user, is_active=True).select_related("clinic")
+    membership = getattr(request, "membership", None)
+    allowed = {name for name, roles in PERMISSIONS.items() if membership and set(membership.roles) & roles}
+    return {
+        "my_memberships": memberships,
+        "current_membership": membership,
+        "can": allowed,
+        "idle_timeout_seconds": request.session.get("idle_timeout_seconds", 900),
+    }

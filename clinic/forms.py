@@ -1,0 +1,102 @@
+from django import forms
+
+from clinic.models import AuditEntry, Clinic, Patient, Role
+from clinic.services import PATIENT_FIELDS
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = PATIENT_FIELDS
+        widgets = {"date_of_birth": DateInput(), "consent_date": DateInput()}
+        help_texts = {"mbi": "11 characters, e.g. 1EG4-TE5-MK73. Dashes are optional."}
+
+    FIELDSETS = [
+        ("Identity", ["mrn", "first_name", "last_name", "date_of_birth", "sex", "preferred_language"]),
+        ("Contact", ["phone", "email", "address_line1", "address_line2", "city", "state", "postal_code",
+                     "emergency_contact_name", "emergency_contact_phone"]),
+        ("Insurance", ["primary_payer", "payer_member_id", "mbi"]),
+        ("Consent and communication", ["consent_to_treatment", "consent_date", "email_opt_in", "sms_opt_in"]),
+    ]  # fmt: skip
+
+    def fieldsets(self):
+        return [(legend, [self[name] for name in names]) for legend, names in self.FIELDSETS]
+
+    def _post_clean(self):
+        # Model validation (MRN uniqueness within the clinic, MBI format, …) runs in the service,
+        # which knows the clinic; its errors are attached to this form by the view.
+        pass
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", max_length=100)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "All statuses"), *Patient.Status.choices], initial=Patient.Status.ACTIVE
+    )
+
+
+class RolesField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Role.choices, **kwargs)
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    roles = RolesField()
+
+
+class MembershipRolesForm(forms.Form):
+    roles = RolesField()
+
+
+class AcceptInvitationForm(forms.Form):
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, help_text="At least 12 characters, not a common password.")
+    password_again = forms.CharField(widget=forms.PasswordInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return data
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What will use this token, e.g. “EHR interface”.")
+
+
+class AuditFilterForm(forms.Form):
+    patient = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    actor = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="User")
+    event = forms.ChoiceField(required=False, choices=[("", "All actions"), *AuditEntry.Event.choices], label="Action")
+    date_from = forms.DateField(required=False, widget=DateInput(), label="From")
+    date_to = forms.DateField(required=False, widget=DateInput(), label="To")
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["actor"].choices = [("", "All users")] + [(m.user_id, str(m.user)) for m in members]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+
+class ClinicSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Clinic
+        fields = [
+            "name", "timezone", "weight_unit", "length_unit", "phone", "email", "address", "npi", "tax_id",
+            "mfa_required", "idle_timeout_minutes", "logout_on_browser_close",
+        ]  # fmt: skip

@@ -1,0 +1,381 @@
+"""The core record: users, clinics (tenants), memberships and roles, patients, the audit trail."""
+
+import re
+import zoneinfo
+
+from auditlog.models import AbstractLogEntry, LogEntryManager
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import OpClass
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
+from django.utils.timezone import localdate, now
+
+# --- Users -------------------------------------------------------------------------------------
+
+
+class EmailUserManager(UserManager):
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """One account per person (HIPAA unique user identification); people sign in with their email."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = EmailUserManager()
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+
+# --- Clinics and memberships ------------------------------------------------------------------
+
+
+def validate_timezone(value):
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+class Clinic(models.Model):
+    """The tenant. Every tenant-owned row points at one."""
+
+    class WeightUnit(models.TextChoices):
+        LB = "lb", "Pounds (lb)"
+        KG = "kg", "Kilograms (kg)"
+
+    class LengthUnit(models.TextChoices):
+        IN = "in", "Inches (in)"
+        CM = "cm", "Centimetres (cm)"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    timezone = models.CharField(max_length=64, default="America/New_York", validators=[validate_timezone])
+    weight_unit = models.CharField(max_length=2, choices=WeightUnit.choices, default=WeightUnit.LB)
+    length_unit = models.CharField(max_length=2, choices=LengthUnit.choices, default=LengthUnit.IN)
+    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+    npi = models.CharField("NPI", max_length=10, blank=True)
+    tax_id = models.CharField("tax id", max_length=20, blank=True)
+    mfa_required = models.BooleanField("require two-factor authentication", default=True)
+    idle_timeout_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="Sign members out after this many idle minutes."
+    )
+    logout_on_browser_close = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Administrator"
+    PHYSIOLOGIST = "physiologist", "Exercise physiologist"
+    PHYSICIAN = "physician", "Physician"
+    BILLING = "billing", "Billing"
+
+
+class Membership(models.Model):
+    """A user's place in one clinic, with one or more roles. Deactivated, never deleted."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    roles = ArrayField(models.CharField(max_length=20, choices=Role.choices))
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "user"], name="membership_unique_user_per_clinic"),
+            models.CheckConstraint(condition=~models.Q(roles=[]), name="membership_has_a_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} at {self.clinic}"
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [Role(role).label for role in self.roles]
+
+
+class Invitation(models.Model):
+    """A single-use link that lets someone join a clinic with the given roles."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField()
+    roles = ArrayField(models.CharField(max_length=20, choices=Role.choices))
+    token_hash = models.CharField(max_length=64)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "token_hash"], name="invitation_unique_token"),
+        ]
+        indexes = [models.Index(fields=["token_hash"], name="invitation_token_idx")]
+
+    def __str__(self):
+        return f"Invitation for {self.email} to {self.clinic}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now():
+            return "expired"
+        return "pending"
+
+
+class ApiToken(models.Model):
+    """A member's personal API token. Only a hash is stored; the token is shown once."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "token_hash"], name="apitoken_unique_hash")]
+        indexes = [models.Index(fields=["token_hash"], name="apitoken_hash_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+
+# --- Patients ---------------------------------------------------------------------------------
+
+# CMS Medicare Beneficiary Identifier: 11 characters, positions typed as
+# C A AN N A AN N A A N N (C = 1-9, N = 0-9, A = letters without S L O I B Z).
+_MBI_ALPHA = "AC-HJKMNP-RT-Y"
+MBI_PATTERN = re.compile(
+    rf"^[1-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9][0-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9][0-9]"
+    rf"[{_MBI_ALPHA}][{_MBI_ALPHA}][0-9][0-9]$"
+)
+
+
+def normalize_mbi(value: str) -> str:
+    return value.replace("-", "").replace(" ", "").upper()
+
+
+def validate_mbi(value: str):
+    if value and not MBI_PATTERN.match(normalize_mbi(value)):
+        raise ValidationError(
+            "Enter a valid Medicare Beneficiary Identifier: 11 characters such as 1EG4-TE5-MK73 "
+            "(no S, L, O, I, B or Z)."
+        )
+
+
+def validate_not_future(value):
+    if value > localdate():
+        raise ValidationError("Date of birth cannot be in the future.")
+
+
+class Patient(models.Model):
+    """A person the clinic serves. Never hard-deleted: deactivate instead."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "X", "Other / non-binary"
+        UNKNOWN = "U", "Not reported"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=30)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(validators=[validate_not_future])
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    preferred_language = models.CharField(max_length=50, default="English")
+    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=50, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_phone = models.CharField(max_length=30, blank=True)
+    primary_payer = models.CharField(max_length=100, blank=True)
+    payer_member_id = models.CharField("member id", max_length=50, blank=True)
+    mbi = models.CharField("Medicare MBI", max_length=13, blank=True, validators=[validate_mbi])
+    consent_to_treatment = models.BooleanField(default=False)
+    consent_date = models.DateField(null=True, blank=True)
+    email_opt_in = models.BooleanField("email reminders", default=False)
+    sms_opt_in = models.BooleanField("text message reminders", default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic")]
+        indexes = [
+            models.Index(fields=["clinic", "last_name", "first_name", "id"], name="patient_name_order_idx"),
+            models.Index(fields=["clinic", "date_of_birth"], name="patient_dob_idx"),
+            # Prefix search on names and MRN is case-insensitive: UPPER(col) LIKE 'SMI%'.
+            models.Index(
+                F("clinic"),
+                OpClass(Upper("last_name"), name="text_pattern_ops"),
+                name="patient_last_name_search",
+            ),
+            models.Index(
+                F("clinic"),
+                OpClass(Upper("first_name"), name="text_pattern_ops"),
+                name="patient_first_name_search",
+            ),
+            models.Index(F("clinic"), OpClass(Upper("mrn"), name="text_pattern_ops"), name="patient_mrn_search"),
+        ]
+
+    def __str__(self):
+        return f"{self.last_name}, {self.first_name} (MRN {self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def age(self) -> int:
+        today = localdate()
+        dob = self.date_of_birth
+        return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def masked_mbi(self) -> str:
+        return f"•••••••{self.mbi[-4:]}" if self.mbi else ""
+
+
+class PatientPhysician(models.Model):
+    """A physician member linked to a patient: they referred the patient or sign the patient's plan.
+
+    A physician sees only these patients. Referrals and treatment plans create the links.
+    """
+
+    class Relationship(models.TextChoices):
+        REFERRING = "referring", "Referring physician"
+        PLAN_SIGNER = "plan_signer", "Signs the treatment plan"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="physician_links")
+    physician = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="patient_links")
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "physician", "patient", "relationship"], name="patient_physician_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.physician.user} – {self.get_relationship_display()} of patient {self.patient_id}"
+
+
+# --- Audit trail ------------------------------------------------------------------------------
+
+
+class AuditEntryManager(LogEntryManager):
+    def log_create(self, instance, force_log=False, **kwargs):
+        """django-auditlog calls this for every change; we add the clinic and patient columns."""
+        kwargs.setdefault("clinic_id", audit_clinic_id(instance))
+        kwargs.setdefault("patient_id", audit_patient_id(instance))
+        return super().log_create(instance, force_log=force_log, **kwargs)
+
+
+def audit_clinic_id(instance):
+    if isinstance(instance, Clinic):
+        return instance.pk
+    return getattr(instance, "clinic_id", None)
+
+
+def audit_patient_id(instance):
+    if isinstance(instance, Patient):
+        return instance.pk
+    return getattr(instance, "patient_id", None)
+
+
+class AuditEntry(AbstractLogEntry):
+    """django-auditlog's log entry with the clinic and patient as columns, so a clinic's trail, or
+    one patient's, is read from an index instead of a scan of every clinic's rows."""
+
+    class Event(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+        VIEW = "view", "Viewed"
+        EXPORT = "export", "Exported"
+        LOGIN = "login", "Signed in"
+        LOGIN_FAILED = "login_failed", "Failed sign-in"
+        LOGOUT = "logout", "Signed out"
+        MFA_CHANGE = "mfa_change", "Two-factor change"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    event = models.CharField(max_length=20, choices=Event.choices, blank=True)
+
+    objects = AuditEntryManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        swappable = "AUDITLOG_LOGENTRY_MODEL"
+        indexes = [
+            models.Index(fields=["clinic", "-timestamp"], name="audit_clinic_time_idx"),
+            models.Index(fields=["clinic", "patient", "-timestamp"], name="audit_clinic_patient_idx"),
+            models.Index(fields=["clinic", "actor", "-timestamp"], name="audit_clinic_actor_idx"),
+        ]
+
+    def save(self, *args, **kwargs):
+        # auditlog only knows create/update/delete/access; the event column names what happened.
+        if not self.event:
+            self.event = {
+                self.Action.CREATE: self.Event.CREATE,
+                self.Action.UPDATE: self.Event.UPDATE,
+                self.Action.DELETE: self.Event.DELETE,
+                self.Action.ACCESS: self.Event.VIEW,
+            }[self.action]
+        super().save(*args, **kwargs)

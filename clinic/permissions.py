@@ -1,0 +1,25 @@
+"""The permission table: which role may do what. The one place this is decided."""
+
+from clinic.models import Role
+
+ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING = Role.ADMIN, Role.PHYSIOLOGIST, Role.PHYSICIAN, Role.BILLING
+
+PERMISSIONS: dict[str, set[str]] = {
+    # Patients. Physicians see only their own patients (see selectors.patients_visible_to).
+    "patient.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "patient.view_all": {ADMIN, PHYSIOLOGIST, BILLING},
+    "patient.create": {ADMIN, PHYSIOLOGIST, BILLING},
+    "patient.edit": {ADMIN, PHYSIOLOGIST, BILLING},
+    "patient.deactivate": {ADMIN},
+    "patient.export": {ADMIN, BILLING},
+    # Running the clinic.
+    "staff.manage": {ADMIN},
+    "clinic.settings": {ADMIN},
+    "audit.view": {ADMIN},
+}
+
+
+def has_permission(membership, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"Unknown permission {permission!r}")
+    return membership is not None and membership.is_active and bool(PERMISSIONS[permission] & set(membership.roles))

@@ -1,0 +1,129 @@
+"""Reads of tenant data. Each takes the clinic (and the acting membership where visibility depends
+on the role); an id from a request that is not visible gives Http404."""
+
+import datetime
+import re
+
+from allauth.mfa.models import Authenticator
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from clinic.models import ApiToken, AuditEntry, Invitation, Membership, Patient
+from clinic.permissions import has_permission
+
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
+
+
+def parse_search_date(text: str) -> datetime.date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def patients_visible_to(membership: Membership) -> QuerySet[Patient]:
+    patients = Patient.objects.filter(clinic_id=membership.clinic_id)
+    if has_permission(membership, "patient.view_all"):
+        return patients
+    if has_permission(membership, "patient.view"):
+        # Physicians: only patients they referred or whose plan they sign.
+        return patients.filter(physician_links__physician=membership).distinct()
+    return patients.none()
+
+
+def patient_search(*, membership: Membership, query: str = "", status: str = "") -> QuerySet[Patient]:
+    """Search by name ("smith", "smith, jo", "jo smith"), MRN, or date of birth (2024-01-31 or 01/31/2024).
+
+    Name and MRN match as case-insensitive prefixes, which the functional indexes on the patient
+    table serve, so the search stays fast at any clinic size.
+    """
+    patients = patients_visible_to(membership)
+    if status:
+        patients = patients.filter(status=status)
+    query = query.strip()
+    if query:
+        date = parse_search_date(query)
+        if date is not None:
+            patients = patients.filter(date_of_birth=date)
+        elif "," in query:
+            last, first = (part.strip() for part in query.split(",", 1))
+            patients = patients.filter(last_name__istartswith=last, first_name__istartswith=first)
+        else:
+            words = re.split(r"\s+", query)
+            if len(words) >= 2:
+                first, last = words[0], " ".join(words[1:])
+                patients = patients.filter(
+                    Q(first_name__istartswith=first, last_name__istartswith=last) | Q(last_name__istartswith=query)
+                )
+            else:
+                patients = patients.filter(
+                    Q(last_name__istartswith=query) | Q(first_name__istartswith=query) | Q(mrn__istartswith=query)
+                )
+    return patients.order_by("last_name", "first_name", "id")
+
+
+def patient_get(*, membership: Membership, patient_id: int) -> Patient:
+    patient = patients_visible_to(membership).filter(pk=patient_id).first()
+    if patient is None:
+        raise Http404
+    return patient
+
+
+def memberships_of_clinic(*, clinic) -> QuerySet[Membership]:
+    has_totp = Authenticator.objects.filter(user=OuterRef("user"), type=Authenticator.Type.TOTP)
+    return (
+        Membership.objects.filter(clinic=clinic)
+        .select_related("user")
+        .annotate(has_mfa=Exists(has_totp))
+        .order_by("-is_active", "user__email")
+    )
+
+
+def membership_get(*, clinic, membership_id: int) -> Membership:
+    membership = Membership.objects.select_related("user").filter(clinic=clinic, pk=membership_id).first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def pending_invitations(*, clinic) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(clinic=clinic, accepted_at__isnull=True, revoked_at__isnull=True).order_by(
+        "-created_at"
+    )
+
+
+def invitation_get(*, clinic, invitation_id: int) -> Invitation:
+    invitation = Invitation.objects.filter(clinic=clinic, pk=invitation_id).first()
+    if invitation is None:
+        raise Http404
+    return invitation
+
+
+def api_tokens_of(*, membership: Membership) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(clinic_id=membership.clinic_id, membership=membership).order_by("-created_at")
+
+
+def api_token_get(*, membership: Membership, token_id: int) -> ApiToken:
+    token = api_tokens_of(membership=membership).filter(pk=token_id).first()
+    if token is None:
+        raise Http404
+    return token
+
+
+def audit_entries(
+    *, clinic, patient_id=None, actor_id=None, event: str = "", date_from=None, date_to=None
+) -> QuerySet[AuditEntry]:
+    entries = AuditEntry.objects.filter(clinic=clinic).select_related("actor", "patient", "content_type")
+    if patient_id:
+        entries = entries.filter(patient_id=patient_id)
+    if actor_id:
+        entries = entries.filter(actor_id=actor_id)
+    if event:
+        entries = entries.filter(event=event)
+    if date_from:
+        entries = entries.filter(timestamp__date__gte=date_from)
+    if date_to:
+        entries = entries.filter(timestamp__date__lte=date_to)
+    return entries.order_by("-timestamp", "-id")

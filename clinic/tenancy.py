@@ -1,0 +1,59 @@
+"""Resolving the clinic and the acting membership for a request.
+
+Every page under /c/<clinic_slug>/ and every API path under /api/v1/clinics/<clinic_slug>/ goes
+through `resolve_membership`. No membership, an inactive one, another clinic's object, or an object
+the role may not see: all give the same 404, so nobody can learn what exists elsewhere.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+
+from clinic.models import Membership
+from clinic.permissions import has_permission
+
+
+def resolve_membership(user, clinic_slug: str, api_token=None) -> Membership:
+    if not user.is_authenticated:
+        raise Http404
+    membership = (
+        Membership.objects.select_related("clinic", "user")
+        .filter(user=user, clinic__slug=clinic_slug, is_active=True)
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    # A token belongs to one membership: it cannot be used in another clinic.
+    if api_token is not None and api_token.membership_id != membership.pk:
+        raise Http404
+    return membership
+
+
+def require_permission(membership: Membership, permission: str) -> None:
+    if not has_permission(membership, permission):
+        raise Http404
+
+
+def clinic_view(permission: str | None = None):
+    """Decorator for HTML views under /c/<clinic_slug>/.
+
+    Sets request.membership and request.clinic; anonymous users go to the login page.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, clinic_slug, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = resolve_membership(request.user, clinic_slug)
+            if permission is not None:
+                require_permission(membership, permission)
+            request.membership = membership
+            request.clinic = membership.clinic
+            request.session["current_clinic"] = membership.clinic.slug
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,47 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from clinic import api, views
+
+# The Django admin signs in through allauth, so it gets the same rate limits and MFA.
+admin.autodiscover()
+admin.site.login = secure_admin_login(admin.site.login)
+
+router = SimpleRouter(trailing_slash=True)
+router.register("patients", api.PatientViewSet, basename="api-patient")
+
+clinic_patterns = [
+    path("", views.clinic_home, name="clinic_home"),
+    path("patients/", views.patient_list, name="patient_list"),
+    path("patients/new/", views.patient_create, name="patient_create"),
+    path("patients/export.csv", views.patient_export, name="patient_export"),
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
+    path("patients/<int:patient_id>/edit/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:patient_id>/status/", views.patient_set_status, name="patient_set_status"),
+    path("staff/", views.staff_list, name="staff_list"),
+    path("staff/invite/", views.staff_invite, name="staff_invite"),
+    path("staff/<int:membership_id>/", views.staff_edit, name="staff_edit"),
+    path("staff/<int:membership_id>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
+    path("staff/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("settings/", views.clinic_settings, name="clinic_settings"),
+    path("tokens/", views.api_tokens, name="api_tokens"),
+    path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("session/keepalive/", views.session_keepalive, name="session_keepalive"),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("c/<slug:clinic_slug>/", include(clinic_patterns)),
+    path("api/v1/clinics/<slug:clinic_slug>/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Models of the outcomes app arrive with the issues that need them (see docs/architecture.md)."""
