@@ -6,6 +6,7 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinics, staff and patients"
 
     def ready(self):
-        from clinic import audit, signals  # noqa: F401  (connects the account-event receivers)
+        # The Celery app must exist before any task is sent; signals connects the audit receivers.
+        from clinic import audit, celery, signals  # noqa: F401
 
         audit.register_audited_models()

@@ -44,8 +44,7 @@ def wait_until_healthy(url: str, seconds: int = 60) -> bool:
 def main() -> int:
     manage("migrate", "--noinput")
     manage("seed_demo")
-    if os.environ.get("DEBUG", "0") not in {"1", "true", "yes"}:
-        manage("collectstatic", "--noinput", "--verbosity", "0")
+    manage("collectstatic", "--noinput", "--verbosity", "0")
     commands = {
         "web": [PYTHON, "-m", "gunicorn", "clinic.wsgi", "--bind", f"{HOST}:{PORT}", "--workers", "2",
                 "--threads", "4", "--graceful-timeout", "10"],

@@ -1,0 +1,103 @@
+"""Fixtures: two clinics, one persona per role in each, a real Celery worker."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from clinic.models import Clinic, Membership, Patient, PatientPhysician, Role, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clean_test_redis(django_db_blocker):
+    """Rate-limit counters and sessions from an earlier run must not leak into this one."""
+    cache.clear()
+
+
+def make_clinic(slug: str, **fields) -> Clinic:
+    return Clinic.objects.create(name=f"{slug.title()} Clinic", slug=slug, mfa_required=False, **fields)
+
+
+def make_member(clinic: Clinic, role: str, email: str | None = None) -> Membership:
+    email = email or f"{role}@{clinic.slug}.test"
+    user = User.objects.filter(email=email).first() or User.objects.create_user(
+        email, PASSWORD, first_name=role.title(), last_name=clinic.slug.title()
+    )
+    return Membership.objects.create(clinic=clinic, user=user, roles=[role])
+
+
+def make_patient(clinic: Clinic, mrn: str = "MRN001", **fields) -> Patient:
+    defaults = {"first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1950-03-04"}
+    return Patient.objects.create(clinic=clinic, mrn=mrn, **{**defaults, **fields})
+
+
+def link_physician(patient: Patient, physician: Membership) -> PatientPhysician:
+    return PatientPhysician.objects.create(
+        clinic=patient.clinic,
+        patient=patient,
+        physician=physician,
+        relationship=PatientPhysician.Relationship.REFERRING,
+    )
+
+
+class Persona:
+    def __init__(self, membership: Membership):
+        self.membership = membership
+        self.user = membership.user
+        self.clinic = membership.clinic
+        self.client = Client()
+        self.client.force_login(self.user)
+
+
+@pytest.fixture
+def clinic_a(db):
+    return make_clinic("alpha")
+
+
+@pytest.fixture
+def clinic_b(db):
+    return make_clinic("bravo")
+
+
+def _personas(clinic):
+    return {role: Persona(make_member(clinic, role)) for role in Role.values}
+
+
+@pytest.fixture
+def team_a(clinic_a):
+    """One signed-in persona per role in clinic A: team_a["admin"].client, …"""
+    return _personas(clinic_a)
+
+
+@pytest.fixture
+def team_b(clinic_b):
+    return _personas(clinic_b)
+
+
+@pytest.fixture
+def patient_a(clinic_a):
+    return make_patient(clinic_a, "A-100", first_name="Alice", last_name="Archer")
+
+
+@pytest.fixture
+def patient_b(clinic_b):
+    return make_patient(clinic_b, "B-100", first_name="Bob", last_name="Baker")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_session(django_db_blocker):
+    """A real Celery worker (in a thread of this process) consuming from the test Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from clinic.celery import app
+
+    app.conf.task_always_eager = False
+    with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield app
+
+
+@pytest.fixture
+def celery_worker(celery_worker_session, transactional_db):
+    """Tests using the worker need committed data: the worker reads through its own connection."""
+    return celery_worker_session

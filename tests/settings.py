@@ -1,0 +1,37 @@
+"""Test settings: the real PostgreSQL and Redis (a Redis database of their own), no HTTPS redirect."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-test-suite-only-0123456789abcdef")
+
+from clinic.settings import *  # noqa: E402, F403
+from clinic.settings import REDIS_URL, celery_url  # noqa: E402
+
+
+def redis_url_with_db(url: str, db: str) -> str:
+    """Point a redis:// or unix:// URL at another database number, so tests never touch dev data."""
+    if url.startswith("unix://"):
+        return url.split("?", 1)[0] + f"?db={db}"
+    base, _, last = url.rpartition("/")
+    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
+
+
+TEST_REDIS_URL = redis_url_with_db(REDIS_URL, os.environ.get("MEDFIT_TEST_REDIS_DB", "1"))
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": TEST_REDIS_URL,
+        "KEY_PREFIX": "medfit-test",
+    }
+}
+CELERY_BROKER_URL = celery_url(TEST_REDIS_URL).replace("?db=", "?virtual_host=")
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production keeps PBKDF2
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+LOG_FORMAT = "text"
+LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
