@@ -35,3 +35,6 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 LOG_FORMAT = "text"
 LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Parallel runs against one server (two checkouts, or CI's two passes) each name their own test database.
+if os.environ.get("MEDFIT_TEST_DB"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["MEDFIT_TEST_DB"]}  # noqa: F405

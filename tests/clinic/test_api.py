@@ -1,0 +1,117 @@
+"""The REST API: tokens, patients, JSON errors, the OpenAPI schema."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from clinic import services
+from clinic.models import AuditEntry, Patient
+from clinic.tokens import hash_token
+
+
+@pytest.fixture
+def api(team_a):
+    _, raw = services.api_token_create(membership=team_a["physiologist"].membership, name="EHR interface")
+    return Client(headers={"Authorization": f"Bearer {raw}"})
+
+
+def patients_url(clinic):
+    return reverse("api-patient-list", args=[clinic.slug])
+
+
+def test_token_is_stored_only_as_a_hash(team_a):
+    token, raw = services.api_token_create(membership=team_a["admin"].membership, name="x")
+    assert token.token_hash == hash_token(raw)
+    assert raw not in token.token_hash
+
+
+def test_token_acts_with_its_members_roles(api, clinic_a):
+    response = api.post(
+        patients_url(clinic_a),
+        {"mrn": "API-1", "first_name": "Ida", "last_name": "Wells", "date_of_birth": "1962-07-16"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert Patient.objects.get(mrn="API-1").clinic == clinic_a
+
+
+def test_writes_through_the_api_name_the_tokens_member_in_the_audit_trail(api, clinic_a, team_a):
+    api.post(
+        patients_url(clinic_a),
+        {"mrn": "API-1", "first_name": "Ida", "last_name": "Wells", "date_of_birth": "1962-07-16"},
+        content_type="application/json",
+    )
+    entry = AuditEntry.objects.get(event=AuditEntry.Event.CREATE, object_repr__contains="API-1")
+    assert entry.actor == team_a["physiologist"].user
+
+
+def test_revoked_token_is_refused(team_a, clinic_a):
+    token, raw = services.api_token_create(membership=team_a["admin"].membership, name="x")
+    services.api_token_revoke(membership=team_a["admin"].membership, token=token)
+    response = Client(headers={"Authorization": f"Bearer {raw}"}).get(patients_url(clinic_a))
+    assert response.status_code == 401
+    assert response.json()["message"] == "Invalid or revoked API token."
+
+
+def test_validation_errors_are_json_with_field_errors(api, clinic_a):
+    response = api.post(
+        patients_url(clinic_a),
+        {"mrn": "API-1", "first_name": "Ida", "last_name": "Wells", "date_of_birth": "2999-01-01", "mbi": "bad"},
+        content_type="application/json",
+    )
+    body = response.json()
+    assert response.status_code == 400
+    assert set(body["errors"]) == {"date_of_birth", "mbi"}
+    assert not Patient.objects.exists()
+
+
+def test_duplicate_mrn_is_a_field_error(api, clinic_a, patient_a):
+    response = api.post(
+        patients_url(clinic_a),
+        {"mrn": patient_a.mrn, "first_name": "Ida", "last_name": "Wells", "date_of_birth": "1962-07-16"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "already belongs" in response.json()["errors"]["mrn"][0]
+
+
+def test_list_filters_by_search_and_status(api, clinic_a, patient_a):
+    response = api.get(patients_url(clinic_a), {"q": "arch", "status": "active"})
+    assert [row["mrn"] for row in response.json()["results"]] == [patient_a.mrn]
+
+
+def test_list_and_retrieve_are_recorded_as_access(api, clinic_a, patient_a):
+    api.get(patients_url(clinic_a))
+    api.get(reverse("api-patient-detail", args=[clinic_a.slug, patient_a.pk]))
+    views = AuditEntry.objects.filter(clinic=clinic_a, event=AuditEntry.Event.VIEW)
+    assert views.filter(patient=patient_a).count() == 1
+    assert views.filter(additional_data__ids=[patient_a.pk]).count() == 1
+
+
+def test_partial_update_changes_only_given_fields(api, clinic_a, patient_a):
+    url = reverse("api-patient-detail", args=[clinic_a.slug, patient_a.pk])
+    response = api.patch(url, {"phone": "555-0199"}, content_type="application/json")
+    patient_a.refresh_from_db()
+    assert response.status_code == 200
+    assert (patient_a.phone, patient_a.first_name) == ("555-0199", "Alice")
+
+
+def test_api_list_query_count_does_not_grow_with_patients(api, clinic_a, django_assert_max_num_queries):
+    Patient.objects.bulk_create(
+        Patient(clinic=clinic_a, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")
+        for i in range(60)
+    )
+    with django_assert_max_num_queries(8):
+        api.get(patients_url(clinic_a))
+
+
+def test_openapi_schema_documents_the_patient_endpoints(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "/api/v1/clinics/{clinic_slug}/patients/" in schema["paths"]
+    assert "/api/v1/clinics/{clinic_slug}/patients/{patient_id}/" in schema["paths"]
+
+
+def test_interactive_docs_load_their_assets_locally(client, db):
+    page = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
+    assert "cdn" not in page.lower()

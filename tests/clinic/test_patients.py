@@ -1,0 +1,167 @@
+"""Patients: forms, validation, search, deactivation, CSV export."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from clinic import selectors
+from clinic.csvexport import neutralize
+from clinic.models import Patient
+from tests.conftest import make_patient
+
+VALID = {
+    "mrn": "NEW-1",
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "date_of_birth": "1946-12-09",
+    "sex": "F",
+    "preferred_language": "English",
+    "mbi": "1EG4-TE5-MK73",
+}
+
+
+def create(persona, **changes):
+    return persona.client.post(reverse("patient_create", args=[persona.clinic.slug]), {**VALID, **changes})
+
+
+def test_physiologist_creates_a_patient(team_a):
+    response = create(team_a["physiologist"])
+    patient = Patient.objects.get(clinic=team_a["physiologist"].clinic, mrn="NEW-1")
+    assert response.url == reverse("patient_detail", args=[patient.clinic.slug, patient.pk])
+
+
+def test_mbi_is_stored_without_dashes(team_a):
+    create(team_a["physiologist"])
+    assert Patient.objects.get(mrn="NEW-1").mbi == "1EG4TE5MK73"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("date_of_birth", (datetime.date.today() + datetime.timedelta(days=1)).isoformat(), "cannot be in the future"),
+        ("mbi", "1EG4-TE5-MK7", "valid Medicare Beneficiary Identifier"),
+        ("mbi", "1SG4-TE5-MK73", "valid Medicare Beneficiary Identifier"),
+        ("email", "not-an-email", "valid email"),
+        ("last_name", "", "required"),
+    ],
+)
+def test_bad_input_shows_a_field_error_and_saves_nothing(team_a, field, value, message):
+    response = create(team_a["physiologist"], **{field: value})
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Patient.objects.exists()
+
+
+def test_duplicate_mrn_in_the_same_clinic_is_refused(team_a):
+    make_patient(team_a["admin"].clinic, "NEW-1")
+    response = create(team_a["physiologist"])
+    assert "already belongs to another patient" in response.context["form"].errors["mrn"][0]
+    assert Patient.objects.count() == 1
+
+
+def test_the_same_mrn_may_exist_in_another_clinic(team_a, clinic_b):
+    make_patient(clinic_b, "NEW-1")
+    create(team_a["physiologist"])
+    assert Patient.objects.filter(mrn="NEW-1").count() == 2
+
+
+def test_editing_keeps_the_patient_in_its_clinic(team_a, patient_a):
+    persona = team_a["physiologist"]
+    url = reverse("patient_edit", args=[persona.clinic.slug, patient_a.pk])
+    persona.client.post(url, {**VALID, "mrn": patient_a.mrn, "phone": "555-0100"})
+    patient_a.refresh_from_db()
+    assert (patient_a.phone, patient_a.clinic_id) == ("555-0100", persona.clinic.pk)
+
+
+def test_admin_deactivates_a_patient_instead_of_deleting(team_a, patient_a):
+    admin = team_a["admin"]
+    admin.client.post(reverse("patient_set_status", args=[admin.clinic.slug, patient_a.pk]), {"status": "inactive"})
+    patient_a.refresh_from_db()
+    assert patient_a.status == Patient.Status.INACTIVE
+
+
+def test_name_with_markup_is_stored_as_typed_and_shown_escaped(team_a):
+    persona = team_a["physiologist"]
+    create(persona, first_name="<script>alert(1)</script>")
+    patient = Patient.objects.get(mrn="NEW-1")
+    page = persona.client.get(reverse("patient_detail", args=[persona.clinic.slug, patient.pk])).content.decode()
+    assert patient.first_name == "<script>alert(1)</script>"
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# --- Search -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_patients(clinic_a):
+    return [
+        make_patient(clinic_a, "R-1", first_name="Mary", last_name="Smith", date_of_birth="1950-01-31"),
+        make_patient(clinic_a, "R-2", first_name="John", last_name="Smithers", date_of_birth="1960-05-05"),
+        make_patient(clinic_a, "X-9", first_name="Ann", last_name="Jones", date_of_birth="1970-07-07"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("smi", ["R-1", "R-2"]),
+        ("Smith, M", ["R-1"]),
+        ("john smith", ["R-2"]),
+        ("x-9", ["X-9"]),
+        ("01/31/1950", ["R-1"]),
+        ("1960-05-05", ["R-2"]),
+        ("nobody", []),
+    ],
+)
+def test_search_finds_patients_by_name_mrn_or_date_of_birth(team_a, three_patients, query, expected):
+    found = selectors.patient_search(membership=team_a["admin"].membership, query=query)
+    assert sorted(p.mrn for p in found) == expected
+
+
+def test_list_is_paginated(team_a, clinic_a):
+    Patient.objects.bulk_create(
+        Patient(clinic=clinic_a, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")
+        for i in range(30)
+    )
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"page": 2})
+    assert [p.mrn for p in response.context["page"]] == [f"P{i:03}" for i in range(25, 30)]
+
+
+def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, django_assert_max_num_queries):
+    Patient.objects.bulk_create(
+        Patient(clinic=clinic_a, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")
+        for i in range(60)
+    )
+    with django_assert_max_num_queries(12):
+        team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]))
+
+
+def test_htmx_search_returns_only_the_results_fragment(team_a, three_patients):
+    admin = team_a["admin"]
+    response = admin.client.get(
+        reverse("patient_list", args=[admin.clinic.slug]), {"q": "jones"}, HTTP_HX_REQUEST="true"
+    )
+    assert b"<html" not in response.content
+    assert b"Jones" in response.content
+
+
+# --- Export -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["=1+2", "+SUM(A1)", "-3", "@cmd", "\t=x"])
+def test_csv_cells_that_look_like_formulas_are_neutralised(value):
+    assert neutralize(value) == "'" + value
+
+
+def test_ordinary_csv_cells_are_unchanged():
+    assert neutralize("O'Brien") == "O'Brien"
+
+
+def test_billing_exports_patients_as_csv(team_a, clinic_a):
+    make_patient(clinic_a, "R-1", first_name="=HYPERLINK(1)", last_name="Smith")
+    response = team_a["billing"].client.get(reverse("patient_export", args=[clinic_a.slug]))
+    body = b"".join(response.streaming_content).decode()
+    assert response["Content-Type"].startswith("text/csv")
+    assert "'=HYPERLINK(1)" in body

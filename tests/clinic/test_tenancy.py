@@ -1,0 +1,168 @@
+"""Every clinic-scoped route refuses other clinics' data with the same 404, and the role table holds."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from clinic import services
+from tests.conftest import link_physician, make_member, make_patient
+
+CLINIC_PREFIXES = ("c/<slug:clinic_slug>/", "api/v1/clinics/<slug:clinic_slug>/")
+
+
+def walk(patterns, prefix=""):
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from walk(entry.url_patterns, route)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield route, entry
+
+
+def clinic_scoped_routes():
+    """(name, parameter names) of every named route under a clinic prefix, found by walking the URLconf."""
+    routes = []
+    for route, pattern in walk(get_resolver().url_patterns):
+        if route.startswith(CLINIC_PREFIXES):
+            params = set(re.findall(r"<(?:\w+:)?(\w+)>", route)) | set(pattern.pattern.regex.groupindex)
+            routes.append((pattern.name, sorted(params)))
+    return sorted(set((name, tuple(params)) for name, params in routes))
+
+
+ROUTES = clinic_scoped_routes()
+
+
+def test_the_route_walk_finds_pages_and_api():
+    names = {name for name, _ in ROUTES}
+    assert {"patient_list", "patient_detail", "audit_list", "api-patient-list", "api-patient-detail"} <= names
+
+
+@pytest.fixture
+def clinic_b_objects(team_b, patient_b):
+    invitation, _ = services.invitation_create(
+        clinic=team_b["admin"].clinic, actor=team_b["admin"].user, email="new@bravo.test", roles=["billing"]
+    )
+    token, _ = services.api_token_create(membership=team_b["admin"].membership, name="b")
+    return {
+        "patient_id": patient_b.pk,
+        "membership_id": team_b["physiologist"].membership.pk,
+        "invitation_id": invitation.pk,
+        "token_id": token.pk,
+    }
+
+
+def fetch(client, url):
+    """GET, or POST for POST-only routes (which answer GET with 405)."""
+    response = client.get(url)
+    return client.post(url) if response.status_code == 405 else response
+
+
+@pytest.mark.parametrize(("name", "params"), ROUTES, ids=[name for name, _ in ROUTES])
+def test_member_of_another_clinic_gets_404(name, params, team_a, clinic_b_objects, clinic_b):
+    """Clinic A's admin asks for clinic B's pages, and for clinic B's objects inside clinic A's pages."""
+    admin = team_a["admin"]
+    kwargs = {param: clinic_b_objects[param] for param in params if param != "clinic_slug"}
+    assert fetch(admin.client, reverse(name, kwargs={"clinic_slug": clinic_b.slug, **kwargs})).status_code == 404
+    if kwargs:
+        url = reverse(name, kwargs={"clinic_slug": admin.clinic.slug, **kwargs})
+        assert fetch(admin.client, url).status_code == 404
+
+
+@pytest.mark.parametrize(("name", "params"), ROUTES, ids=[name for name, _ in ROUTES])
+def test_anonymous_request_is_sent_to_login_or_refused(name, params, client, clinic_b_objects, clinic_b):
+    kwargs = {param: clinic_b_objects[param] for param in params if param != "clinic_slug"}
+    response = fetch(client, reverse(name, kwargs={"clinic_slug": clinic_b.slug, **kwargs}))
+    if name.startswith("api-"):
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
+
+
+def test_deactivated_member_loses_access_at_once(team_a, patient_a):
+    physiologist = team_a["physiologist"]
+    url = reverse("patient_detail", args=[physiologist.clinic.slug, patient_a.pk])
+    assert physiologist.client.get(url).status_code == 200
+    services.membership_deactivate(
+        clinic=physiologist.clinic, actor=team_a["admin"].user, membership=physiologist.membership
+    )
+    assert physiologist.client.get(url).status_code == 404
+
+
+# --- The role table -----------------------------------------------------------------------------
+
+ALL, NONE = {"admin", "physiologist", "physician", "billing"}, set()
+
+# (route name, needs a patient id, method, roles that get a success)
+ROLE_MATRIX = [
+    ("clinic_home", False, "get", ALL),
+    ("patient_list", False, "get", ALL),
+    ("patient_create", False, "get", {"admin", "physiologist", "billing"}),
+    ("patient_export", False, "get", {"admin", "billing"}),
+    ("patient_detail", True, "get", {"admin", "physiologist", "billing"}),
+    ("patient_edit", True, "get", {"admin", "physiologist", "billing"}),
+    ("patient_set_status", True, "post", {"admin"}),
+    ("staff_list", False, "get", {"admin"}),
+    ("staff_invite", False, "get", {"admin"}),
+    ("clinic_settings", False, "get", {"admin"}),
+    ("audit_list", False, "get", {"admin"}),
+    ("audit_export", False, "get", {"admin"}),
+    ("api_tokens", False, "get", ALL),
+    ("api-patient-list", False, "get", ALL),
+    ("api-patient-detail", True, "get", {"admin", "physiologist", "billing"}),
+]
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+@pytest.mark.parametrize(("name", "needs_patient", "method", "allowed"), ROLE_MATRIX, ids=[r[0] for r in ROLE_MATRIX])
+def test_role_table(name, needs_patient, method, allowed, role, team_a, patient_a):
+    persona = team_a[role]
+    kwargs = {"clinic_slug": persona.clinic.slug}
+    if needs_patient:
+        kwargs["patient_id"] = patient_a.pk
+    response = getattr(persona.client, method)(reverse(name, kwargs=kwargs), {"status": "inactive"})
+    if role in allowed:
+        assert response.status_code in (200, 302), response.status_code
+    else:
+        assert response.status_code == 404
+
+
+def test_physician_sees_the_patients_they_referred(team_a, patient_a):
+    physician = team_a["physician"]
+    link_physician(patient_a, physician.membership)
+    assert (
+        physician.client.get(reverse("patient_detail", args=[physician.clinic.slug, patient_a.pk])).status_code == 200
+    )
+
+
+def test_physician_cannot_see_a_patient_another_physician_referred(team_a, patient_a):
+    other = make_member(team_a["admin"].clinic, "physician", email="other-doc@alpha.test")
+    link_physician(patient_a, other)
+    physician = team_a["physician"]
+    assert (
+        physician.client.get(reverse("patient_detail", args=[physician.clinic.slug, patient_a.pk])).status_code == 404
+    )
+
+
+def test_physician_patient_list_shows_only_their_patients(team_a, clinic_a):
+    physician = team_a["physician"]
+    mine = make_patient(clinic_a, "MINE-1", last_name="Mine")
+    make_patient(clinic_a, "THEIRS-1", last_name="Theirs")
+    link_physician(mine, physician.membership)
+    response = physician.client.get(reverse("patient_list", args=[clinic_a.slug]))
+    assert [p.mrn for p in response.context["page"]] == ["MINE-1"]
+
+
+def test_api_token_only_works_in_its_own_clinic(team_a, team_b, clinic_b):
+    admin_a = team_a["admin"]
+    # The same person is also a member of clinic B, but the token was made in clinic A.
+    from clinic.models import Membership
+
+    Membership.objects.create(clinic=clinic_b, user=admin_a.user, roles=["admin"])
+    _, raw = services.api_token_create(membership=admin_a.membership, name="integration")
+    from django.test import Client
+
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert api.get(reverse("api-patient-list", args=[admin_a.clinic.slug])).status_code == 200
+    assert api.get(reverse("api-patient-list", args=[clinic_b.slug])).status_code == 404
