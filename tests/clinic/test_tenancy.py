@@ -27,7 +27,7 @@ def clinic_scoped_routes():
         if route.startswith(CLINIC_PREFIXES):
             params = set(re.findall(r"<(?:\w+:)?(\w+)>", route)) | set(pattern.pattern.regex.groupindex)
             routes.append((pattern.name, sorted(params)))
-    return sorted(set((name, tuple(params)) for name, params in routes))
+    return sorted({(name, tuple(params)) for name, params in routes})
 
 
 ROUTES = clinic_scoped_routes()

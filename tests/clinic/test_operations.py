@@ -1,0 +1,83 @@
+"""Health check, structured request logs without patient data, demo data."""
+
+import json
+import logging
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from clinic.celery import HEARTBEAT_KEY, write_heartbeat
+from clinic.models import Clinic, Membership, Patient
+
+
+def test_healthz_is_200_when_database_redis_and_worker_are_up(client, db):
+    write_heartbeat()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_healthz_is_503_without_a_worker_heartbeat(client, db):
+    cache.delete(HEARTBEAT_KEY)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"] == {"ok": False, "error": "no heartbeat"}
+
+
+def test_running_worker_writes_a_heartbeat(celery_worker):
+    assert cache.get(HEARTBEAT_KEY) is not None
+
+
+def test_request_log_has_clinic_user_path_template_status_and_duration(team_a, patient_a, caplog):
+    persona = team_a["physiologist"]
+    with caplog.at_level(logging.INFO, logger="medfit.request"):
+        persona.client.get(reverse("patient_detail", args=[persona.clinic.slug, patient_a.pk]))
+    record = caplog.records[-1]
+    assert (record.clinic, record.user_id, record.status) == (persona.clinic.slug, persona.user.pk, 200)
+    assert record.path == "/c/<slug:clinic_slug>/patients/<int:patient_id>/"
+    assert record.duration_ms >= 0
+
+
+def test_request_log_never_contains_patient_data(team_a, patient_a, caplog):
+    persona = team_a["physiologist"]
+    with caplog.at_level(logging.DEBUG):
+        persona.client.get(reverse("patient_list", args=[persona.clinic.slug]), {"q": patient_a.last_name})
+        persona.client.get(reverse("patient_detail", args=[persona.clinic.slug, patient_a.pk]))
+    logged = caplog.text + " ".join(json.dumps(r.__dict__, default=str) for r in caplog.records)
+    assert patient_a.last_name not in logged
+    assert patient_a.mrn not in logged
+
+
+def test_production_logs_are_one_json_object_a_line():
+    from pythonjsonlogger.json import JsonFormatter
+
+    from clinic.settings import LOGGING
+
+    formatter = JsonFormatter(**{k: v for k, v in LOGGING["formatters"]["json"].items() if k != "()"})
+    record = logging.LogRecord("medfit.request", logging.INFO, __file__, 1, "request", None, None)
+    record.status = 200
+    assert json.loads(formatter.format(record))["status"] == 200
+
+
+def test_seed_demo_creates_two_clinics_with_four_roles_and_patients(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    assert set(Clinic.objects.values_list("slug", flat=True)) == {"riverside", "northside"}
+    assert Membership.objects.filter(clinic__slug="riverside").count() == 4
+    assert Patient.objects.filter(clinic__slug="northside").count() == 60
+
+
+def test_seed_demo_is_idempotent(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert Patient.objects.count() == 120
+
+
+def test_seed_demo_refuses_to_run_in_production(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("seed_demo")

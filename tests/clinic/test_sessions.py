@@ -1,0 +1,89 @@
+"""Sign-in policy: required MFA, automatic logoff, lockout after failed attempts."""
+
+import time
+
+from allauth.mfa.models import Authenticator
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from clinic.sessions import LAST_SEEN_KEY
+from tests.conftest import PASSWORD, make_clinic, make_member
+
+
+def sign_in(email, password=PASSWORD):
+    client = Client()
+    response = client.post(reverse("account_login"), {"login": email, "password": password})
+    return client, response
+
+
+def test_member_of_a_clinic_requiring_mfa_must_set_it_up_before_anything_else(db):
+    clinic = make_clinic(
+        "strict",
+    )
+    clinic.mfa_required = True
+    clinic.save()
+    member = make_member(clinic, "physiologist")
+    client, _ = sign_in(member.user.email)
+    response = client.get(reverse("patient_list", args=[clinic.slug]))
+    assert response.url == reverse("mfa_activate_totp")
+
+
+def test_member_with_totp_is_let_through(db):
+    clinic = make_clinic("strict")
+    clinic.mfa_required = True
+    clinic.save()
+    member = make_member(clinic, "physiologist")
+    Authenticator.objects.create(user=member.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client = Client()
+    client.force_login(member.user)
+    session = client.session
+    session["mfa_required"] = True
+    session.save()
+    assert client.get(reverse("patient_list", args=[clinic.slug])).status_code == 200
+
+
+def test_idle_session_is_signed_out(team_a):
+    client = team_a["physiologist"].client
+    session = client.session
+    session[LAST_SEEN_KEY] = time.time() - 16 * 60
+    session.save()
+    response = client.get(reverse("patient_list", args=[team_a["physiologist"].clinic.slug]))
+    assert response.url.startswith(reverse("account_login"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_activity_within_the_timeout_keeps_the_session(team_a):
+    client = team_a["physiologist"].client
+    session = client.session
+    session[LAST_SEEN_KEY] = time.time() - 14 * 60
+    session.save()
+    assert client.get(reverse("patient_list", args=[team_a["physiologist"].clinic.slug])).status_code == 200
+
+
+def test_clinic_timeout_applies_at_sign_in(db):
+    clinic = make_clinic("quick", idle_timeout_minutes=5)
+    member = make_member(clinic, "billing")
+    client, _ = sign_in(member.user.email)
+    assert client.session["idle_timeout_seconds"] == 300
+
+
+def test_clinic_can_end_sessions_when_the_browser_closes(db):
+    clinic = make_clinic("kiosk", logout_on_browser_close=True)
+    member = make_member(clinic, "billing")
+    client, _ = sign_in(member.user.email)
+    assert client.session.get_expire_at_browser_close()
+
+
+def test_keepalive_answers_no_content(team_a):
+    assert team_a["billing"].client.post(reverse("session_keepalive")).status_code == 204
+
+
+def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(team_a):
+    cache.clear()
+    email = team_a["billing"].user.email
+    for _ in range(5):
+        sign_in(email, "wrong-password-123")
+    _, response = sign_in(email, PASSWORD)
+    assert "Too many failed login attempts" in response.content.decode()
+    cache.clear()
