@@ -3,6 +3,7 @@
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
@@ -28,6 +29,16 @@ def exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"message": str(response.data["detail"]), "errors": {}}
     return response
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Documents personal API tokens in the OpenAPI schema."""
+
+    target_class = "clinic.tokens.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A personal API token from your profile."}
 
 
 class ClinicScopedViewSet(viewsets.GenericViewSet):

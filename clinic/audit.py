@@ -69,7 +69,7 @@ def record_list_access(*, clinic, actor, model, object_ids, request=None, event=
         clinic=clinic,
         content_type=ContentType.objects.get_for_model(model),
         object_pk="",
-        object_repr=detail or f"{model._meta.verbose_name} list",
+        object_repr=str(model._meta.verbose_name_plural).capitalize(),
         action=AuditEntry.Action.ACCESS,
         event=event,
         changes_text=detail,

@@ -253,6 +253,10 @@ class Patient(models.Model):
         constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic")]
         indexes = [
             models.Index(fields=["clinic", "last_name", "first_name", "id"], name="patient_name_order_idx"),
+            # The default list (active patients in name order) and its count read this index alone.
+            models.Index(
+                fields=["clinic", "status", "last_name", "first_name", "id"], name="patient_status_name_order_idx"
+            ),
             models.Index(fields=["clinic", "date_of_birth"], name="patient_dob_idx"),
             # Prefix search on names and MRN is case-insensitive: UPPER(col) LIKE 'SMI%'.
             models.Index(

@@ -6,6 +6,7 @@ import re
 
 from allauth.mfa.models import Authenticator
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Upper
 from django.http import Http404
 
 from clinic.models import ApiToken, AuditEntry, Invitation, Membership, Patient
@@ -37,7 +38,10 @@ def patient_search(*, membership: Membership, query: str = "", status: str = "")
     """Search by name ("smith", "smith, jo", "jo smith"), MRN, or date of birth (2024-01-31 or 01/31/2024).
 
     Name and MRN match as case-insensitive prefixes, which the functional indexes on the patient
-    table serve, so the search stays fast at any clinic size.
+    table serve, so the search stays fast at any clinic size. Matches are sorted by the upper-cased
+    names on purpose: no index has that order, so PostgreSQL finds the matches through the prefix
+    indexes and sorts only them, instead of walking the name index and discarding every row that does
+    not match (40,000 of 50,000 for "Sm").
     """
     patients = patients_visible_to(membership)
     if status:
@@ -61,6 +65,7 @@ def patient_search(*, membership: Membership, query: str = "", status: str = "")
                 patients = patients.filter(
                     Q(last_name__istartswith=query) | Q(first_name__istartswith=query) | Q(mrn__istartswith=query)
                 )
+        return patients.order_by(Upper("last_name"), Upper("first_name"), "id")
     return patients.order_by("last_name", "first_name", "id")
 
 

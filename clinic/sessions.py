@@ -14,6 +14,7 @@ from clinic.models import Membership
 IDLE_KEY = "idle_timeout_seconds"
 LAST_SEEN_KEY = "last_seen"
 MFA_REQUIRED_KEY = "mfa_required"
+LAST_SEEN_RESOLUTION = 30
 # Requests that must not count as activity (the warning banner polls nothing, but keep the hook).
 EXEMPT_PREFIXES = ("/static/", "/healthz")
 
@@ -45,7 +46,9 @@ class IdleTimeoutMiddleware:
                 logout(request)
                 messages.info(request, "You were signed out after a period of inactivity.")
                 return redirect(f"{reverse('account_login')}?next={request.path}")
-            request.session[LAST_SEEN_KEY] = time.time()
+            # Saving the session costs a write; once every 30 s is precise enough for a 15-minute timeout.
+            if time.time() - last_seen > LAST_SEEN_RESOLUTION:
+                request.session[LAST_SEEN_KEY] = time.time()
         return self.get_response(request)
 
 

@@ -5,10 +5,12 @@ through `resolve_membership`. No membership, an inactive one, another clinic's o
 the role may not see: all give the same 404, so nobody can learn what exists elsewhere.
 """
 
+import zoneinfo
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
+from django.utils import timezone
 
 from clinic.models import Membership
 from clinic.permissions import has_permission
@@ -51,8 +53,11 @@ def clinic_view(permission: str | None = None):
                 require_permission(membership, permission)
             request.membership = membership
             request.clinic = membership.clinic
-            request.session["current_clinic"] = membership.clinic.slug
-            return view(request, *args, **kwargs)
+            if request.session.get("current_clinic") != membership.clinic.slug:
+                request.session["current_clinic"] = membership.clinic.slug
+            # Dates and times on the clinic's pages are in the clinic's time zone.
+            with timezone.override(zoneinfo.ZoneInfo(membership.clinic.timezone)):
+                return view(request, *args, **kwargs)
 
         return wrapper
 

@@ -50,10 +50,18 @@ def clinic_home(request):
 # --- Patients ---------------------------------------------------------------------------------
 
 
+def patient_search_form(request) -> forms.PatientSearchForm:
+    """The list shows active patients unless the person chose a status (or "All statuses")."""
+    data = request.GET.copy()
+    data.setdefault("status", Patient.Status.ACTIVE)
+    form = forms.PatientSearchForm(data)
+    form.is_valid()
+    return form
+
+
 @clinic_view("patient.view")
 def patient_list(request):
-    form = forms.PatientSearchForm(request.GET or {"status": Patient.Status.ACTIVE})
-    form.is_valid()
+    form = patient_search_form(request)
     query, status = form.cleaned_data.get("q", ""), form.cleaned_data.get("status", "")
     patients = selectors.patient_search(membership=request.membership, query=query, status=status)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -140,8 +148,7 @@ PATIENT_EXPORT_COLUMNS = [
 
 @clinic_view("patient.export")
 def patient_export(request):
-    form = forms.PatientSearchForm(request.GET or {"status": Patient.Status.ACTIVE})
-    form.is_valid()
+    form = patient_search_form(request)
     patients = selectors.patient_search(
         membership=request.membership,
         query=form.cleaned_data.get("q", ""),

@@ -165,3 +165,25 @@ def test_billing_exports_patients_as_csv(team_a, clinic_a):
     body = b"".join(response.streaming_content).decode()
     assert response["Content-Type"].startswith("text/csv")
     assert "'=HYPERLINK(1)" in body
+
+
+def test_later_pages_keep_the_default_active_filter(team_a, clinic_a):
+    Patient.objects.bulk_create(
+        Patient(
+            clinic=clinic_a,
+            mrn=f"P{i:03}",
+            first_name="A",
+            last_name=f"L{i:03}",
+            date_of_birth="1950-01-01",
+            status=Patient.Status.INACTIVE if i % 2 else Patient.Status.ACTIVE,
+        )  # fmt: skip
+        for i in range(60)
+    )
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"page": 2})
+    assert {p.status for p in response.context["page"]} == {Patient.Status.ACTIVE}
+
+
+def test_all_statuses_can_be_listed(team_a, clinic_a, patient_a):
+    make_patient(clinic_a, "OLD-1", status=Patient.Status.INACTIVE)
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"status": ""})
+    assert response.context["page"].paginator.count == 2

@@ -1,0 +1,174 @@
+"""Timing pages in-process with django.test.Client, and counting their SQL queries."""
+
+import math
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from clinic.models import Clinic, Membership, Patient, Role
+
+LAST_NAME_PREFIX = "Sm"  # Smith, Smart, Small…: the most common last-name prefix in the data set
+
+
+@dataclass
+class Page:
+    name: str
+    path: str
+
+
+@dataclass
+class Result:
+    page: str
+    clinic: str
+    patients: int
+    path: str
+    times_ms: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.times_ms)
+
+    @property
+    def p95_ms(self) -> float:
+        ordered = sorted(self.times_ms)  # nearest-rank 95th percentile
+        return ordered[math.ceil(0.95 * len(ordered)) - 1]
+
+    @property
+    def query_count(self) -> int:
+        return max(self.queries)
+
+    @property
+    def query_label(self) -> str:
+        low, high = min(self.queries), max(self.queries)
+        return str(low) if low == high else f"{low}-{high}"
+
+
+def sample_patient(clinic: Clinic) -> Patient:
+    """A fixed patient from the middle of the clinic, whose name, DOB and MRN the searches use."""
+    patients = Patient.objects.filter(clinic=clinic).order_by("id")
+    return patients[patients.count() // 2]
+
+
+def pages_for(clinic: Clinic) -> list[Page]:
+    patient = sample_patient(clinic)
+    base = f"/c/{clinic.slug}/patients/"
+    return [
+        Page("trivial view (reference)", "/bench-trivial/"),
+        Page("patient list", base),
+        Page("patient list ?page=200", f"{base}?page=200"),
+        Page(f"search last-name prefix '{LAST_NAME_PREFIX}'", f"{base}?q={LAST_NAME_PREFIX}"),
+        Page("search 'first last'", f"{base}?q={patient.first_name}+{patient.last_name}"),
+        Page("search DOB MM/DD/YYYY", f"{base}?q={patient.date_of_birth:%m/%d/%Y}"),
+        Page("search MRN", f"{base}?q={patient.mrn}"),
+        Page("patient chart", f"{base}{patient.pk}/"),
+    ]
+
+
+def admin_client(clinic: Clinic) -> Client:
+    admin = Membership.objects.select_related("user").get(clinic=clinic, roles__contains=[Role.ADMIN])
+    client = Client()
+    client.force_login(admin.user)
+    return client
+
+
+def timed_get(client: Client, path: str) -> tuple[float, int, CaptureQueriesContext]:
+    """One GET: wall time in ms (in-process, including middleware and template rendering) and the
+    number of SQL queries on the default connection. Any status other than 200 is an error."""
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise AssertionError(f"GET {path} returned {response.status_code}, expected 200")
+    return elapsed_ms, len(captured), captured
+
+
+def measure_all(clinics: list[Clinic], iterations: int, warmups: int) -> list[Result]:
+    """Every page of every clinic: the warm-ups first, then the timed requests round-robin (one
+    request of each page per round), so a burst of load on the machine hits all pages alike."""
+    runs = []
+    for clinic in clinics:
+        client = admin_client(clinic)
+        patients = Patient.objects.filter(clinic=clinic).count()
+        for page in pages_for(clinic):
+            runs.append((client, page, Result(page=page.name, clinic=clinic.slug, patients=patients, path=page.path)))
+    for client, page, _ in runs:
+        for _ in range(warmups):
+            timed_get(client, page.path)
+    for round_number in range(1, iterations + 1):
+        for client, page, result in runs:
+            elapsed_ms, queries, _ = timed_get(client, page.path)
+            result.times_ms.append(elapsed_ms)
+            result.queries.append(queries)
+        if round_number % 10 == 0 or round_number == iterations:
+            print(f"  {round_number} / {iterations} rounds of {len(runs)} pages", flush=True)
+    return [result for _, _, result in runs]
+
+
+# --- Query plans -------------------------------------------------------------------------------
+
+PLAN_DETAILS = ("Index Cond", "Recheck Cond", "Filter", "Rows Removed", "Sort Key", "Heap Fetches", "Execution Time")
+PLAN_NODE = re.compile(r"^\s*(->\s*)?([A-Z][A-Za-z ]+?)(?:\s+(?:using|on)\s+(\S+))?(?:\s+on\s+(\S+))?\s+\(")
+
+
+def patient_queries_of(client: Client, path: str) -> list[str]:
+    """The SELECTs on the patient table that one GET of `path` runs, exactly as sent to PostgreSQL."""
+    _, _, captured = timed_get(client, path)
+    sqls = [query["sql"] for query in captured.captured_queries]
+    return [sql for sql in sqls if sql.startswith("SELECT") and '"clinic_patient"' in sql]
+
+
+def explain(sql: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def plan_summary(plan: list[str]) -> list[str]:
+    """The plan's node lines with their conditions and row counts (no Buffers/Planning detail)."""
+    keep = []
+    for line in plan:
+        if PLAN_NODE.match(line) or line.strip().startswith(PLAN_DETAILS):
+            keep.append(line.rstrip())
+    return keep
+
+
+def indexes_used(plan: list[str]) -> list[str]:
+    found = []
+    for line in plan:
+        match = re.search(r"(Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\S+)", line)
+        if match and match.group(2) not in found:
+            found.append(match.group(2))
+    return found
+
+
+def execution_ms(plan: list[str]) -> float | None:
+    for line in plan:
+        if line.strip().startswith("Execution Time"):
+            return float(line.split(":")[1].split()[0])
+    return None
+
+
+def explain_page(clinic: Clinic, path: str) -> list[dict]:
+    """EXPLAIN ANALYZE every patient-table SELECT that GET `path` runs (the page query and its count)."""
+    client = admin_client(clinic)
+    explained = []
+    for sql in patient_queries_of(client, path):
+        plan = explain(sql)
+        explained.append(
+            {
+                "sql": sql,
+                "plan": plan,
+                "summary": plan_summary(plan),
+                "indexes": indexes_used(plan),
+                "execution_ms": execution_ms(plan),
+                "seq_scan": any("Seq Scan" in line for line in plan),
+            }
+        )
+    return explained

@@ -1,0 +1,139 @@
+"""Benchmark of the patient pages: are they fast, and is their query count independent of clinic size?
+
+What it measures
+    In-process requests through django.test.Client (the full middleware stack and template
+    rendering, no network or WSGI server), signed in as each clinic's administrator:
+
+      - a trivial view (`HttpResponse("ok")` mounted by bench/urls.py): the reference
+      - the patient list, and a late page of it (?page=200)
+      - patient search by last-name prefix ("Sm"), by "first last", by date of birth (MM/DD/YYYY)
+        and by MRN
+      - one patient's chart
+
+    Each page gets warm-up requests, then N timed ones, round-robin over all pages of both clinics
+    (so a burst of load on the machine hits every page alike). For every request: wall time
+    (time.perf_counter around client.get) and the number of SQL queries on the default connection
+    (CaptureQueriesContext). Every response must be a 200. Each list or chart view writes one
+    audit-trail row (an access entry); that INSERT is part of what is measured, as in production.
+
+    The same pages run against a big clinic (bench-big, 50,000 patients) and a small one
+    (bench-small, 5,000) to show that the query count does not grow with the number of patients.
+    The last-name prefix search is then run once more under EXPLAIN ANALYZE to show its plan.
+
+Where
+    A database of its own, `medfit_bench`, on the server of DATABASE_URL (created if missing),
+    with tests.settings (no HTTPS redirect, a Redis database of its own). The data set is built
+    once (Faker names with real frequencies, fixed seed, bulk_create in batches of 5,000, then
+    VACUUM ANALYZE) and reused while the clinic sizes match the arguments.
+
+Output
+    A table (page | clinic size | median ms | p95 ms | queries | ratio to trivial; '!' marks a
+    median over the target), query counts side by side, the plan of the prefix search, the line
+    "target: < 50 ms median, queries independent of size: PASS/FAIL", and bench/results/latest.json.
+    The exit status is 0 even on FAIL; only errors (a non-200 page, …) exit non-zero.
+
+How to run
+    make bench
+    make bench BENCH_ARGS="--patients 10000"
+    make bench BENCH_ARGS="--iterations 20 --rebuild --explain-all"
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.database import configure_django, migrate, recreate_database
+
+BIG, SMALL = "bench-big", "bench-small"
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description="Benchmark the patient pages.")
+    parser.add_argument("--patients", type=int, default=50_000, help=f"patients in {BIG} (default 50000)")
+    parser.add_argument("--small-patients", type=int, default=5_000, help=f"patients in {SMALL} (default 5000)")
+    parser.add_argument("--iterations", type=int, default=50, help="timed requests per page (default 50)")
+    parser.add_argument("--warmups", type=int, default=5, help="untimed requests per page first (default 5)")
+    parser.add_argument("--target-ms", type=float, default=50.0, help="median target per page (default 50)")
+    parser.add_argument("--seed", type=int, default=2024, help="seed of the data set (default 2024)")
+    parser.add_argument("--rebuild", action="store_true", help="drop medfit_bench and build the data set again")
+    parser.add_argument("--explain-all", action="store_true", help="print the query plans of every search page")
+    args = parser.parse_args(argv)
+    if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
+        parser.error("--iterations, --patients and --small-patients must be at least 1")
+    return args
+
+
+def prepare_data(args: argparse.Namespace, bench_url: str) -> None:
+    """Build the data set unless both clinics already exist with the requested sizes."""
+    from bench import dataset
+
+    print("Migrating medfit_bench…", flush=True)
+    migrate()
+    wanted = {BIG: args.patients, SMALL: args.small_patients}
+    present = {slug: dataset.clinic_size(slug) for slug in wanted}
+    if not args.rebuild and present == wanted:
+        print(f"Data set present: {BIG} {args.patients:,} patients, {SMALL} {args.small_patients:,}.", flush=True)
+        return
+    if any(size is not None for size in present.values()) or args.rebuild:
+        print(f"Data set is {present}, wanted {wanted}: recreating medfit_bench.", flush=True)
+        recreate_database(bench_url)
+        migrate()
+    for slug, size in wanted.items():
+        dataset.build_clinic(slug, size, args.seed)
+    dataset.analyze()
+
+
+def print_plan(title: str, explained: list[dict]) -> None:
+    print(f"\nEXPLAIN ANALYZE: {title}")
+    for number, query in enumerate(explained, 1):
+        kind = "count" if "COUNT(" in query["sql"] else "page"
+        uses = ", ".join(query["indexes"]) or "no index"
+        print(f"  query {number} ({kind}): indexes used: {uses}; seq scan: {'yes' if query['seq_scan'] else 'no'}; "
+              f"{query['execution_ms']} ms")  # fmt: skip
+        for line in query["summary"]:
+            print(f"    {line}")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    bench_url = configure_django()
+
+    from django.test.utils import override_settings
+
+    from bench import measure, report
+    from clinic.models import Clinic
+
+    prepare_data(args, bench_url)
+    print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
+    explained = {}
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        big, small = Clinic.objects.get(slug=BIG), Clinic.objects.get(slug=SMALL)
+        results = measure.measure_all([big, small], args.iterations, args.warmups)
+        prefix_page = next(r for r in results if r.clinic == BIG and r.page.startswith("search last-name"))
+        explained[prefix_page.page] = measure.explain_page(big, prefix_page.path)
+        if args.explain_all:
+            for r in results:
+                if r.clinic == BIG and r.page != report.TRIVIAL and r.page not in explained:
+                    explained[r.page] = measure.explain_page(big, r.path)
+
+    comparison = report.query_comparison(results)
+    outcome = report.verdict(results, comparison, args.target_ms)
+    print()
+    print(report.table(results, args.target_ms))
+    print("\nBy clinic size (queries per request, median ms, big/small median):")
+    print(report.size_table(comparison))
+    for title, queries in explained.items():
+        print_plan(f"{title} @ {prefix_page.patients:,} patients", queries)
+    report.write_json(RESULTS_FILE, results=results, comparison=comparison, outcome=outcome, explained=explained,
+                      options=vars(args))  # fmt: skip
+    print(f"\nResults written to {RESULTS_FILE}")
+    note = report.growth_note(outcome)
+    if note:
+        print(note)
+    print(report.summary_line(outcome, args.target_ms))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
