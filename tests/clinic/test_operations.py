@@ -81,3 +81,23 @@ def test_seed_demo_refuses_to_run_in_production(db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError):
         call_command("seed_demo")
+
+
+def test_create_clinic_makes_the_clinic_and_invites_its_first_admin(db, capsys):
+    from clinic.models import Invitation, User
+
+    User.objects.create_superuser("root@platform.test", "a-long-unusual-pass")
+    call_command("create_clinic", "eastside", "Eastside Rehab", "--admin-email", "boss@eastside.test")
+    invitation = Invitation.objects.get(clinic__slug="eastside")
+    assert (invitation.email, invitation.roles) == ("boss@eastside.test", ["admin"])
+    assert "/invite/" in capsys.readouterr().out
+
+
+def test_create_clinic_refuses_a_taken_slug_and_changes_nothing(db):
+    from clinic.models import User
+
+    User.objects.create_superuser("root@platform.test", "a-long-unusual-pass")
+    Clinic.objects.create(name="Eastside", slug="eastside")
+    with pytest.raises(CommandError):
+        call_command("create_clinic", "eastside", "Another", "--admin-email", "boss@eastside.test")
+    assert Clinic.objects.count() == 1
