@@ -23,6 +23,7 @@ def start_postgres():
     """Start (or join) the embedded PostgreSQL; return the server handle and its URL."""
     import pgserver
 
+    DATA.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(DATA / "pg", cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608 (a constant)
     if "(0 rows)" in exists:
