@@ -11,10 +11,12 @@ from clinic.models import (
     ApiToken,
     AuditEntry,
     Clinic,
+    Enrollment,
     Invitation,
     Membership,
     Patient,
     PatientPhysician,
+    Program,
     User,
 )
 
@@ -28,6 +30,8 @@ def register_audited_models():
     auditlog.register(ApiToken, exclude_fields=["token_hash", "last_used_at"])
     auditlog.register(Patient, mask_fields=["mbi", "payer_member_id"], exclude_fields=["updated_at"])
     auditlog.register(PatientPhysician)
+    auditlog.register(Program)
+    auditlog.register(Enrollment)
 
 
 def client_address(request) -> str | None:

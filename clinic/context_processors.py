@@ -13,5 +13,6 @@ def navigation(request):
         "my_memberships": memberships,
         "current_membership": membership,
         "can": allowed,
+        "is_physician": any("physician" in m.roles for m in memberships),
         "idle_timeout_seconds": request.session.get("idle_timeout_seconds", 900),
     }

@@ -321,6 +321,71 @@ class PatientPhysician(models.Model):
         return f"{self.physician.user} – {self.get_relationship_display()} of patient {self.patient_id}"
 
 
+# --- Programs and enrollments -----------------------------------------------------------------
+
+
+class ProgramType(models.TextChoices):
+    CR = "cr", "Cardiac rehab"
+    ICR = "icr", "Intensive cardiac rehab"
+    PR = "pr", "Pulmonary rehab"
+    DPP = "dpp", "CDC National DPP"
+    MDPP = "mdpp", "Medicare DPP"
+    POST_REHAB = "post_rehab", "Post-rehab conditioning"
+    CHRONIC_DISEASE = "chronic_disease", "Chronic disease exercise"
+    FALLS_PREVENTION = "falls_prevention", "Older adults / falls prevention"
+    CANCER_RECOVERY = "cancer_recovery", "Cancer exercise recovery"
+    WEIGHT_MANAGEMENT = "weight_management", "Medical weight management"
+    YOUTH = "youth", "Youth medical fitness"
+    GROUP_SPECIALTY = "group_specialty", "Group specialty program"
+
+
+class Program(models.Model):
+    """A program a clinic offers, e.g. "Phase II Cardiac Rehab" of type CR."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="programs")
+    name = models.CharField(max_length=150)
+    program_type = models.CharField(max_length=30, choices=ProgramType.choices)
+    description = models.TextField(blank=True)
+    default_length_weeks = models.PositiveSmallIntegerField(default=12)
+    default_session_count = models.PositiveSmallIntegerField(default=36)
+    sessions_per_week = models.PositiveSmallIntegerField(default=3)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="program_unique_name_per_clinic")]
+
+    def __str__(self):
+        return self.name
+
+
+class Enrollment(models.Model):
+    """An episode of care: one patient in one program, from start to completion or discharge."""
+
+    class Status(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        ACTIVE = "active", "Attending"
+        COMPLETED = "completed", "Completed"
+        DISCHARGED = "discharged", "Discharged"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrollments")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ENROLLED)
+    start_date = models.DateField()
+    first_session_at = models.DateTimeField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    discharge_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "patient"], name="enrollment_patient_idx")]
+
+    def __str__(self):
+        return f"{self.patient} in {self.program}"
+
+
 # --- Audit trail ------------------------------------------------------------------------------
 
 

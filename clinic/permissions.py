@@ -12,6 +12,16 @@ PERMISSIONS: dict[str, set[str]] = {
     "patient.edit": {ADMIN, PHYSIOLOGIST, BILLING},
     "patient.deactivate": {ADMIN},
     "patient.export": {ADMIN, BILLING},
+    # Referrals. Physicians see only their own referrals (see referrals.selectors).
+    "referral.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "referral.view_all": {ADMIN, PHYSIOLOGIST},
+    "referral.create": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "referral.manage": {ADMIN, PHYSIOLOGIST},
+    "referral.portal": {PHYSICIAN},
+    "provider.manage": {ADMIN, PHYSIOLOGIST},
+    "program.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "program.manage": {ADMIN},
+    "enrollment.manage": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

@@ -58,6 +58,15 @@ def _save_patient(patient: Patient) -> Patient:
     return patient
 
 
+def next_mrn(*, clinic: Clinic) -> str:
+    """An MRN for a patient who arrives without one (from a referral): MF000001, MF000002, …"""
+    taken = Patient.objects.filter(clinic=clinic, mrn__startswith="MF").count()
+    number = taken + 1
+    while Patient.objects.filter(clinic=clinic, mrn=f"MF{number:06}").exists():
+        number += 1
+    return f"MF{number:06}"
+
+
 @transaction.atomic
 def patient_create(*, clinic: Clinic, actor: User, data: dict) -> Patient:
     patient = Patient(clinic=clinic, **{key: value for key, value in data.items() if key in PATIENT_FIELDS})

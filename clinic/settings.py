@@ -202,7 +202,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SexEnum": "clinic.models.Patient.Sex",
+        "PatientStatusEnum": "clinic.models.Patient.Status",
+        "ReferralStatusEnum": "referrals.models.Referral.Status",
+    },
 }
+
+# Demo data of the apps that build on clinic/, run by `manage.py seed_demo` after its own.
+DEMO_SEEDERS = ["referrals.demo.seed"]
 
 # --- Audit trail ------------------------------------------------------------------------------
 AUDITLOG_LOGENTRY_MODEL = "clinic.AuditEntry"
@@ -224,6 +232,7 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+REFERRAL_ATTACHMENT_MAX_BYTES = int(os.environ.get("REFERRAL_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".data" / "private"))
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

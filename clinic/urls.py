@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from clinic import api, views
+from referrals import api as referrals_api
+from referrals import urls as referrals_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
@@ -12,6 +14,9 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", api.PatientViewSet, basename="api-patient")
+router.register("referrals", referrals_api.ReferralViewSet, basename="api-referral")
+router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
+router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -31,6 +36,7 @@ clinic_patterns = [
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
+    *referrals_urls.clinic_patterns,
 ]
 
 urlpatterns = [
@@ -40,6 +46,12 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("c/<slug:clinic_slug>/", include(clinic_patterns)),
     path("api/v1/clinics/<slug:clinic_slug>/", include(router.urls)),
+    path(
+        "api/v1/clinics/<slug:clinic_slug>/fhir/referral-bundles/",
+        referrals_api.FhirReferralIntakeView.as_view(),
+        name="api-fhir-referral-intake",
+    ),
+    path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
     path("accounts/", include("allauth.urls")),

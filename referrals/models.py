@@ -1,1 +1,283 @@
-"""Models of the referrals app arrive with the issues that need them (see docs/architecture.md)."""
+"""Referrals: who refers, what they send, where it stands, and the thresholds eligibility is judged by."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.timezone import localdate, now
+from stdnum import luhn
+
+from clinic.models import Clinic, Enrollment, Membership, Patient, Program
+
+
+def validate_npi(value: str):
+    """An NPI is 10 digits whose last is a Luhn check digit computed with the prefix 80840."""
+    if not (len(value) == 10 and value.isdigit() and luhn.is_valid("80840" + value)):
+        raise ValidationError("Enter a valid 10-digit NPI (the check digit does not match).")
+
+
+# ICD-10-CM: a letter, a digit, a digit or letter, then optionally a dot and 1–4 more characters.
+ICD10_PATTERN = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$"
+validate_icd10 = RegexValidator(ICD10_PATTERN, "Enter ICD-10-CM codes like I21.4 or R73.03.")
+
+
+class ReferringProvider(models.Model):
+    """A physician (or NPP) who refers patients: a physician member of the clinic, or a contact who
+    is not a user (yet)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="referring_providers")
+    membership = models.OneToOneField(
+        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="referring_provider"
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    credentials = models.CharField(max_length=30, blank=True, help_text="MD, DO, NP, PA…")
+    npi = models.CharField("NPI", max_length=10, blank=True, validators=[validate_npi])
+    specialty = models.CharField(max_length=100, blank=True)
+    practice_name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    fax = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "npi"], condition=~models.Q(npi=""), name="referring_provider_unique_npi"
+            )
+        ]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}"
+        return f"{name}, {self.credentials}" if self.credentials else name
+
+
+class Referral(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IN_REVIEW = "in_review", "In review"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        UNABLE_TO_CONTACT = "unable_to_contact", "Unable to contact"
+
+    class Source(models.TextChoices):
+        STAFF = "staff", "Entered by staff"
+        PORTAL = "portal", "Physician portal"
+        FHIR = "fhir", "FHIR interface"
+
+    class Urgency(models.TextChoices):
+        ROUTINE = "routine", "Routine"
+        URGENT = "urgent", "Urgent"
+
+    class Condition(models.TextChoices):
+        MI = "mi", "Acute myocardial infarction"
+        CABG = "cabg", "Coronary artery bypass graft (CABG)"
+        STABLE_ANGINA = "stable_angina", "Stable angina"
+        VALVE = "valve", "Heart valve repair or replacement"
+        PCI = "pci", "PCI / coronary stent"
+        TRANSPLANT = "transplant", "Heart or heart-lung transplant"
+        HEART_FAILURE = "heart_failure", "Stable chronic heart failure"
+        COPD = "copd", "COPD"
+        POST_COVID = "post_covid", "Post-COVID persistent symptoms"
+        PREDIABETES = "prediabetes", "Prediabetes"
+        OTHER = "other", "Other"
+
+    OPEN_STATUSES = (Status.RECEIVED, Status.IN_REVIEW)
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="referrals")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    referring_provider = models.ForeignKey(ReferringProvider, on_delete=models.PROTECT, related_name="referrals")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="referrals")
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+    referral_date = models.DateField(default=localdate)
+    reason = models.TextField(blank=True)
+    diagnosis_codes = ArrayField(models.CharField(max_length=8, validators=[validate_icd10]), default=list, blank=True)
+
+    # The patient as the referrer described them; linked to a patient record once matched.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="referrals")
+    possible_duplicate = models.BooleanField(default=False)
+    patient_mrn = models.CharField("MRN", max_length=30, blank=True)
+    patient_first_name = models.CharField("first name", max_length=100)
+    patient_last_name = models.CharField("last name", max_length=100)
+    patient_date_of_birth = models.DateField("date of birth")
+    patient_sex = models.CharField("sex", max_length=1, choices=Patient.Sex.choices, default=Patient.Sex.UNKNOWN)
+    patient_phone = models.CharField("phone", max_length=30, blank=True)
+    patient_email = models.EmailField("email", blank=True)
+
+    # Qualifying event (cardiac and pulmonary rehab).
+    qualifying_condition = models.CharField(max_length=20, choices=Condition.choices, blank=True)
+    qualifying_event_date = models.DateField(null=True, blank=True)
+    lvef_percent = models.PositiveSmallIntegerField(
+        "LVEF (%)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    nyha_class = models.PositiveSmallIntegerField(
+        "NYHA class", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
+    hf_optimal_therapy_weeks = models.PositiveSmallIntegerField("weeks of optimal HF therapy", null=True, blank=True)
+    gold_stage = models.PositiveSmallIntegerField(
+        "COPD GOLD stage", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
+    covid_symptom_weeks = models.PositiveSmallIntegerField("weeks of post-COVID symptoms", null=True, blank=True)
+    fev1_fvc_ratio = models.DecimalField(
+        "FEV1/FVC", max_digits=3, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )  # fmt: skip
+    fev1_percent_predicted = models.PositiveSmallIntegerField("FEV1 % predicted", null=True, blank=True)
+
+    # Diabetes prevention (CDC DPP and Medicare DPP).
+    height_cm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    bmi = models.DecimalField("BMI", max_digits=4, decimal_places=1, null=True, blank=True)
+    asian_american = models.BooleanField("self-identifies as Asian American", default=False)
+    a1c_percent = models.DecimalField("HbA1c (%)", max_digits=3, decimal_places=1, null=True, blank=True)
+    fasting_glucose = models.PositiveSmallIntegerField("fasting glucose (mg/dL)", null=True, blank=True)
+    ogtt_2h = models.PositiveSmallIntegerField("2-h OGTT (mg/dL)", null=True, blank=True)
+    lab_test_date = models.DateField("blood test date", null=True, blank=True)
+    lab_self_reported = models.BooleanField("blood test result is self-reported", default=False)
+    gestational_diabetes_history = models.BooleanField("previous gestational diabetes", null=True, blank=True)
+    risk_test_score = models.PositiveSmallIntegerField("prediabetes risk test score", null=True, blank=True)
+    diabetes_diagnosis = models.BooleanField("diagnosed with type 1 or type 2 diabetes", null=True, blank=True)
+    esrd = models.BooleanField("end-stage renal disease", null=True, blank=True)
+    prior_mdpp = models.BooleanField("has received Medicare DPP before", null=True, blank=True)
+    pregnant = models.BooleanField(null=True, blank=True)
+    medicare_part_b = models.BooleanField("enrolled in Medicare Part B", null=True, blank=True)
+
+    # Medical clearance and precautions: these follow the patient to the session screen.
+    cleared_for_exercise = models.BooleanField(null=True, blank=True)
+    clearance_date = models.DateField(null=True, blank=True)
+    contraindications = models.TextField(blank=True)
+    beta_blocker = models.BooleanField("takes a beta-blocker (heart-rate targets unreliable)", default=False)
+    supplemental_oxygen = models.BooleanField(default=False)
+    target_hr_ceiling = models.PositiveSmallIntegerField(
+        "heart-rate ceiling (bpm)", null=True, blank=True, validators=[MinValueValidator(60), MaxValueValidator(220)]
+    )
+    weight_bearing_restrictions = models.TextField(blank=True)
+    range_of_motion_restrictions = models.TextField(blank=True)
+    precaution_notes = models.TextField(blank=True)
+
+    eligibility_override_reason = models.TextField(blank=True)
+    eligibility_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    eligibility_overridden_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(blank=True)
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, null=True, blank=True, related_name="referral"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    last_action_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "status", "created_at"], name="referral_queue_idx"),
+            models.Index(fields=["clinic", "referring_provider", "-created_at"], name="referral_provider_idx"),
+            models.Index(fields=["clinic", "patient"], name="referral_patient_idx"),
+        ]
+
+    def __str__(self):
+        return f"Referral of {self.patient_first_name} {self.patient_last_name} to {self.program}"
+
+    @property
+    def patient_name(self) -> str:
+        return f"{self.patient_last_name}, {self.patient_first_name}"
+
+    @property
+    def days_since_referral(self) -> int:
+        return (localdate() - self.referral_date).days
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class ReferralStatusChange(models.Model):
+    """Every step of the funnel, with who and when, so referral-to-first-session time can be reported."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    changed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["clinic", "referral"], name="referral_change_idx")]
+
+    def __str__(self):
+        return f"{self.from_status or '—'} → {self.to_status}"
+
+
+def attachment_path(instance, filename):
+    # Private storage, one folder per clinic; the stored name is random, the original kept in the row.
+    import uuid
+
+    return f"clinics/{instance.clinic_id}/referrals/{instance.referral_id}/{uuid.uuid4().hex}"
+
+
+class ReferralAttachment(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    uploaded_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "referral"], name="referral_attachment_idx")]
+
+    def __str__(self):
+        return self.original_name
+
+
+class ReferralNotification(models.Model):
+    """One email per referral event to the referring physician; the row makes sending idempotent."""
+
+    class Event(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        DISCHARGED = "discharged", "Discharged"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="notifications")
+    event = models.CharField(max_length=20, choices=Event.choices)
+    created_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "referral", "event"], name="referral_notification_once")
+        ]
+
+    def __str__(self):
+        return f"{self.get_event_display()} notice for referral {self.referral_id}"
+
+
+class EligibilityThreshold(models.Model):
+    """A number an eligibility rule compares against, valid from a date (rules change every year).
+
+    Reference data shared by all clinics; see referrals/migrations for the values and their sources.
+    """
+
+    key = models.CharField(max_length=60)
+    value = models.DecimalField(max_digits=8, decimal_places=2)
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+    description = models.CharField(max_length=200)
+    source = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["key", "-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["key", "effective_from"], name="threshold_unique_from")]
+
+    def __str__(self):
+        return f"{self.key} = {self.value} from {self.effective_from}"

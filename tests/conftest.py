@@ -4,7 +4,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from clinic.models import Clinic, Membership, Patient, PatientPhysician, Role, User
+from clinic.models import Clinic, Membership, Patient, PatientPhysician, Program, Role, User
+from referrals.models import Referral, ReferringProvider
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -38,6 +39,31 @@ def link_physician(patient: Patient, physician: Membership) -> PatientPhysician:
         patient=patient,
         physician=physician,
         relationship=PatientPhysician.Relationship.REFERRING,
+    )
+
+
+def make_program(clinic: Clinic, program_type: str = "cr", name: str | None = None) -> Program:
+    return Program.objects.create(
+        clinic=clinic, name=name or f"{program_type.upper()} program", program_type=program_type
+    )
+
+
+def make_provider(clinic: Clinic, membership: Membership | None = None, **fields) -> ReferringProvider:
+    defaults = {"first_name": "Helen", "last_name": "Park", "credentials": "MD"}
+    return ReferringProvider.objects.create(clinic=clinic, membership=membership, **{**defaults, **fields})
+
+
+def make_referral(clinic: Clinic, patient: Patient | None = None, provider=None, program=None, **fields) -> Referral:
+    """A referral saved directly (no service), for tests that need one to exist."""
+    program = program or Program.objects.filter(clinic=clinic).first() or make_program(clinic)
+    provider = provider or ReferringProvider.objects.filter(clinic=clinic).first() or make_provider(clinic)
+    defaults = {
+        "patient_first_name": patient.first_name if patient else "Ada",
+        "patient_last_name": patient.last_name if patient else "Lovelace",
+        "patient_date_of_birth": patient.date_of_birth if patient else "1950-03-04",
+    }
+    return Referral.objects.create(
+        clinic=clinic, patient=patient, referring_provider=provider, program=program, **{**defaults, **fields}
     )
 
 

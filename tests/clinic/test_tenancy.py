@@ -6,7 +6,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic import services
-from tests.conftest import link_physician, make_member, make_patient
+from referrals.models import ReferralAttachment
+from tests.conftest import link_physician, make_member, make_patient, make_referral
 
 CLINIC_PREFIXES = ("c/<slug:clinic_slug>/", "api/v1/clinics/<slug:clinic_slug>/")
 
@@ -40,15 +41,25 @@ def test_the_route_walk_finds_pages_and_api():
 
 @pytest.fixture
 def clinic_b_objects(team_b, patient_b):
+    """One object of clinic B for every kind of id a clinic-scoped URL takes."""
     invitation, _ = services.invitation_create(
         clinic=team_b["admin"].clinic, actor=team_b["admin"].user, email="new@bravo.test", roles=["billing"]
     )
     token, _ = services.api_token_create(membership=team_b["admin"].membership, name="b")
+    referral = make_referral(team_b["admin"].clinic, patient=patient_b)
+    attachment = ReferralAttachment.objects.create(
+        clinic=referral.clinic, referral=referral, file="x.pdf", original_name="x.pdf", content_type="application/pdf",
+        size=1,
+    )  # fmt: skip
     return {
         "patient_id": patient_b.pk,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
+        "referral_id": referral.pk,
+        "attachment_id": attachment.pk,
+        "provider_id": referral.referring_provider_id,
+        "program_id": referral.program_id,
     }
 
 
@@ -111,6 +122,15 @@ ROLE_MATRIX = [
     ("api_tokens", False, "get", ALL),
     ("api-patient-list", False, "get", ALL),
     ("api-patient-detail", True, "get", {"admin", "physiologist", "billing"}),
+    ("referral_queue", False, "get", {"admin", "physiologist"}),
+    ("referral_create", False, "get", {"admin", "physiologist"}),
+    ("provider_list", False, "get", {"admin", "physiologist"}),
+    ("program_list", False, "get", ALL),
+    ("program_create", False, "get", {"admin"}),
+    ("portal_refer", False, "get", {"physician"}),
+    ("api-referral-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-provider-list", False, "get", {"admin", "physiologist"}),
+    ("api-program-list", False, "get", ALL),
 ]
 
 
@@ -121,7 +141,8 @@ def test_role_table(name, needs_patient, method, allowed, role, team_a, patient_
     kwargs = {"clinic_slug": persona.clinic.slug}
     if needs_patient:
         kwargs["patient_id"] = patient_a.pk
-    response = getattr(persona.client, method)(reverse(name, kwargs=kwargs), {"status": "inactive"})
+    data = {"status": "inactive"} if method == "post" else {}
+    response = getattr(persona.client, method)(reverse(name, kwargs=kwargs), data)
     if role in allowed:
         assert response.status_code in (200, 302), response.status_code
     else:

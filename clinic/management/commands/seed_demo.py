@@ -6,6 +6,7 @@ import random
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.module_loading import import_string
 from faker import Faker
 
 from clinic.models import Clinic, Membership, Patient, PatientPhysician, Role, User
@@ -51,6 +52,10 @@ class Command(BaseCommand):
             with transaction.atomic():
                 clinic = self.seed_clinic(spec)
                 created = self.seed_patients(clinic, spec)
+                # Each app adds its own demo data (settings.DEMO_SEEDERS), so this command needs no
+                # import of the apps that build on clinic/.
+                for seeder in settings.DEMO_SEEDERS:
+                    import_string(seeder)(clinic)
             self.stdout.write(f"{clinic.name}: {created} new patients")
         self.stdout.write("Demo logins (password medfit-demo): <role>@<clinic>.example")
 

@@ -1,0 +1,268 @@
+"""REST API of referrals, referring providers and programs, and the FHIR referral intake."""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic import audit
+from clinic.api import ClinicScopedViewSet
+from clinic.models import Program
+from clinic.permissions import has_permission
+from clinic.tenancy import resolve_membership
+from referrals import fhir, selectors, services
+from referrals.eligibility import check_eligibility
+from referrals.models import Referral, ReferringProvider
+
+
+class ReferringProviderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReferringProvider
+        fields = ["id", *services.PROVIDER_FIELDS, "membership", "created_at"]
+        read_only_fields = ["id", "membership", "created_at"]
+        validators = []  # NPI uniqueness within the clinic is the service's rule
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Program
+        fields = ["id", *services.PROGRAM_FIELDS, "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators = []
+
+
+class EligibilitySerializer(serializers.Serializer):
+    status = serializers.CharField()
+    label = serializers.CharField()
+    overridden = serializers.BooleanField()
+    override_reason = serializers.CharField()
+    outcomes = serializers.ListField(child=serializers.DictField())
+
+
+def eligibility_data(referral) -> dict:
+    result = check_eligibility(referral)
+    return {
+        "status": result.status, "label": result.label, "overridden": result.overridden,
+        "override_reason": result.override_reason,
+        "outcomes": [{"rule": o.rule, "status": o.status, "reason": o.reason} for o in result.outcomes],
+    }  # fmt: skip
+
+
+class ReferralSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Referral
+        fields = ["id", "status", "source", "patient", "possible_duplicate", *services.REFERRAL_FIELDS,
+                  "status_reason", "enrollment", "created_at", "last_action_at"]  # fmt: skip
+        read_only_fields = ["id", "status", "source", "patient", "possible_duplicate", "status_reason", "enrollment",
+                            "created_at", "last_action_at"]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinic = self.context.get("clinic")
+        if clinic is not None:
+            self.fields["referring_provider"].queryset = ReferringProvider.objects.filter(clinic=clinic)
+            self.fields["program"].queryset = Program.objects.filter(clinic=clinic)
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Referral.Status.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AcceptSerializer(serializers.Serializer):
+    start_date = serializers.DateField()
+
+
+class OverrideSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class ReferralViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    ClinicScopedViewSet,
+):  # fmt: skip
+    serializer_class = ReferralSerializer
+    lookup_url_kwarg = "referral_id"
+    queryset = Referral.objects.none()
+    filterset_fields = ["status", "program", "referring_provider"]
+    permissions_by_action = {
+        "list": "referral.view", "retrieve": "referral.view", "eligibility": "referral.view",
+        "create": "referral.create", "update": "referral.manage", "partial_update": "referral.manage",
+        "set_status": "referral.manage", "accept": "referral.manage", "override": "referral.manage",
+    }  # fmt: skip
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "clinic": getattr(self, "clinic", None)}
+
+    def get_queryset(self):
+        return selectors.referrals_visible_to(self.membership).order_by("-created_at", "-id")
+
+    def get_object(self):
+        return selectors.referral_get(membership=self.membership, referral_id=self.kwargs["referral_id"])
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit.record_list_access(
+            clinic=self.clinic, actor=request.user, model=Referral, request=request,
+            object_ids=[row["id"] for row in response.data["results"]], detail="API referral list",
+        )  # fmt: skip
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        referral = self.get_object()
+        audit.record_access(clinic=self.clinic, actor=request.user, obj=referral, request=request, detail="API")
+        return Response(self.get_serializer(referral).data)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        if not has_permission(self.membership, "referral.manage"):
+            # A physician refers as themself.
+            data["referring_provider"] = services.provider_for_physician(membership=self.membership)
+        source = Referral.Source.STAFF if has_permission(self.membership, "referral.manage") else Referral.Source.PORTAL
+        serializer.instance = services.referral_create(
+            clinic=self.clinic, actor=self.request.user, data=data, source=source
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.referral_update(
+            clinic=self.clinic, actor=self.request.user, referral=serializer.instance, data=serializer.validated_data
+        )
+
+    @extend_schema(responses=EligibilitySerializer, summary="Eligibility of the patient for the program")
+    @action(detail=True, methods=["get"])
+    def eligibility(self, request, *args, **kwargs):
+        return Response(eligibility_data(self.get_object()))
+
+    @extend_schema(request=StatusChangeSerializer, responses=ReferralSerializer, summary="Change the status")
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request, *args, **kwargs):
+        body = StatusChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data["status"] == Referral.Status.ACCEPTED:
+            raise serializers.ValidationError({"status": "Accept through the accept action, with a start date."})
+        referral = services.referral_set_status(
+            clinic=self.clinic, actor=request.user, referral=self.get_object(), **body.validated_data
+        )
+        return Response(self.get_serializer(referral).data)
+
+    @extend_schema(request=AcceptSerializer, responses=ReferralSerializer, summary="Accept and enroll the patient")
+    @action(detail=True, methods=["post"])
+    def accept(self, request, *args, **kwargs):
+        body = AcceptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        referral = services.referral_accept(
+            clinic=self.clinic, actor=request.user, referral=self.get_object(), **body.validated_data
+        )
+        return Response(self.get_serializer(referral).data)
+
+    @extend_schema(request=OverrideSerializer, responses=EligibilitySerializer, summary="Override not-eligible")
+    @action(detail=True, methods=["post"])
+    def override(self, request, *args, **kwargs):
+        body = OverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        referral = services.referral_override_eligibility(
+            clinic=self.clinic, actor=request.user, referral=self.get_object(), reason=body.validated_data["reason"]
+        )
+        return Response(eligibility_data(referral))
+
+
+class ReferringProviderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin, ClinicScopedViewSet,
+):  # fmt: skip
+    serializer_class = ReferringProviderSerializer
+    lookup_url_kwarg = "provider_id"
+    queryset = ReferringProvider.objects.none()
+    permissions_by_action = {
+        "list": "provider.manage", "retrieve": "provider.manage", "create": "provider.manage",
+        "update": "provider.manage", "partial_update": "provider.manage", "destroy": "provider.manage",
+    }  # fmt: skip
+
+    def get_queryset(self):
+        return selectors.providers_of_clinic(clinic=self.clinic).order_by("last_name", "first_name", "id")
+
+    def get_object(self):
+        return selectors.provider_get(clinic=self.clinic, provider_id=self.kwargs["provider_id"])
+
+    def perform_create(self, serializer):
+        serializer.instance = services.provider_save(
+            clinic=self.clinic, actor=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.provider_save(
+            clinic=self.clinic, actor=self.request.user, data=serializer.validated_data, provider=serializer.instance
+        )
+
+    def perform_destroy(self, instance):
+        services.provider_delete(clinic=self.clinic, actor=self.request.user, provider=instance)
+
+
+class ProgramViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    ClinicScopedViewSet,
+):  # fmt: skip
+    """Programs are deactivated (is_active=false), never deleted: enrollments point at them."""
+
+    serializer_class = ProgramSerializer
+    lookup_url_kwarg = "program_id"
+    queryset = Program.objects.none()
+    permissions_by_action = {
+        "list": "program.view", "retrieve": "program.view", "create": "program.manage",
+        "update": "program.manage", "partial_update": "program.manage",
+    }  # fmt: skip
+
+    def get_queryset(self):
+        return selectors.programs_of_clinic(clinic=self.clinic).order_by("name", "id")
+
+    def get_object(self):
+        return selectors.program_get(clinic=self.clinic, program_id=self.kwargs["program_id"])
+
+    def perform_create(self, serializer):
+        serializer.instance = services.program_save(
+            clinic=self.clinic, actor=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.program_save(
+            clinic=self.clinic, actor=self.request.user, data=serializer.validated_data, program=serializer.instance
+        )
+
+
+class FhirReferralIntakeView(APIView):
+    """POST a FHIR R4 Bundle holding a Patient and a ServiceRequest; get the new referral back.
+
+    Errors are a FHIR OperationOutcome with HTTP 400, and nothing is saved. Integrations act as a
+    staff member (admin or physiologist): the Bundle names its own requester, which a physician's
+    token must not be able to do (physicians refer as themselves, through the portal).
+    """
+
+    parser_classes = [fhir.FhirJsonParser, JSONParser]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            201: inline_serializer("FhirIntakeResult", {"id": serializers.IntegerField(),
+                                                        "status": serializers.CharField(),
+                                                        "patient": serializers.IntegerField(allow_null=True),
+                                                        "possible_duplicate": serializers.BooleanField()}),
+            400: OpenApiTypes.OBJECT,
+        },
+        summary="Receive a referral as a FHIR R4 Bundle (Patient + ServiceRequest)",
+    )  # fmt: skip
+    def post(self, request, clinic_slug):
+        membership = resolve_membership(request.user, clinic_slug, api_token=request.auth or None)
+        if not has_permission(membership, "referral.manage"):
+            raise Http404
+        try:
+            referral = fhir.referral_from_bundle(clinic=membership.clinic, actor=request.user, bundle=request.data)
+        except fhir.FhirIntakeError as error:
+            return Response(error.operation_outcome(), status=status.HTTP_400_BAD_REQUEST,
+                            content_type="application/fhir+json")  # fmt: skip
+        body = {"id": referral.pk, "status": referral.status, "patient": referral.patient_id,
+                "possible_duplicate": referral.possible_duplicate}  # fmt: skip
+        return Response(body, status=status.HTTP_201_CREATED)

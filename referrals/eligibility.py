@@ -1,0 +1,566 @@
+"""Is a referred patient eligible for the program they were referred to?
+
+One small function per program type turns the referral's clinical fields into a list of rule outcomes a clinician
+can read ("BMI 24.9 is below 25."). The numbers the rules compare against live in EligibilityThreshold rows with
+an effective date range, because CMS and CDC change them from year to year; none are written here. Sources for
+every value are in referrals/migrations/0002_eligibility_thresholds.py and the domain reference (§1.2, §2.3, §3.2).
+
+The result is advice for staff, not a gate: staff can override a not-eligible result with a written reason.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import Q
+from django.utils.timezone import localdate
+
+from referrals.models import EligibilityThreshold, Referral
+
+MET = "met"
+NOT_MET = "not_met"
+UNKNOWN = "unknown"
+
+ELIGIBLE = "eligible"
+NOT_ELIGIBLE = "not_eligible"
+NEEDS_INFORMATION = "needs_information"
+
+STATUS_LABELS = {
+    ELIGIBLE: "Eligible",
+    NOT_ELIGIBLE: "Not eligible",
+    NEEDS_INFORMATION: "Needs information",
+}
+
+CARDIAC_CONDITIONS = ("mi", "cabg", "stable_angina", "valve", "pci", "transplant", "heart_failure")
+PULMONARY_CONDITIONS = ("copd", "post_covid")
+
+# GOLD has four stages; stage 4 (very severe) is the top of the scale, not a payer threshold.
+HIGHEST_GOLD_STAGE = 4
+
+NYHA_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    rule: str  # short name, e.g. "Qualifying event", "BMI", "Blood test"
+    status: str  # MET | NOT_MET | UNKNOWN
+    reason: str  # a sentence a clinician reads, with the numbers
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    status: str  # ELIGIBLE | NOT_ELIGIBLE | NEEDS_INFORMATION
+    outcomes: list[RuleOutcome]
+    overridden: bool  # staff overrode a not-eligible result
+    override_reason: str
+
+    @property
+    def label(self) -> str:
+        if self.overridden:
+            return "Not eligible (overridden)"
+        return STATUS_LABELS[self.status]
+
+
+class MissingThresholdError(LookupError):
+    """A rule asked for a threshold that has no row effective on the referral date: fix the data, not the patient."""
+
+
+class Thresholds(dict):
+    """The thresholds effective on one date, by key. Asking for a key that is not there raises MissingThresholdError."""
+
+    def __init__(self, values: dict, on_date: date):
+        super().__init__(values)
+        self.on_date = on_date
+
+    def __missing__(self, key):
+        raise MissingThresholdError(
+            f"No eligibility threshold {key!r} is effective on {self.on_date.isoformat()}. "
+            "Add an EligibilityThreshold row for it (see referrals/migrations/0002_eligibility_thresholds.py)."
+        )
+
+
+def load_thresholds(on_date: date) -> Thresholds:
+    """All thresholds effective on the date, in one query."""
+    rows = (
+        EligibilityThreshold.objects.filter(effective_from__lte=on_date)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=on_date))
+        .order_by("key", "effective_from")
+        .values_list("key", "value")
+    )
+    # Oldest first, so if someone adds a new row without closing the old one, the newer rule wins.
+    return Thresholds(dict(rows), on_date)
+
+
+def check_eligibility(referral: Referral) -> Eligibility:
+    on_date = referral_day(referral)
+    thresholds = load_thresholds(on_date)
+    program_type = referral.program.program_type
+
+    if program_type in ("cr", "icr"):
+        outcomes = cardiac_rehab_rules(referral, on_date, thresholds)
+    elif program_type == "pr":
+        outcomes = pulmonary_rehab_rules(referral, thresholds)
+    elif program_type == "dpp":
+        outcomes = cdc_dpp_rules(referral, on_date, thresholds)
+    elif program_type == "mdpp":
+        outcomes = medicare_dpp_rules(referral, on_date, thresholds)
+    else:
+        # Post-rehab, chronic disease, falls prevention and the other community programs have no payer rules:
+        # the only question is whether a physician cleared the patient to exercise.
+        outcomes = [medical_clearance_rule(referral)]
+
+    status = overall_status(outcomes)
+    override_reason = (referral.eligibility_override_reason or "").strip()
+    # An override only means something against a not-eligible result; if the data later changes so the patient
+    # qualifies (or information is missing again), the computed result speaks for itself.
+    overridden = status == NOT_ELIGIBLE and bool(override_reason)
+    return Eligibility(
+        status=status,
+        outcomes=outcomes,
+        overridden=overridden,
+        override_reason=override_reason if overridden else "",
+    )
+
+
+def overall_status(outcomes: list[RuleOutcome]) -> str:
+    statuses = {outcome.status for outcome in outcomes}
+    if NOT_MET in statuses:
+        return NOT_ELIGIBLE
+    if UNKNOWN in statuses:
+        return NEEDS_INFORMATION
+    return ELIGIBLE
+
+
+def referral_day(referral: Referral) -> date:
+    value = referral.referral_date
+    # The model's default is timezone.now(), so an unsaved referral carries a datetime until it is saved.
+    if isinstance(value, datetime):
+        return localdate(value)
+    if value is None:
+        return localdate()
+    return value
+
+
+# --- Cardiac rehab (CR and ICR) -------------------------------------------------------------------------------
+
+
+def cardiac_rehab_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
+    condition = referral.qualifying_condition
+    program_name = "intensive cardiac rehab" if referral.program.program_type == "icr" else "cardiac rehab"
+    outcomes = [qualifying_condition_rule(condition, CARDIAC_CONDITIONS, program_name)]
+    if condition == "mi":
+        outcomes.append(mi_window_rule(referral, on_date, thresholds))
+    elif condition == "heart_failure":
+        outcomes += heart_failure_rules(referral, thresholds)
+    outcomes.append(medical_clearance_rule(referral))
+    return outcomes
+
+
+def mi_window_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+    rule = "Qualifying event"
+    months = int(thresholds["cr.mi_window_months"])
+    event_date = referral.qualifying_event_date
+    if event_date is None:
+        return RuleOutcome(rule, UNKNOWN, "The MI date is missing; CR covers an MI within the preceding 12 months.")
+    if event_date > on_date:
+        return RuleOutcome(
+            rule, NOT_MET, f"MI on {event_date.isoformat()} is after the referral date {on_date.isoformat()}."
+        )
+    # Calendar months, inclusive: an MI on 2025-09-01 still counts for a referral dated 2026-09-01.
+    if event_date < on_date - relativedelta(months=months):
+        return RuleOutcome(
+            rule,
+            NOT_MET,
+            f"MI on {event_date.isoformat()} is more than {months} months before the referral date "
+            f"{on_date.isoformat()}.",
+        )
+    return RuleOutcome(
+        rule,
+        MET,
+        f"MI on {event_date.isoformat()} is within {months} months before the referral date {on_date.isoformat()}.",
+    )
+
+
+def heart_failure_rules(referral: Referral, thresholds: Thresholds) -> list[RuleOutcome]:
+    """Stable chronic heart failure: LVEF ≤ 35% and NYHA II–IV despite ≥ 6 weeks of optimal therapy (NCD 20.10.1)."""
+    max_lvef = thresholds["cr.hf_max_lvef"]
+    min_nyha = int(thresholds["cr.hf_min_nyha"])
+    min_weeks = thresholds["cr.hf_min_optimal_therapy_weeks"]
+    outcomes = []
+
+    lvef = referral.lvef_percent
+    if lvef is None:
+        outcomes.append(RuleOutcome("LVEF", UNKNOWN, "LVEF is missing."))
+    elif lvef <= max_lvef:
+        outcomes.append(RuleOutcome("LVEF", MET, f"LVEF {lvef}% is at or below {num(max_lvef)}%."))
+    else:
+        outcomes.append(RuleOutcome("LVEF", NOT_MET, f"LVEF {lvef}% is above {num(max_lvef)}%."))
+
+    nyha = referral.nyha_class
+    if nyha is None:
+        outcomes.append(RuleOutcome("NYHA class", UNKNOWN, "NYHA class is missing."))
+    elif nyha >= min_nyha:
+        outcomes.append(
+            RuleOutcome(
+                "NYHA class", MET, f"NYHA class {nyha_numeral(nyha)} is class {nyha_numeral(min_nyha)} or worse."
+            )
+        )
+    else:
+        outcomes.append(
+            RuleOutcome(
+                "NYHA class", NOT_MET, f"NYHA class {nyha_numeral(nyha)} is below class {nyha_numeral(min_nyha)}."
+            )
+        )
+
+    weeks = referral.hf_optimal_therapy_weeks
+    if weeks is None:
+        outcomes.append(RuleOutcome("Optimal therapy", UNKNOWN, "Weeks of optimal heart-failure therapy are missing."))
+    elif weeks >= min_weeks:
+        outcomes.append(
+            RuleOutcome(
+                "Optimal therapy", MET, f"{weeks} weeks of optimal heart-failure therapy is at least {num(min_weeks)}."
+            )
+        )
+    else:
+        outcomes.append(
+            RuleOutcome(
+                "Optimal therapy",
+                NOT_MET,
+                f"{weeks} weeks of optimal heart-failure therapy is fewer than {num(min_weeks)}.",
+            )
+        )
+    return outcomes
+
+
+# --- Pulmonary rehab ------------------------------------------------------------------------------------------
+
+
+def pulmonary_rehab_rules(referral: Referral, thresholds: Thresholds) -> list[RuleOutcome]:
+    condition = referral.qualifying_condition
+    outcomes = [qualifying_condition_rule(condition, PULMONARY_CONDITIONS, "pulmonary rehab")]
+    if condition == "copd":
+        outcomes.append(gold_stage_rule(referral, thresholds))
+        outcomes.append(spirometry_rule(referral, thresholds))
+    elif condition == "post_covid":
+        outcomes.append(covid_symptoms_rule(referral, thresholds))
+    outcomes.append(medical_clearance_rule(referral))
+    return outcomes
+
+
+def gold_stage_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
+    min_gold = int(thresholds["pr.copd_min_gold"])
+    gold = referral.gold_stage
+    if gold is None:
+        return RuleOutcome("GOLD stage", UNKNOWN, "COPD GOLD stage is missing.")
+    if min_gold <= gold <= HIGHEST_GOLD_STAGE:
+        return RuleOutcome("GOLD stage", MET, f"COPD GOLD stage {gold} is within GOLD {min_gold}–{HIGHEST_GOLD_STAGE}.")
+    return RuleOutcome(
+        "GOLD stage", NOT_MET, f"COPD GOLD stage {gold} is outside GOLD {min_gold}–{HIGHEST_GOLD_STAGE}."
+    )
+
+
+def spirometry_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
+    """The MAC articles ask for PFTs showing obstruction: FEV1/FVC < 0.70 and FEV1 < 80% predicted."""
+    max_ratio = thresholds["pr.copd_max_fev1_fvc"]
+    max_percent = thresholds["pr.copd_max_fev1_percent"]
+    ratio = to_decimal(referral.fev1_fvc_ratio)
+    percent = referral.fev1_percent_predicted
+    met, failed, missing = [], [], []
+
+    if ratio is None:
+        missing.append("FEV1/FVC")
+    elif ratio < max_ratio:
+        met.append(f"FEV1/FVC {ratio:.2f} is below {max_ratio:.2f}.")
+    else:
+        failed.append(f"FEV1/FVC {ratio:.2f} is not below {max_ratio:.2f}.")
+
+    if percent is None:
+        missing.append("FEV1 % predicted")
+    elif percent < max_percent:
+        met.append(f"FEV1 {percent}% predicted is below {num(max_percent)}%.")
+    else:
+        failed.append(f"FEV1 {percent}% predicted is not below {num(max_percent)}%.")
+
+    if failed:
+        return RuleOutcome("Spirometry", NOT_MET, " ".join(failed))
+    if missing:
+        sentences = [f"Spirometry is incomplete: {' and '.join(missing)} missing.", *met]
+        return RuleOutcome("Spirometry", UNKNOWN, " ".join(sentences))
+    return RuleOutcome("Spirometry", MET, " ".join(met))
+
+
+def covid_symptoms_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
+    min_weeks = thresholds["pr.covid_min_symptom_weeks"]
+    weeks = referral.covid_symptom_weeks
+    if weeks is None:
+        return RuleOutcome("COVID symptoms", UNKNOWN, "Weeks of persistent post-COVID symptoms are missing.")
+    if weeks >= min_weeks:
+        return RuleOutcome("COVID symptoms", MET, f"{weeks} weeks of persistent symptoms is at least {num(min_weeks)}.")
+    return RuleOutcome(
+        "COVID symptoms", NOT_MET, f"{weeks} weeks of persistent symptoms is fewer than {num(min_weeks)}."
+    )
+
+
+# --- CDC National DPP -----------------------------------------------------------------------------------------
+
+
+def cdc_dpp_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
+    return [
+        age_rule(referral, on_date, thresholds),
+        bmi_rule(referral, thresholds["dpp.min_bmi"], thresholds["dpp.min_bmi_asian"]),
+        no_diabetes_rule(referral),
+        not_pregnant_rule(referral),
+        prediabetes_basis_rule(referral, on_date, thresholds),
+    ]
+
+
+def age_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+    min_age = thresholds["dpp.min_age"]
+    birth_date = referral.patient_date_of_birth
+    if birth_date is None:
+        return RuleOutcome("Age", UNKNOWN, "Date of birth is missing.")
+    age = relativedelta(on_date, birth_date).years
+    if age >= min_age:
+        return RuleOutcome("Age", MET, f"Age {age} at the referral date is at least {num(min_age)}.")
+    return RuleOutcome("Age", NOT_MET, f"Age {age} at the referral date is below {num(min_age)}.")
+
+
+def prediabetes_basis_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+    """CDC accepts any one of: a recent blood test in range, previous gestational diabetes, a high risk-test score."""
+    rule = "Prediabetes basis"
+    lab_status, lab_sentences = blood_test_findings(referral, on_date, thresholds, "dpp", "CDC DPP")
+    met, failed = [], []
+    if lab_status == MET:
+        met += lab_sentences
+    elif lab_status == NOT_MET:
+        failed += lab_sentences
+
+    if referral.gestational_diabetes_history:
+        met.append("Previous gestational diabetes.")
+
+    min_score = thresholds["dpp.min_risk_score"]
+    score = referral.risk_test_score
+    if score is not None and score >= min_score:
+        met.append(f"Prediabetes risk test score {score} is at least {num(min_score)}.")
+    elif score is not None:
+        failed.append(f"Prediabetes risk test score {score} is below {num(min_score)}.")
+
+    if met:
+        return RuleOutcome(rule, MET, " ".join(met))
+    if lab_status == UNKNOWN:
+        # A blood test without a date may still qualify once the date is known.
+        return RuleOutcome(rule, UNKNOWN, " ".join(lab_sentences + failed))
+    if failed:
+        if referral.gestational_diabetes_history is False:
+            failed.append("No previous gestational diabetes.")
+        return RuleOutcome(rule, NOT_MET, " ".join(failed))
+    # "No gestational diabetes" on its own rules nothing out: a blood test or the risk test may still qualify.
+    return RuleOutcome(
+        rule,
+        UNKNOWN,
+        "No prediabetes basis recorded: enter a blood test, previous gestational diabetes or a risk test score.",
+    )
+
+
+# --- Medicare DPP ---------------------------------------------------------------------------------------------
+
+
+def medicare_dpp_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
+    # No age rule: Medicare Part B enrollment already covers who can take part.
+    return [
+        medicare_part_b_rule(referral),
+        bmi_rule(referral, thresholds["mdpp.min_bmi"], thresholds["mdpp.min_bmi_asian"]),
+        medicare_blood_test_rule(referral, on_date, thresholds),
+        no_diabetes_rule(referral),
+        no_esrd_rule(referral),
+        no_prior_mdpp_rule(referral),
+    ]
+
+
+def medicare_part_b_rule(referral: Referral) -> RuleOutcome:
+    if referral.medicare_part_b is None:
+        return RuleOutcome("Medicare Part B", UNKNOWN, "Medicare Part B enrollment is not recorded.")
+    if referral.medicare_part_b:
+        return RuleOutcome("Medicare Part B", MET, "Enrolled in Medicare Part B.")
+    return RuleOutcome("Medicare Part B", NOT_MET, "Not enrolled in Medicare Part B.")
+
+
+def medicare_blood_test_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+    """Medicare accepts only a lab blood test (42 CFR 410.79(c)); gestational diabetes and risk tests do not count."""
+    rule = "Blood test"
+    if not has_lab_values(referral):
+        reason = "No blood test result (A1c, fasting glucose or 2-h OGTT) is recorded."
+        if referral.gestational_diabetes_history or referral.risk_test_score is not None:
+            reason += " Gestational diabetes history and the risk test do not qualify for Medicare DPP."
+        return RuleOutcome(rule, UNKNOWN, reason)
+    if referral.lab_self_reported:
+        return RuleOutcome(
+            rule, NOT_MET, "The blood test result is self-reported; Medicare does not accept self-reported results."
+        )
+    status, sentences = blood_test_findings(referral, on_date, thresholds, "mdpp", "Medicare DPP")
+    return RuleOutcome(rule, status, " ".join(sentences))
+
+
+def no_esrd_rule(referral: Referral) -> RuleOutcome:
+    if referral.esrd is None:
+        return RuleOutcome("ESRD", UNKNOWN, "Whether the patient has end-stage renal disease is not recorded.")
+    if referral.esrd:
+        return RuleOutcome("ESRD", NOT_MET, "Has end-stage renal disease; Medicare DPP excludes ESRD.")
+    return RuleOutcome("ESRD", MET, "No end-stage renal disease.")
+
+
+def no_prior_mdpp_rule(referral: Referral) -> RuleOutcome:
+    if referral.prior_mdpp is None:
+        return RuleOutcome(
+            "Prior MDPP", UNKNOWN, "Whether the patient has received Medicare DPP before is not recorded."
+        )
+    if referral.prior_mdpp:
+        return RuleOutcome(
+            "Prior MDPP", NOT_MET, "Has received Medicare DPP before; it is a once-per-lifetime benefit."
+        )
+    return RuleOutcome("Prior MDPP", MET, "Has not received Medicare DPP before.")
+
+
+# --- Rules shared by several programs -------------------------------------------------------------------------
+
+
+def qualifying_condition_rule(condition: str, accepted: tuple[str, ...], program_name: str) -> RuleOutcome:
+    rule = "Qualifying condition"
+    if not condition:
+        return RuleOutcome(rule, UNKNOWN, "The qualifying condition is missing.")
+    label = condition_label(condition)
+    if condition in accepted:
+        return RuleOutcome(rule, MET, f"{label} is a qualifying condition for {program_name}.")
+    accepted_labels = ", ".join(condition_label(value) for value in accepted)
+    return RuleOutcome(
+        rule, NOT_MET, f"{label} is not a qualifying condition for {program_name} (accepted: {accepted_labels})."
+    )
+
+
+def medical_clearance_rule(referral: Referral) -> RuleOutcome:
+    if referral.cleared_for_exercise is None:
+        return RuleOutcome("Medical clearance", UNKNOWN, "Medical clearance for exercise is not recorded.")
+    if referral.cleared_for_exercise:
+        return RuleOutcome("Medical clearance", MET, "Cleared for exercise.")
+    return RuleOutcome("Medical clearance", NOT_MET, "The patient is not cleared for exercise.")
+
+
+def bmi_rule(referral: Referral, min_bmi: Decimal, min_bmi_asian: Decimal) -> RuleOutcome:
+    bmi = referral_bmi(referral)
+    if bmi is None:
+        return RuleOutcome("BMI", UNKNOWN, "BMI is missing: record the BMI, or height and weight.")
+    if referral.asian_american:
+        threshold, whose = min_bmi_asian, " for Asian American patients"
+    else:
+        threshold, whose = min_bmi, ""
+    if bmi >= threshold:
+        return RuleOutcome("BMI", MET, f"BMI {bmi:.1f} is at least {num(threshold)}{whose}.")
+    return RuleOutcome("BMI", NOT_MET, f"BMI {bmi:.1f} is below {num(threshold)}{whose}.")
+
+
+def referral_bmi(referral: Referral) -> Decimal | None:
+    """The recorded BMI, else kg / m² from height and weight rounded to one decimal, else None."""
+    bmi = to_decimal(referral.bmi)
+    if bmi is not None:
+        return bmi
+    height_cm = to_decimal(referral.height_cm)
+    weight_kg = to_decimal(referral.weight_kg)
+    if not height_cm or not weight_kg:
+        return None
+    height_m = height_cm / 100
+    return (weight_kg / (height_m * height_m)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def no_diabetes_rule(referral: Referral) -> RuleOutcome:
+    if referral.diabetes_diagnosis is None:
+        return RuleOutcome("Diabetes", UNKNOWN, "Whether the patient has diagnosed diabetes is not recorded.")
+    if referral.diabetes_diagnosis:
+        return RuleOutcome("Diabetes", NOT_MET, "Has a diagnosis of type 1 or type 2 diabetes.")
+    return RuleOutcome("Diabetes", MET, "No diagnosis of type 1 or type 2 diabetes.")
+
+
+def not_pregnant_rule(referral: Referral) -> RuleOutcome:
+    if referral.pregnant is None:
+        return RuleOutcome("Pregnancy", UNKNOWN, "Whether the patient is pregnant is not recorded.")
+    if referral.pregnant:
+        return RuleOutcome("Pregnancy", NOT_MET, "The patient is pregnant.")
+    return RuleOutcome("Pregnancy", MET, "Not pregnant.")
+
+
+def has_lab_values(referral: Referral) -> bool:
+    return any(value is not None for value in (referral.a1c_percent, referral.fasting_glucose, referral.ogtt_2h))
+
+
+def blood_test_findings(
+    referral: Referral, on_date: date, thresholds: Thresholds, prefix: str, program_name: str
+) -> tuple[str | None, list[str]]:
+    """Judge the blood test against the "dpp." or "mdpp." ranges.
+
+    Returns (None, []) when no result is recorded, else a status and the sentences explaining it. Any one result in
+    range within the window qualifies; self-reporting is the caller's business (CDC accepts it, Medicare does not).
+    """
+    if not has_lab_values(referral):
+        return None, []
+    test_date = referral.lab_test_date
+    if test_date is None:
+        return UNKNOWN, ["The blood test date is missing."]
+    if test_date > on_date:
+        return NOT_MET, [f"Blood test from {test_date.isoformat()} is after the referral date {on_date.isoformat()}."]
+    months = int(thresholds[f"{prefix}.lab_max_age_months"])
+    # Calendar months, inclusive: a test on 2025-09-01 still counts for a referral dated 2026-09-01.
+    if test_date < on_date - relativedelta(months=months):
+        return NOT_MET, [
+            f"Blood test from {test_date.isoformat()} is more than {months} months before the referral date "
+            f"{on_date.isoformat()}."
+        ]
+
+    # (name, value, threshold key, unit, decimals): A1c is written with one decimal (6.0%), glucose in whole mg/dL.
+    results = [
+        ("A1c", to_decimal(referral.a1c_percent), "a1c", "%", 1),
+        ("Fasting glucose", to_decimal(referral.fasting_glucose), "fpg", " mg/dL", 0),
+        ("2-h OGTT", to_decimal(referral.ogtt_2h), "ogtt", " mg/dL", 0),
+    ]
+    in_range, out_of_range = [], []
+    for name, value, key, unit, decimals in results:
+        if value is None:
+            continue
+        low, high = thresholds[f"{prefix}.{key}_min"], thresholds[f"{prefix}.{key}_max"]
+        shown = f"{name} {value:.{decimals}f}{unit}"
+        span = f"the {program_name} range {low:.{decimals}f}–{high:.{decimals}f}{unit}"
+        if value < low:
+            out_of_range.append(f"{shown} is below {span}.")
+        elif value > high:
+            out_of_range.append(f"{shown} is above {span}.")
+        else:
+            in_range.append(f"{shown} on {test_date.isoformat()} is in {span}.")
+    if in_range:
+        return MET, in_range
+    return NOT_MET, out_of_range
+
+
+# --- Formatting -----------------------------------------------------------------------------------------------
+
+
+def to_decimal(value) -> Decimal | None:
+    """Saved rows hold Decimals, but an unsaved referral may hold ints, floats or strings from a form."""
+    if value is None or value == "":
+        return None
+    # Through str() so 6.4 (a float) stays 6.4 and does not become 6.4000000000000003552….
+    return Decimal(str(value))
+
+
+def num(value) -> str:
+    """Thresholds are stored with two decimals; show 5.70 as "5.7" and 100.00 as "100"."""
+    text = f"{to_decimal(value):f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def nyha_numeral(value) -> str:
+    return NYHA_NUMERALS.get(int(value), str(value))
+
+
+def condition_label(value: str) -> str:
+    return dict(Referral.Condition.choices).get(value, value)

@@ -1,0 +1,138 @@
+"""Reads of referral data, scoped by clinic and by what the acting membership may see."""
+
+import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from clinic.models import Membership, Patient, Program, Role
+from clinic.permissions import has_permission
+from referrals.models import Referral, ReferralAttachment, ReferringProvider
+
+OVERDUE_BUSINESS_DAYS = 2
+
+
+def referrals_visible_to(membership: Membership) -> QuerySet[Referral]:
+    referrals = Referral.objects.filter(clinic_id=membership.clinic_id)
+    if has_permission(membership, "referral.view_all"):
+        return referrals
+    if has_permission(membership, "referral.view"):
+        return referrals.filter(referring_provider__membership=membership)
+    return referrals.none()
+
+
+def referral_get(*, membership: Membership, referral_id: int) -> Referral:
+    referral = (
+        referrals_visible_to(membership)
+        .select_related("program", "referring_provider", "patient", "enrollment", "eligibility_overridden_by")
+        .filter(pk=referral_id)
+        .first()
+    )
+    if referral is None:
+        raise Http404
+    return referral
+
+
+def business_days_before(moment: datetime.datetime, days: int) -> datetime.datetime:
+    """The moment `days` working days (Monday–Friday) before `moment`."""
+    while days > 0:
+        moment -= datetime.timedelta(days=1)
+        if moment.weekday() < 5:
+            days -= 1
+    return moment
+
+
+def overdue_cutoff() -> datetime.datetime:
+    return business_days_before(timezone.now(), OVERDUE_BUSINESS_DAYS)
+
+
+def referral_queue(*, membership: Membership, status: str = "", query: str = "") -> QuerySet[Referral]:
+    """The staff work queue: open referrals first, oldest first."""
+    referrals = referrals_visible_to(membership).select_related("program", "referring_provider", "patient")
+    if status == "open":
+        referrals = referrals.filter(status__in=Referral.OPEN_STATUSES)
+    elif status == "overdue":
+        referrals = referrals.filter(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_cutoff())
+    elif status:
+        referrals = referrals.filter(status=status)
+    if query:
+        referrals = referrals.filter(
+            Q(patient_last_name__istartswith=query) | Q(patient_first_name__istartswith=query)
+            | Q(patient_mrn__istartswith=query) | Q(referring_provider__last_name__istartswith=query)
+        )  # fmt: skip
+    return referrals.order_by("created_at", "id")
+
+
+def referral_status_counts(*, membership: Membership) -> dict[str, int]:
+    """Counts per status plus "open" and "overdue", in one query."""
+    counts = referrals_visible_to(membership).aggregate(
+        **{status: Count("id", filter=Q(status=status)) for status in Referral.Status.values},
+        open=Count("id", filter=Q(status__in=Referral.OPEN_STATUSES)),
+        overdue=Count("id", filter=Q(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_cutoff())),
+    )
+    return counts
+
+
+def possible_duplicate_patients(referral: Referral) -> QuerySet[Patient]:
+    return Patient.objects.filter(
+        clinic_id=referral.clinic_id,
+        first_name__iexact=referral.patient_first_name,
+        last_name__iexact=referral.patient_last_name,
+        date_of_birth=referral.patient_date_of_birth,
+    ).order_by("id")
+
+
+def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> QuerySet[Referral]:
+    """ "My patients": every referral the person sent, across the clinics where they are an active physician."""
+    referrals = Referral.objects.filter(
+        referring_provider__membership__user=user,
+        referring_provider__membership__is_active=True,
+        referring_provider__membership__roles__contains=[Role.PHYSICIAN],
+    ).select_related("clinic", "program", "patient", "enrollment")
+    if clinic_slug:
+        referrals = referrals.filter(clinic__slug=clinic_slug)
+    if status:
+        referrals = referrals.filter(status=status)
+    return referrals.order_by("-created_at", "-id")
+
+
+def physician_memberships(user) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user=user, is_active=True, roles__contains=[Role.PHYSICIAN])
+        .select_related("clinic")
+        .order_by("clinic__name")
+    )
+
+
+def providers_of_clinic(*, clinic) -> QuerySet[ReferringProvider]:
+    return ReferringProvider.objects.filter(clinic=clinic).select_related("membership__user")
+
+
+def provider_get(*, clinic, provider_id: int) -> ReferringProvider:
+    provider = ReferringProvider.objects.filter(clinic=clinic, pk=provider_id).first()
+    if provider is None:
+        raise Http404
+    return provider
+
+
+def programs_of_clinic(*, clinic, active_only: bool = False) -> QuerySet[Program]:
+    programs = Program.objects.filter(clinic=clinic)
+    return programs.filter(is_active=True) if active_only else programs
+
+
+def program_get(*, clinic, program_id: int) -> Program:
+    program = Program.objects.filter(clinic=clinic, pk=program_id).first()
+    if program is None:
+        raise Http404
+    return program
+
+
+def attachment_get(*, membership: Membership, referral_id: int, attachment_id: int) -> ReferralAttachment:
+    referral = referral_get(membership=membership, referral_id=referral_id)
+    attachment = ReferralAttachment.objects.filter(
+        clinic_id=membership.clinic_id, referral=referral, pk=attachment_id
+    ).first()
+    if attachment is None:
+        raise Http404
+    return attachment

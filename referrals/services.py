@@ -1,0 +1,385 @@
+"""Every write of referral data. Each validates first and runs in one transaction; emails to the
+referring physician are queued only after the transaction commits."""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic import services as clinic_services
+from clinic.models import Clinic, Enrollment, Membership, Patient, PatientPhysician, Program, User
+from referrals.eligibility import check_eligibility
+from referrals.models import (
+    Referral,
+    ReferralAttachment,
+    ReferralNotification,
+    ReferralStatusChange,
+    ReferringProvider,
+)
+
+# Which status may follow which. Accepting goes through referral_accept (it opens an enrollment).
+TRANSITIONS = {
+    Referral.Status.RECEIVED: {Referral.Status.IN_REVIEW, Referral.Status.DECLINED, Referral.Status.UNABLE_TO_CONTACT},
+    Referral.Status.IN_REVIEW: {Referral.Status.DECLINED, Referral.Status.UNABLE_TO_CONTACT},
+    Referral.Status.UNABLE_TO_CONTACT: {Referral.Status.IN_REVIEW, Referral.Status.DECLINED},
+    Referral.Status.ACCEPTED: set(),
+    Referral.Status.DECLINED: set(),
+}
+ACCEPTABLE_FROM = {Referral.Status.RECEIVED, Referral.Status.IN_REVIEW, Referral.Status.UNABLE_TO_CONTACT}
+
+ATTACHMENT_SIGNATURES = {
+    "application/pdf": [b"%PDF-"],
+    "image/png": [b"\x89PNG\r\n\x1a\n"],
+    "image/jpeg": [b"\xff\xd8\xff"],
+}
+
+
+# --- Referring providers and programs ----------------------------------------------------------
+
+
+PROVIDER_FIELDS = [
+    "first_name",
+    "last_name",
+    "credentials",
+    "npi",
+    "specialty",
+    "practice_name",
+    "phone",
+    "fax",
+    "email",
+]
+
+
+def _check_npi_free(provider: ReferringProvider) -> None:
+    if (
+        provider.npi
+        and ReferringProvider.objects.filter(clinic_id=provider.clinic_id, npi=provider.npi)
+        .exclude(pk=provider.pk)
+        .exists()
+    ):
+        raise ValidationError({"npi": f"NPI {provider.npi} already belongs to another provider in this clinic."})
+
+
+@transaction.atomic
+def provider_save(*, clinic: Clinic, actor: User | None, data: dict, provider: ReferringProvider | None = None):
+    provider = provider or ReferringProvider(clinic=clinic)
+    for key in PROVIDER_FIELDS:
+        if key in data:
+            setattr(provider, key, (data[key] or "").strip())
+    _check_npi_free(provider)
+    provider.full_clean()
+    provider.save()
+    return provider
+
+
+@transaction.atomic
+def provider_delete(*, clinic: Clinic, actor: User | None, provider: ReferringProvider) -> None:
+    if provider.referrals.exists():
+        raise ValidationError("This provider has referrals; their record must stay.")
+    provider.delete()
+
+
+@transaction.atomic
+def provider_for_physician(*, membership: Membership) -> ReferringProvider:
+    """The physician member's own provider record, created from their account the first time."""
+    provider = ReferringProvider.objects.filter(clinic_id=membership.clinic_id, membership=membership).first()
+    if provider is None:
+        user = membership.user
+        provider = ReferringProvider.objects.create(
+            clinic_id=membership.clinic_id, membership=membership, first_name=user.first_name or user.email,
+            last_name=user.last_name, email=user.email,
+        )  # fmt: skip
+    return provider
+
+
+PROGRAM_FIELDS = ["name", "program_type", "description", "default_length_weeks", "default_session_count",
+                  "sessions_per_week", "is_active"]  # fmt: skip
+
+
+@transaction.atomic
+def program_save(*, clinic: Clinic, actor: User | None, data: dict, program: Program | None = None) -> Program:
+    program = program or Program(clinic=clinic)
+    for key in PROGRAM_FIELDS:
+        if key in data:
+            setattr(program, key, data[key])
+    if Program.objects.filter(clinic=clinic, name__iexact=program.name).exclude(pk=program.pk).exists():
+        raise ValidationError({"name": f"This clinic already has a program named {program.name}."})
+    program.full_clean()
+    program.save()
+    return program
+
+
+# --- Referrals ---------------------------------------------------------------------------------
+
+REFERRAL_FIELDS = [
+    field.name
+    for field in Referral._meta.get_fields()
+    if field.concrete
+    and field.name
+    not in {"id", "clinic", "status", "source", "patient", "possible_duplicate", "enrollment", "created_by",
+            "created_at", "last_action_at", "status_reason", "eligibility_override_reason",
+            "eligibility_overridden_by", "eligibility_overridden_at"}
+]  # fmt: skip
+
+
+def _record_status(referral: Referral, actor: User | None, to_status: str, reason: str = "") -> None:
+    ReferralStatusChange.objects.create(
+        clinic_id=referral.clinic_id, referral=referral, from_status=referral.status if referral.pk else "",
+        to_status=to_status, reason=reason, changed_by=actor,
+    )  # fmt: skip
+
+
+def _link_physician(referral: Referral) -> None:
+    """The referring physician, if a member, may now see this patient."""
+    if referral.patient_id and referral.referring_provider.membership_id:
+        PatientPhysician.objects.get_or_create(
+            clinic_id=referral.clinic_id, patient_id=referral.patient_id,
+            physician_id=referral.referring_provider.membership_id,
+            relationship=PatientPhysician.Relationship.REFERRING,
+        )  # fmt: skip
+
+
+def _match_patient(referral: Referral, actor: User | None) -> None:
+    """Link the referral to the patient it describes, or flag a possible duplicate; never guess.
+
+    Same MRN: that patient. Same name and date of birth without an MRN match: a possible duplicate,
+    left for staff to resolve. No match at all: a new patient record from the referral.
+    """
+    if referral.patient_mrn:
+        by_mrn = Patient.objects.filter(clinic_id=referral.clinic_id, mrn__iexact=referral.patient_mrn).first()
+        if by_mrn is not None:
+            referral.patient = by_mrn
+            return
+    same_person = Patient.objects.filter(
+        clinic_id=referral.clinic_id, first_name__iexact=referral.patient_first_name,
+        last_name__iexact=referral.patient_last_name, date_of_birth=referral.patient_date_of_birth,
+    )  # fmt: skip
+    if same_person.exists():
+        referral.possible_duplicate = True
+        return
+    referral.patient = _patient_from_referral(referral, actor)
+
+
+def _patient_from_referral(referral: Referral, actor: User | None) -> Patient:
+    return clinic_services.patient_create(
+        clinic=referral.clinic,
+        actor=actor,
+        data={
+            "mrn": referral.patient_mrn or clinic_services.next_mrn(clinic=referral.clinic),
+            "first_name": referral.patient_first_name, "last_name": referral.patient_last_name,
+            "date_of_birth": referral.patient_date_of_birth, "sex": referral.patient_sex,
+            "phone": referral.patient_phone, "email": referral.patient_email,
+        },
+    )  # fmt: skip
+
+
+def _validate_attachment(upload) -> str:
+    """Return the checked content type of an uploaded referral document, or raise."""
+    limit = settings.REFERRAL_ATTACHMENT_MAX_BYTES
+    if upload.size > limit:
+        raise ValidationError({"attachment": f"The file is larger than {limit // (1024 * 1024)} MB."})
+    head = upload.read(16)
+    upload.seek(0)
+    for content_type, signatures in ATTACHMENT_SIGNATURES.items():
+        if any(head.startswith(signature) for signature in signatures):
+            return content_type
+    raise ValidationError({"attachment": "Attach a PDF, PNG or JPEG file."})
+
+
+def _save_attachment(referral: Referral, upload, actor: User | None) -> ReferralAttachment:
+    content_type = _validate_attachment(upload)
+    return ReferralAttachment.objects.create(
+        clinic_id=referral.clinic_id, referral=referral, file=upload, original_name=upload.name[:255],
+        content_type=content_type, size=upload.size, uploaded_by=actor,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def referral_create(
+    *, clinic: Clinic, actor: User | None, data: dict, source: str = Referral.Source.STAFF, attachment=None
+) -> Referral:
+    referral = Referral(clinic=clinic, source=source, created_by=actor)
+    for key in REFERRAL_FIELDS:
+        if key in data:
+            setattr(referral, key, data[key])
+    _check_belongs_to_clinic(referral, clinic)
+    referral.full_clean(exclude=["patient"])
+    if attachment is not None:
+        _validate_attachment(attachment)
+    _match_patient(referral, actor)
+    referral.save()
+    _record_status(referral, actor, Referral.Status.RECEIVED)
+    _link_physician(referral)
+    if attachment is not None:
+        _save_attachment(referral, attachment, actor)
+    return referral
+
+
+def _check_belongs_to_clinic(referral: Referral, clinic: Clinic) -> None:
+    if referral.referring_provider_id and referral.referring_provider.clinic_id != clinic.pk:
+        raise ValidationError({"referring_provider": "Choose a provider of this clinic."})
+    if referral.program_id and referral.program.clinic_id != clinic.pk:
+        raise ValidationError({"program": "Choose a program of this clinic."})
+
+
+@transaction.atomic
+def referral_update(*, clinic: Clinic, actor: User | None, referral: Referral, data: dict) -> Referral:
+    for key in REFERRAL_FIELDS:
+        if key in data:
+            setattr(referral, key, data[key])
+    _check_belongs_to_clinic(referral, clinic)
+    referral.full_clean(exclude=["patient"])
+    referral.last_action_at = timezone.now()
+    referral.save()
+    return referral
+
+
+@transaction.atomic
+def referral_add_attachment(*, clinic: Clinic, actor: User | None, referral: Referral, upload) -> ReferralAttachment:
+    return _save_attachment(referral, upload, actor)
+
+
+@transaction.atomic
+def referral_link_patient(
+    *, clinic: Clinic, actor: User | None, referral: Referral, patient: Patient | None
+) -> Referral:
+    """Resolve a possible duplicate: link an existing patient, or (patient=None) create a new one."""
+    if referral.patient_id:
+        raise ValidationError("This referral is already linked to a patient.")
+    if patient is not None and patient.clinic_id != clinic.pk:
+        raise ValidationError("Choose a patient of this clinic.")
+    referral.patient = patient or _patient_from_referral(referral, actor)
+    referral.possible_duplicate = False
+    referral.last_action_at = timezone.now()
+    referral.save(update_fields=["patient", "possible_duplicate", "last_action_at"])
+    _link_physician(referral)
+    return referral
+
+
+@transaction.atomic
+def referral_set_status(
+    *, clinic: Clinic, actor: User | None, referral: Referral, status: str, reason: str = ""
+) -> Referral:
+    referral = Referral.objects.select_for_update().get(pk=referral.pk, clinic=clinic)
+    if status not in TRANSITIONS.get(referral.status, set()):
+        raise ValidationError(
+            f"A referral that is {referral.get_status_display().lower()} cannot become "
+            f"{Referral.Status(status).label.lower() if status in Referral.Status.values else status}."
+        )
+    reason = reason.strip()
+    if status == Referral.Status.DECLINED and not reason:
+        raise ValidationError({"reason": "Give the reason for declining; the referring physician sees it."})
+    _record_status(referral, actor, status, reason)
+    referral.status, referral.status_reason, referral.last_action_at = status, reason, timezone.now()
+    referral.save(update_fields=["status", "status_reason", "last_action_at"])
+    if status == Referral.Status.DECLINED:
+        _notify(referral, ReferralNotification.Event.DECLINED)
+    return referral
+
+
+@transaction.atomic
+def referral_override_eligibility(*, clinic: Clinic, actor: User, referral: Referral, reason: str) -> Referral:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the patient should be accepted despite the eligibility result."})
+    referral.eligibility_override_reason = reason
+    referral.eligibility_overridden_by = actor
+    referral.eligibility_overridden_at = timezone.now()
+    referral.last_action_at = timezone.now()
+    referral.save(update_fields=["eligibility_override_reason", "eligibility_overridden_by",
+                                 "eligibility_overridden_at", "last_action_at"])  # fmt: skip
+    return referral
+
+
+@transaction.atomic
+def referral_accept(*, clinic: Clinic, actor: User | None, referral: Referral, start_date: datetime.date) -> Referral:
+    """Accept the referral and open the patient's enrollment (episode of care) in the program."""
+    referral = Referral.objects.select_for_update().select_related("program").get(pk=referral.pk, clinic=clinic)
+    if referral.status not in ACCEPTABLE_FROM:
+        raise ValidationError(f"A referral that is {referral.get_status_display().lower()} cannot be accepted.")
+    if referral.patient_id is None:
+        raise ValidationError("Link the referral to a patient record first (possible duplicate).")
+    eligibility = check_eligibility(referral)
+    if eligibility.status == "not_eligible" and not eligibility.overridden:
+        raise ValidationError(
+            "The patient is not eligible for this program. Override the result with a reason to accept."
+        )
+    if start_date is None:
+        raise ValidationError({"start_date": "Choose the start date."})
+    enrollment = Enrollment.objects.create(
+        clinic=clinic, patient_id=referral.patient_id, program=referral.program, start_date=start_date
+    )
+    _record_status(referral, actor, Referral.Status.ACCEPTED)
+    referral.status, referral.enrollment, referral.last_action_at = Referral.Status.ACCEPTED, enrollment, timezone.now()
+    referral.save(update_fields=["status", "enrollment", "last_action_at"])
+    _notify(referral, ReferralNotification.Event.ACCEPTED)
+    return referral
+
+
+@transaction.atomic
+def enrollment_discharge(
+    *, clinic: Clinic, actor: User | None, enrollment: Enrollment, reason: str, ended_on: datetime.date | None = None
+) -> Enrollment:
+    if enrollment.clinic_id != clinic.pk:
+        raise ValidationError("This enrollment belongs to another clinic.")
+    if enrollment.status in (Enrollment.Status.COMPLETED, Enrollment.Status.DISCHARGED):
+        raise ValidationError("This enrollment has already ended.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the discharge reason."})
+    enrollment.status = Enrollment.Status.DISCHARGED
+    enrollment.discharge_reason = reason.strip()
+    enrollment.ended_on = ended_on or timezone.localdate()
+    enrollment.save(update_fields=["status", "discharge_reason", "ended_on"])
+    referral = Referral.objects.filter(clinic=clinic, enrollment=enrollment).first()
+    if referral is not None:
+        _notify(referral, ReferralNotification.Event.DISCHARGED)
+    return enrollment
+
+
+# --- Notifications to the referring physician ------------------------------------------------
+
+
+def _notify(referral: Referral, event: str) -> None:
+    notification, created = ReferralNotification.objects.get_or_create(
+        clinic_id=referral.clinic_id, referral=referral, event=event
+    )
+    if created:
+        from referrals import tasks  # tasks import services
+
+        transaction.on_commit(lambda: tasks.send_referral_notification.delay(notification.pk))
+
+
+NOTICE_TEXT = {
+    ReferralNotification.Event.ACCEPTED: "A referral you sent to {clinic} was accepted.",
+    ReferralNotification.Event.DECLINED: "A referral you sent to {clinic} was declined.",
+    ReferralNotification.Event.DISCHARGED: "A patient you referred to {clinic} was discharged from the program.",
+}
+
+
+def referral_notification_send(*, notification_id: int) -> bool:
+    """Email the referring physician once. The message carries no patient data: only a prompt to sign in."""
+    from django.core.mail import send_mail
+
+    with transaction.atomic():
+        notification = (
+            ReferralNotification.objects.select_for_update(of=("self",))
+            .select_related("clinic", "referral__referring_provider__membership__user")
+            .get(pk=notification_id)
+        )
+        if notification.sent_at is not None:
+            return False
+        provider = notification.referral.referring_provider
+        recipient = provider.membership.user.email if provider.membership_id else provider.email
+        if recipient:
+            text = NOTICE_TEXT[notification.event].format(clinic=notification.clinic.name)
+            send_mail(
+                subject=f"MedFit: {text}",
+                message=f"{text} Sign in to view:\n{settings.SITE_URL.rstrip('/')}/portal/\n",
+                from_email=None,
+                recipient_list=[recipient],
+            )
+        notification.sent_at = timezone.now()
+        notification.save(update_fields=["sent_at"])
+    return bool(recipient)

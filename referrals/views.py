@@ -1,0 +1,325 @@
+"""Referral pages: the staff work queue and referral page, providers, programs, the physician portal."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic import audit
+from clinic.models import AuditEntry, Enrollment
+from clinic.permissions import has_permission
+from clinic.tenancy import clinic_view
+from clinic.views import attach_errors
+from referrals import forms, selectors, services
+from referrals.eligibility import check_eligibility
+from referrals.models import Referral
+
+
+def _referral_redirect(request, referral):
+    return redirect("referral_detail", clinic_slug=request.clinic.slug, referral_id=referral.pk)
+
+
+# --- Work queue and referral page ---------------------------------------------------------------
+
+
+@clinic_view("referral.view_all")
+def referral_queue(request):
+    data = request.GET.copy()
+    data.setdefault("status", "open")
+    form = forms.QueueFilterForm(data)
+    form.is_valid()
+    status, query = form.cleaned_data.get("status", "open"), form.cleaned_data.get("q", "")
+    referrals = selectors.referral_queue(membership=request.membership, status=status, query=query)
+    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "referrals/queue.html",
+        {
+            "form": form, "page": page, "status": status, "query": query,
+            "counts": selectors.referral_status_counts(membership=request.membership),
+            "overdue_cutoff": selectors.overdue_cutoff(), "statuses": Referral.Status.choices,
+        },
+    )  # fmt: skip
+
+
+@clinic_view("referral.manage")
+def referral_create(request):
+    form = forms.ReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    if request.method == "POST" and form.is_valid():
+        try:
+            referral = services.referral_create(
+                clinic=request.clinic, actor=request.user, data=form.cleaned_data,
+                attachment=form.cleaned_data.get("attachment"),
+            )  # fmt: skip
+        except ValidationError as error:
+            attach_errors(form, error)
+        else:
+            messages.success(
+                request, f"Referral for {referral.patient_first_name} {referral.patient_last_name} received."
+            )
+            return _referral_redirect(request, referral)
+    return render(request, "referrals/form.html", {"form": form, "referral": None})
+
+
+@clinic_view("referral.view")
+def referral_detail(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    audit.record_access(clinic=request.clinic, actor=request.user, obj=referral, request=request, detail="Referral")
+    can_manage = has_permission(request.membership, "referral.manage")
+    context = {
+        "referral": referral,
+        "eligibility": check_eligibility(referral),
+        "history": referral.status_changes.select_related("changed_by"),
+        "attachments": referral.attachments.all(),
+        "can_manage": can_manage,
+        "next_statuses": [(s, Referral.Status(s).label) for s in sorted(services.TRANSITIONS[referral.status])],
+        "can_accept": can_manage and referral.status in services.ACCEPTABLE_FROM,
+    }
+    if can_manage:
+        candidates = selectors.possible_duplicate_patients(referral) if referral.patient_id is None else None
+        context.update(
+            duplicates=candidates,
+            link_form=forms.LinkPatientForm(candidates=candidates) if candidates is not None else None,
+            status_form=forms.StatusForm(),
+            accept_form=forms.AcceptForm(initial={"start_date": timezone.localdate()}),
+            override_form=forms.OverrideForm(),
+            attachment_form=forms.AttachmentForm(),
+            discharge_form=forms.DischargeForm(initial={"ended_on": timezone.localdate()}),
+        )
+    return render(request, "referrals/detail.html", context)
+
+
+@clinic_view("referral.manage")
+def referral_edit(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    form = forms.ReferralForm(request.POST or None, instance=referral, clinic=request.clinic)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.referral_update(
+                clinic=request.clinic, actor=request.user, referral=referral, data=form.cleaned_data
+            )
+        except ValidationError as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, "Referral updated.")
+            return _referral_redirect(request, referral)
+    return render(request, "referrals/form.html", {"form": form, "referral": referral})
+
+
+def _run_action(request, referral, action, success_message):
+    try:
+        action()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, success_message)
+    return _referral_redirect(request, referral)
+
+
+@require_POST
+@clinic_view("referral.manage")
+def referral_set_status(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    form = forms.StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid status.")
+        return _referral_redirect(request, referral)
+    status = form.cleaned_data["status"]
+    return _run_action(
+        request, referral,
+        lambda: services.referral_set_status(clinic=request.clinic, actor=request.user, referral=referral,
+                                             status=status, reason=form.cleaned_data["reason"]),
+        f"Referral marked {Referral.Status(status).label.lower()}.",
+    )  # fmt: skip
+
+
+@require_POST
+@clinic_view("referral.manage")
+def referral_accept(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    form = forms.AcceptForm(request.POST)
+    start_date = form.cleaned_data["start_date"] if form.is_valid() else None
+    return _run_action(
+        request, referral,
+        lambda: services.referral_accept(clinic=request.clinic, actor=request.user, referral=referral,
+                                         start_date=start_date),
+        "Referral accepted and the patient enrolled. The referring physician will be told.",
+    )  # fmt: skip
+
+
+@require_POST
+@clinic_view("referral.manage")
+def referral_override(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    reason = request.POST.get("reason", "")
+    return _run_action(
+        request, referral,
+        lambda: services.referral_override_eligibility(clinic=request.clinic, actor=request.user, referral=referral,
+                                                       reason=reason),
+        "Eligibility overridden; the reason is in the audit trail.",
+    )  # fmt: skip
+
+
+@require_POST
+@clinic_view("referral.manage")
+def referral_link_patient(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    form = forms.LinkPatientForm(request.POST, candidates=selectors.possible_duplicate_patients(referral))
+    if not form.is_valid():
+        messages.error(request, "Choose one of the listed patients.")
+        return _referral_redirect(request, referral)
+    patient = form.cleaned_data["patient"]
+    return _run_action(
+        request, referral,
+        lambda: services.referral_link_patient(clinic=request.clinic, actor=request.user, referral=referral,
+                                               patient=patient),
+        "Linked to the existing patient." if patient else "New patient record created from the referral.",
+    )  # fmt: skip
+
+
+@require_POST
+@clinic_view("referral.manage")
+def referral_attachment_upload(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    form = forms.AttachmentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a file to attach.")
+        return _referral_redirect(request, referral)
+    return _run_action(
+        request, referral,
+        lambda: services.referral_add_attachment(clinic=request.clinic, actor=request.user, referral=referral,
+                                                 upload=form.cleaned_data["attachment"]),
+        "Document attached.",
+    )  # fmt: skip
+
+
+@clinic_view("referral.view")
+def referral_attachment_download(request, referral_id, attachment_id):
+    attachment = selectors.attachment_get(
+        membership=request.membership, referral_id=referral_id, attachment_id=attachment_id
+    )
+    audit.record_access(
+        clinic=request.clinic, actor=request.user, obj=attachment.referral, request=request,
+        event=AuditEntry.Event.EXPORT, detail=f"Downloaded {attachment.original_name}",
+    )  # fmt: skip
+    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{attachment.original_name.replace(chr(34), "")}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@clinic_view("enrollment.manage")
+def enrollment_discharge(request, referral_id):
+    referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    form = forms.DischargeForm(request.POST)
+    if referral.enrollment is None or not form.is_valid():
+        messages.error(request, "Give the discharge reason.")
+        return _referral_redirect(request, referral)
+    enrollment: Enrollment = referral.enrollment
+    return _run_action(
+        request, referral,
+        lambda: services.enrollment_discharge(clinic=request.clinic, actor=request.user, enrollment=enrollment,
+                                              reason=form.cleaned_data["reason"],
+                                              ended_on=form.cleaned_data["ended_on"]),
+        "Patient discharged. The referring physician will be told.",
+    )  # fmt: skip
+
+
+# --- Referring providers and programs ---------------------------------------------------------
+
+
+@clinic_view("provider.manage")
+def provider_list(request):
+    providers = selectors.providers_of_clinic(clinic=request.clinic)
+    return render(request, "referrals/providers.html", {"providers": providers})
+
+
+@clinic_view("provider.manage")
+def provider_edit(request, provider_id=None):
+    provider = selectors.provider_get(clinic=request.clinic, provider_id=provider_id) if provider_id else None
+    form = forms.ProviderForm(request.POST or None, instance=provider)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.provider_save(clinic=request.clinic, actor=request.user, data=form.cleaned_data, provider=provider)
+        except ValidationError as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, "Referring provider saved.")
+            return redirect("provider_list", clinic_slug=request.clinic.slug)
+    return render(request, "referrals/provider_form.html", {"form": form, "provider": provider})
+
+
+@clinic_view("program.view")
+def program_list(request):
+    programs = selectors.programs_of_clinic(clinic=request.clinic)
+    return render(request, "referrals/programs.html", {"programs": programs})
+
+
+@clinic_view("program.manage")
+def program_edit(request, program_id=None):
+    program = selectors.program_get(clinic=request.clinic, program_id=program_id) if program_id else None
+    form = forms.ProgramForm(request.POST or None, instance=program)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.program_save(clinic=request.clinic, actor=request.user, data=form.cleaned_data, program=program)
+        except ValidationError as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, "Program saved.")
+            return redirect("program_list", clinic_slug=request.clinic.slug)
+    return render(request, "referrals/program_form.html", {"form": form, "program": program})
+
+
+# --- Physician portal -------------------------------------------------------------------------
+
+
+@clinic_view("referral.portal")
+def portal_refer(request):
+    provider = services.provider_for_physician(membership=request.membership)
+    form = forms.PortalReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    profile = forms.PhysicianProfileForm(request.POST or None, instance=provider, prefix="me")
+    if request.method == "POST" and form.is_valid() and profile.is_valid():
+        try:
+            services.provider_save(
+                clinic=request.clinic, actor=request.user, data=profile.cleaned_data, provider=provider
+            )
+            services.referral_create(
+                clinic=request.clinic, actor=request.user, source=Referral.Source.PORTAL,
+                data={**form.cleaned_data, "referring_provider": provider},
+                attachment=form.cleaned_data.get("attachment"),
+            )  # fmt: skip
+        except ValidationError as error:
+            attach_errors(profile if "npi" in getattr(error, "error_dict", {}) else form, error)
+        else:
+            messages.success(
+                request, f"Referral sent to {request.clinic.name}. You'll get an email when it is accepted."
+            )
+            return redirect("portal_home")
+    return render(request, "referrals/portal_refer.html", {"form": form, "profile": profile})
+
+
+@login_required
+def portal_home(request):
+    """My patients: every referral the physician sent, in every clinic where they are a physician."""
+    memberships = list(selectors.physician_memberships(request.user))
+    form = forms.PortalFilterForm(request.GET or None, memberships=memberships)
+    filters = form.cleaned_data if form.is_valid() else {}
+    referrals = selectors.physician_referrals(
+        user=request.user, clinic_slug=filters.get("clinic", ""), status=filters.get("status", "")
+    )
+    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    for membership in memberships:
+        if any(r.clinic_id == membership.clinic_id for r in page):
+            audit.record_list_access(
+                clinic=membership.clinic, actor=request.user, model=Referral, request=request,
+                object_ids=[r.pk for r in page if r.clinic_id == membership.clinic_id], detail="Physician portal",
+            )  # fmt: skip
+    return render(
+        request, "referrals/portal_home.html",
+        {"page": page, "form": form, "memberships": memberships, "today": timezone.localdate()},
+    )  # fmt: skip

@@ -1,0 +1,374 @@
+"""Referrals: intake, patient matching, the status funnel, enrollment, notifications, attachments."""
+
+import datetime
+import time
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import AuditEntry, Enrollment, Patient, PatientPhysician
+from referrals import selectors, services
+from referrals.models import Referral, ReferralNotification, ReferralStatusChange
+from tests.conftest import make_patient, make_program, make_provider, make_referral
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
+
+
+@pytest.fixture
+def program(clinic_a):
+    return make_program(clinic_a, "post_rehab", name="Post-Rehab Medical Fitness")
+
+
+@pytest.fixture
+def doctor(team_a):
+    """Clinic A's physician member, as a referring provider."""
+    return services.provider_for_physician(membership=team_a["physician"].membership)
+
+
+def referral_data(program, provider, **changes):
+    return {
+        "program": program,
+        "referring_provider": provider,
+        "patient_first_name": "Grace",
+        "patient_last_name": "Hopper",
+        "patient_date_of_birth": datetime.date(1946, 12, 9),
+        "cleared_for_exercise": True,
+        **changes,
+    }
+
+
+def create(clinic, actor, program, provider, **changes):
+    return services.referral_create(clinic=clinic, actor=actor, data=referral_data(program, provider, **changes))
+
+
+# --- Intake and patient matching ----------------------------------------------------------------
+
+
+def test_referral_for_an_unknown_person_creates_the_patient(clinic_a, team_a, program, doctor):
+    referral = create(clinic_a, team_a["physiologist"].user, program, doctor)
+    assert referral.patient.full_name == "Grace Hopper"
+    assert referral.patient.mrn.startswith("MF")
+
+
+def test_referral_with_a_known_mrn_links_that_patient(clinic_a, team_a, program, doctor, patient_a):
+    referral = create(clinic_a, team_a["physiologist"].user, program, doctor, patient_mrn=patient_a.mrn)
+    assert referral.patient == patient_a
+
+
+def test_same_name_and_birth_date_is_flagged_not_created(clinic_a, team_a, program, doctor):
+    make_patient(clinic_a, "EXIST-1", first_name="Grace", last_name="Hopper", date_of_birth="1946-12-09")
+    referral = create(clinic_a, team_a["physiologist"].user, program, doctor)
+    assert (referral.possible_duplicate, referral.patient) == (True, None)
+    assert Patient.objects.filter(clinic=clinic_a).count() == 1
+
+
+def test_staff_resolve_a_duplicate_by_linking_the_existing_patient(clinic_a, team_a, program, doctor):
+    existing = make_patient(clinic_a, "EXIST-1", first_name="Grace", last_name="Hopper", date_of_birth="1946-12-09")
+    referral = create(clinic_a, team_a["physiologist"].user, program, doctor)
+    services.referral_link_patient(clinic=clinic_a, actor=None, referral=referral, patient=existing)
+    assert (referral.patient, referral.possible_duplicate) == (existing, False)
+
+
+def test_referring_physician_may_then_see_the_patient(clinic_a, team_a, program, doctor):
+    referral = create(clinic_a, team_a["physiologist"].user, program, doctor)
+    assert PatientPhysician.objects.filter(patient=referral.patient, physician=team_a["physician"].membership).exists()
+
+
+def test_bad_diagnosis_code_is_refused_and_nothing_is_saved(clinic_a, team_a, program, doctor):
+    with pytest.raises(ValidationError) as error:
+        create(clinic_a, team_a["physiologist"].user, program, doctor, diagnosis_codes=["I21.4", "HEART"])
+    assert "diagnosis_codes" in error.value.message_dict
+    assert not Referral.objects.exists() and not Patient.objects.exists()
+
+
+def test_program_of_another_clinic_is_refused(clinic_a, clinic_b, team_a, doctor):
+    with pytest.raises(ValidationError):
+        create(clinic_a, team_a["physiologist"].user, make_program(clinic_b), doctor)
+
+
+def test_staff_form_creates_a_referral(team_a, program, doctor):
+    persona = team_a["physiologist"]
+    response = persona.client.post(
+        reverse("referral_create", args=[persona.clinic.slug]),
+        {
+            "program": program.pk,
+            "referring_provider": doctor.pk,
+            "urgency": "routine",
+            "referral_date": "2026-11-01",
+            "patient_first_name": "Grace",
+            "patient_last_name": "Hopper",
+            "patient_date_of_birth": "1946-12-09",
+            "patient_sex": "F",
+            "diagnosis_codes": "i25.10, Z95.1",
+            "cleared_for_exercise": "true",
+            "height": "65",
+            "weight": "150",
+        },
+    )
+    referral = Referral.objects.get()
+    assert response.status_code == 302
+    assert referral.diagnosis_codes == ["I25.10", "Z95.1"]
+    assert (float(referral.height_cm), float(referral.weight_kg)) == (165.1, 68.0)
+
+
+# --- The status funnel --------------------------------------------------------------------------
+
+
+def test_every_status_change_is_recorded_with_who_and_when(clinic_a, team_a, program, doctor):
+    actor = team_a["physiologist"].user
+    referral = create(clinic_a, actor, program, doctor)
+    services.referral_set_status(clinic=clinic_a, actor=actor, referral=referral, status="in_review")
+    changes = list(ReferralStatusChange.objects.filter(referral=referral).values_list("to_status", "changed_by"))
+    assert changes == [("received", actor.pk), ("in_review", actor.pk)]
+
+
+def test_declining_needs_a_reason(clinic_a, team_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    with pytest.raises(ValidationError):
+        services.referral_set_status(clinic=clinic_a, actor=None, referral=referral, status="declined")
+    referral.refresh_from_db()
+    assert referral.status == "received"
+
+
+def test_a_declined_referral_cannot_be_reopened(clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    services.referral_set_status(clinic=clinic_a, actor=None, referral=referral, status="declined", reason="Moved")
+    with pytest.raises(ValidationError):
+        services.referral_set_status(clinic=clinic_a, actor=None, referral=referral, status="in_review")
+
+
+def test_accepting_opens_an_enrollment_in_the_program(clinic_a, team_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    start = datetime.date(2026, 12, 1)
+    referral = services.referral_accept(
+        clinic=clinic_a, actor=team_a["physiologist"].user, referral=referral, start_date=start
+    )
+    enrollment = Enrollment.objects.get()
+    assert (referral.status, referral.enrollment, enrollment.program, enrollment.start_date) == (
+        "accepted",
+        enrollment,
+        program,
+        start,
+    )
+
+
+def test_a_not_eligible_patient_is_accepted_only_after_an_override(clinic_a, team_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor, cleared_for_exercise=False)
+    with pytest.raises(ValidationError):
+        services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    services.referral_override_eligibility(
+        clinic=clinic_a, actor=team_a["admin"].user, referral=referral, reason="Cleared by phone by Dr. Park"
+    )
+    referral = services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    assert referral.status == "accepted"
+
+
+def test_the_override_is_in_the_audit_trail(clinic_a, team_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor, cleared_for_exercise=False)
+    services.referral_override_eligibility(clinic=clinic_a, actor=team_a["admin"].user, referral=referral, reason="OK")
+    entry = AuditEntry.objects.filter(event="update", object_pk=str(referral.pk)).latest("id")
+    assert "eligibility_override_reason" in entry.changes_dict
+
+
+def test_a_possible_duplicate_must_be_resolved_before_accepting(clinic_a, program, doctor):
+    make_patient(clinic_a, "EXIST-1", first_name="Grace", last_name="Hopper", date_of_birth="1946-12-09")
+    referral = create(clinic_a, None, program, doctor)
+    with pytest.raises(ValidationError):
+        services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+
+
+# --- Notifications ----------------------------------------------------------------------------
+
+
+def wait_for_mail(count=1, seconds=10):
+    deadline = time.time() + seconds
+    while len(mail.outbox) < count and time.time() < deadline:
+        time.sleep(0.05)
+    return mail.outbox
+
+
+def test_physician_is_emailed_on_acceptance_by_the_worker_after_commit(
+    celery_worker, clinic_a, team_a, program, doctor
+):
+    referral = create(clinic_a, None, program, doctor)
+    services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    message = wait_for_mail()[0]
+    assert message.to == [team_a["physician"].user.email]
+    assert "was accepted" in message.body
+
+
+def test_notification_email_carries_no_patient_data(clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    services.referral_set_status(clinic=clinic_a, actor=None, referral=referral, status="declined", reason="Moved away")
+    services.referral_notification_send(notification_id=ReferralNotification.objects.get().pk)
+    body = mail.outbox[0].subject + mail.outbox[0].body
+    assert "Hopper" not in body and "Grace" not in body and "Moved away" not in body
+
+
+def test_notification_is_sent_once_even_if_the_task_runs_twice(clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    notification = ReferralNotification.objects.get()
+    services.referral_notification_send(notification_id=notification.pk)
+    services.referral_notification_send(notification_id=notification.pk)
+    assert len(mail.outbox) == 1
+
+
+def test_discharge_notifies_the_physician(clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    referral = services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    services.enrollment_discharge(clinic=clinic_a, actor=None, enrollment=referral.enrollment, reason="Goals met")
+    assert ReferralNotification.objects.filter(event="discharged").exists()
+
+
+# --- Attachments ------------------------------------------------------------------------------
+
+
+def test_attachment_must_be_a_pdf_or_image(clinic_a, program, doctor):
+    upload = SimpleUploadedFile("referral.exe", b"MZ\x90\x00binary", content_type="application/pdf")
+    with pytest.raises(ValidationError):
+        services.referral_create(clinic=clinic_a, actor=None, data=referral_data(program, doctor), attachment=upload)
+    assert not Referral.objects.exists()
+
+
+def test_attachment_over_the_size_limit_is_refused(clinic_a, program, doctor, settings):
+    settings.REFERRAL_ATTACHMENT_MAX_BYTES = 10
+    upload = SimpleUploadedFile("referral.pdf", PDF, content_type="application/pdf")
+    with pytest.raises(ValidationError):
+        services.referral_create(clinic=clinic_a, actor=None, data=referral_data(program, doctor), attachment=upload)
+
+
+def test_attachment_download_is_audited(clinic_a, team_a, program, doctor, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("fax.pdf", PDF, content_type="application/pdf")
+    referral = services.referral_create(
+        clinic=clinic_a, actor=None, data=referral_data(program, doctor), attachment=upload
+    )
+    attachment = referral.attachments.get()
+    persona = team_a["physiologist"]
+    response = persona.client.get(
+        reverse("referral_attachment_download", args=[clinic_a.slug, referral.pk, attachment.pk])
+    )
+    assert b"".join(response.streaming_content) == PDF
+    assert AuditEntry.objects.filter(event="export", actor=persona.user, object_pk=str(referral.pk)).exists()
+    assert str(tmp_path / "clinics" / str(clinic_a.pk)) in attachment.file.path
+
+
+# --- Queue and physician portal ------------------------------------------------------------------
+
+
+def test_queue_lists_open_referrals_oldest_first(clinic_a, team_a, program, doctor):
+    older = make_referral(
+        clinic_a, provider=doctor, program=program, created_at=timezone.now() - datetime.timedelta(days=3)
+    )
+    newer = make_referral(clinic_a, provider=doctor, program=program)
+    make_referral(clinic_a, provider=doctor, program=program, status="declined")
+    found = selectors.referral_queue(membership=team_a["physiologist"].membership, status="open")
+    assert list(found) == [older, newer]
+
+
+def test_referral_untouched_for_two_business_days_is_overdue(clinic_a, team_a, program, doctor):
+    make_referral(
+        clinic_a, provider=doctor, program=program, last_action_at=timezone.now() - datetime.timedelta(days=5)
+    )
+    make_referral(clinic_a, provider=doctor, program=program)
+    counts = selectors.referral_status_counts(membership=team_a["physiologist"].membership)
+    assert (counts["open"], counts["overdue"]) == (2, 1)
+
+
+def test_two_business_days_before_monday_is_thursday():
+    monday = datetime.datetime(2026, 11, 23, 9, 0)
+    assert selectors.business_days_before(monday, 2) == datetime.datetime(2026, 11, 19, 9, 0)
+
+
+def test_queue_page_query_count_does_not_grow(team_a, clinic_a, program, doctor, django_assert_max_num_queries):
+    for _ in range(30):
+        make_referral(clinic_a, provider=doctor, program=program)
+    with django_assert_max_num_queries(10):
+        team_a["physiologist"].client.get(reverse("referral_queue", args=[clinic_a.slug]))
+
+
+def test_physician_sees_their_referrals_across_clinics(team_a, team_b, clinic_a, clinic_b):
+    from clinic.models import Membership
+
+    doctor_user = team_a["physician"].user
+    in_b = Membership.objects.create(clinic=clinic_b, user=doctor_user, roles=["physician"])
+    mine_a = make_referral(clinic_a, provider=make_provider(clinic_a, membership=team_a["physician"].membership))
+    mine_b = make_referral(clinic_b, provider=make_provider(clinic_b, membership=in_b))
+    make_referral(clinic_a, provider=make_provider(clinic_a, npi=""), program=mine_a.program)
+    response = team_a["physician"].client.get(reverse("portal_home"))
+    assert {r.pk for r in response.context["page"]} == {mine_a.pk, mine_b.pk}
+
+
+def test_another_physician_of_the_same_clinic_sees_none_of_them(team_a, clinic_a):
+    from tests.conftest import make_member
+
+    make_referral(clinic_a, provider=make_provider(clinic_a, membership=team_a["physician"].membership))
+    other = make_member(clinic_a, "physician", email="other-doc@alpha.test")
+    assert not selectors.physician_referrals(user=other.user).exists()
+
+
+def test_physician_cannot_open_a_referral_they_did_not_send(team_a, clinic_a):
+    referral = make_referral(clinic_a)
+    url = reverse("referral_detail", args=[clinic_a.slug, referral.pk])
+    assert team_a["physician"].client.get(url).status_code == 404
+
+
+def test_portal_query_count_does_not_grow(team_a, clinic_a, django_assert_max_num_queries):
+    provider = make_provider(clinic_a, membership=team_a["physician"].membership)
+    for _ in range(30):
+        make_referral(clinic_a, provider=provider)
+    with django_assert_max_num_queries(10):
+        team_a["physician"].client.get(reverse("portal_home"))
+
+
+def test_portal_requires_sign_in(client, db):
+    response = client.get(reverse("portal_home"))
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_physician_refers_through_the_portal_and_their_details_are_remembered(team_a, clinic_a, program):
+    persona = team_a["physician"]
+    response = persona.client.post(
+        reverse("portal_refer", args=[clinic_a.slug]),
+        {
+            "me-credentials": "MD",
+            "me-npi": "1245319599",
+            "me-specialty": "Cardiology",
+            "program": program.pk,
+            "urgency": "routine",
+            "referral_date": "2026-11-20",
+            "patient_first_name": "Alan",
+            "patient_last_name": "Turing",
+            "patient_date_of_birth": "1952-06-23",
+            "patient_sex": "M",
+            "cleared_for_exercise": "true",
+        },
+    )
+    referral = Referral.objects.get()
+    assert response.url == reverse("portal_home")
+    assert (referral.source, referral.referring_provider.npi) == ("portal", "1245319599")
+    form = persona.client.get(reverse("portal_refer", args=[clinic_a.slug])).context["profile"]
+    assert form.initial["npi"] == "1245319599"
+
+
+def test_invalid_npi_is_refused_with_a_field_error(team_a, clinic_a, program):
+    response = team_a["physician"].client.post(
+        reverse("portal_refer", args=[clinic_a.slug]),
+        {
+            "me-npi": "1245319598",
+            "program": program.pk,
+            "urgency": "routine",
+            "referral_date": "2026-11-20",
+            "patient_first_name": "Alan",
+            "patient_last_name": "Turing",
+            "patient_date_of_birth": "1952-06-23",
+            "patient_sex": "M",
+        },
+    )
+    assert "npi" in response.context["profile"].errors
+    assert not Referral.objects.exists()
