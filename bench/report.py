@@ -25,14 +25,14 @@ def side_by_side(results: list[Result]) -> list[tuple[Result, ...]]:
 
 
 def table(results: list[Result], target_ms: float) -> str:
-    header = ("page", "clinic size", "median ms", "p95 ms", "queries", "ratio to trivial")
+    header = ("page", "clinic size", "referrals", "median ms", "p95 ms", "queries", "ratio to trivial")
     rows = []
     for group in side_by_side(results):
         for r in group:
             over = r.page != TRIVIAL and r.median_ms >= target_ms
             rows.append((
-                r.page, f"{r.patients:,}", f"{r.median_ms:.2f}" + (" !" if over else ""), f"{r.p95_ms:.2f}",
-                r.query_label, f"{ratio_to_trivial(r, results):.1f}x",
+                r.page, f"{r.patients:,}", f"{r.referrals:,}", f"{r.median_ms:.2f}" + (" !" if over else ""),
+                f"{r.p95_ms:.2f}", r.query_label, f"{ratio_to_trivial(r, results):.1f}x",
             ))  # fmt: skip
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
@@ -90,13 +90,22 @@ def verdict(results: list[Result], comparison: list[dict], target_ms: float) -> 
     }  # fmt: skip
 
 
+def flagged_pages(outcome: dict, results: list[Result]) -> set[str]:
+    """Pages whose plans deserve a look: over the target, query count differs, or slower when big."""
+    flagged = {page.rsplit(" @ ", 1)[0] for page in outcome["slow_pages"]} | set(outcome["query_count_differs"])
+    pages = {r.page for r in results}
+    for entry in outcome["time_grows_with_size"]:  # "<page> <growth>x"
+        flagged.add(entry.rsplit(" ", 1)[0])
+    return flagged & pages
+
+
 def growth_note(outcome: dict) -> str | None:
     if not outcome["time_grows_with_size"]:
         return None
     return (
         f"note: same query count, but slower in the big clinic (>= {GROWTH_WARNING}x the small one's median): "
         + ", ".join(outcome["time_grows_with_size"])
-        + ". Look at the query plans (--explain-all)."
+        + ". Their query plans are printed above (all pages' with --explain-all)."
     )
 
 
@@ -119,6 +128,7 @@ def write_json(path: Path, *, results, comparison, outcome, explained, options) 
                 "page": r.page,
                 "clinic": r.clinic,
                 "patients": r.patients,
+                "referrals": r.referrals,
                 "path": r.path,
                 "median_ms": round(r.median_ms, 3),
                 "p95_ms": round(r.p95_ms, 3),
@@ -126,6 +136,7 @@ def write_json(path: Path, *, results, comparison, outcome, explained, options) 
                 "max_ms": round(max(r.times_ms), 3),
                 "queries": r.query_count,
                 "queries_min": min(r.queries),
+                "queries_max": max(r.queries),
                 "ratio_to_trivial": round(ratio_to_trivial(r, results), 2),
                 "times_ms": [round(t, 3) for t in r.times_ms],
             }

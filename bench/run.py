@@ -1,4 +1,5 @@
-"""Benchmark of the patient pages: are they fast, and is their query count independent of clinic size?
+"""Benchmark of the patient and referral pages: are they fast, and is their query count independent
+of clinic size?
 
 What it measures
     In-process requests through django.test.Client (the full middleware stack and template
@@ -9,32 +10,47 @@ What it measures
       - patient search by last-name prefix ("Sm"), by "first last", by date of birth (MM/DD/YYYY)
         and by MRN
       - one patient's chart
+      - the staff referral queue: the default "open" tab, ?status=overdue, all (?status=), a late
+        page of all (?page=100), a search of all by prefix ("Sm"), and an accepted referral's page
+      - the physician portal "My patients" (/portal/), all and ?status=accepted, signed in as the
+        clinic's physician (who sent ~30% of the clinic's referrals)
 
     Each page gets warm-up requests, then N timed ones, round-robin over all pages of both clinics
     (so a burst of load on the machine hits every page alike). For every request: wall time
     (time.perf_counter around client.get) and the number of SQL queries on the default connection
-    (CaptureQueriesContext). Every response must be a 200. Each list or chart view writes one
-    audit-trail row (an access entry); that INSERT is part of what is measured, as in production.
+    (CaptureQueriesContext). Every response must be a 200. The patient list and chart, the
+    referral page and the portal write one audit-trail row (an access entry); that INSERT is part
+    of what is measured, as in production (the referral queue writes none).
 
-    The same pages run against a big clinic (bench-big, 50,000 patients) and a small one
-    (bench-small, 5,000) to show that the query count does not grow with the number of patients.
-    The last-name prefix search is then run once more under EXPLAIN ANALYZE to show its plan.
+    The same pages run against a big clinic (bench-big, 50,000 patients, 10,000 referrals) and a
+    small one (bench-small, 5,000 patients, 1,000 referrals) to show that the query count does not
+    grow with the clinic's size. The last-name prefix search is then run once more under EXPLAIN
+    ANALYZE to show its plan, and so is every page that misses the target, whose query count
+    differs between the clinics, or that is >= 1.5x slower in the big one (or every page with
+    --explain-all). For the referral and portal pages the plans are those of their referral SELECTs.
 
 Where
     A database of its own, `medfit_bench`, on the server of DATABASE_URL (created if missing),
     with tests.settings (no HTTPS redirect, a Redis database of its own). The data set is built
     once (Faker names with real frequencies, fixed seed, bulk_create in batches of 5,000, then
-    VACUUM ANALYZE) and reused while the clinic sizes match the arguments.
+    VACUUM ANALYZE) and reused while the clinic sizes (patients and referrals) match the arguments.
+    Referrals: 5 programs and 50 referring providers per clinic (one is the physician member),
+    created over the past year, every status (recent ones mostly open, older ones mostly closed,
+    so some open ones are overdue), copied from and linked to patients; accepted ones have an
+    enrollment, every one its status history. Their dates are relative to the build, so rebuild
+    (--rebuild) a data set that is weeks old.
 
 Output
-    A table (page | clinic size | median ms | p95 ms | queries | ratio to trivial; '!' marks a
-    median over the target), query counts side by side, the plan of the prefix search, the line
+    A table (page | clinic size (patients) | referrals | median ms | p95 ms | queries | ratio to
+    trivial; '!' marks a median over the target; queries is the range seen, and the comparison uses
+    the most frequent count, because a session save every 30 s adds 3 queries to a random page),
+    query counts side by side, the plans (see above), the line
     "target: < 50 ms median, queries independent of size: PASS/FAIL", and bench/results/latest.json.
     The exit status is 0 even on FAIL; only errors (a non-200 page, …) exit non-zero.
 
 How to run
     make bench
-    make bench BENCH_ARGS="--patients 10000"
+    make bench BENCH_ARGS="--patients 10000 --referrals 2000"
     make bench BENCH_ARGS="--iterations 20 --rebuild --explain-all"
 """
 
@@ -49,9 +65,13 @@ RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description="Benchmark the patient pages.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description="Benchmark the patient and referral pages."
+    )
     parser.add_argument("--patients", type=int, default=50_000, help=f"patients in {BIG} (default 50000)")
     parser.add_argument("--small-patients", type=int, default=5_000, help=f"patients in {SMALL} (default 5000)")
+    parser.add_argument("--referrals", type=int, default=10_000, help=f"referrals in {BIG} (default 10000)")
+    parser.add_argument("--small-referrals", type=int, default=1_000, help=f"referrals in {SMALL} (default 1000)")
     parser.add_argument("--iterations", type=int, default=50, help="timed requests per page (default 50)")
     parser.add_argument("--warmups", type=int, default=5, help="untimed requests per page first (default 5)")
     parser.add_argument("--target-ms", type=float, default=50.0, help="median target per page (default 50)")
@@ -61,38 +81,53 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
+    if args.referrals < 0 or args.small_referrals < 0:
+        parser.error("--referrals and --small-referrals cannot be negative")
     return args
 
 
 def prepare_data(args: argparse.Namespace, bench_url: str) -> None:
-    """Build the data set unless both clinics already exist with the requested sizes."""
+    """Build the data set unless both clinics already exist with the requested sizes (patients and
+    referrals); otherwise drop medfit_bench and build it all again."""
     from bench import dataset
 
     print("Migrating medfit_bench…", flush=True)
     migrate()
-    wanted = {BIG: args.patients, SMALL: args.small_patients}
+    wanted = {BIG: (args.patients, args.referrals), SMALL: (args.small_patients, args.small_referrals)}
     present = {slug: dataset.clinic_size(slug) for slug in wanted}
     if not args.rebuild and present == wanted:
-        print(f"Data set present: {BIG} {args.patients:,} patients, {SMALL} {args.small_patients:,}.", flush=True)
+        print(f"Data set present: {describe(wanted)}.", flush=True)
         return
     if any(size is not None for size in present.values()) or args.rebuild:
-        print(f"Data set is {present}, wanted {wanted}: recreating medfit_bench.", flush=True)
+        have = describe(present) if all(size is not None for size in present.values()) else present
+        print(f"Data set is {have}, wanted {describe(wanted)}: recreating medfit_bench.", flush=True)
         recreate_database(bench_url)
         migrate()
-    for slug, size in wanted.items():
-        dataset.build_clinic(slug, size, args.seed)
+    for slug, (patients, referrals) in wanted.items():
+        dataset.build_clinic(slug, patients, referrals, args.seed)
     dataset.analyze()
+
+
+def describe(sizes: dict[str, tuple[int, int]]) -> str:
+    return ", ".join(f"{slug} {patients:,} patients and {referrals:,} referrals"
+                     for slug, (patients, referrals) in sizes.items())  # fmt: skip
 
 
 def print_plan(title: str, explained: list[dict]) -> None:
     print(f"\nEXPLAIN ANALYZE: {title}")
     for number, query in enumerate(explained, 1):
-        kind = "count" if "COUNT(" in query["sql"] else "page"
+        sql = query["sql"]
+        kind = "status counts" if "FILTER (WHERE" in sql else "count" if "COUNT(" in sql else "page"
         uses = ", ".join(query["indexes"]) or "no index"
         print(f"  query {number} ({kind}): indexes used: {uses}; seq scan: {'yes' if query['seq_scan'] else 'no'}; "
               f"{query['execution_ms']} ms")  # fmt: skip
         for line in query["summary"]:
             print(f"    {line}")
+
+
+def size_label(results, slug: str) -> str:
+    r = next(r for r in results if r.clinic == slug)
+    return f"{r.patients:,} patients, {r.referrals:,} referrals"
 
 
 def main(argv: list[str]) -> int:
@@ -112,19 +147,21 @@ def main(argv: list[str]) -> int:
         results = measure.measure_all([big, small], args.iterations, args.warmups)
         prefix_page = next(r for r in results if r.clinic == BIG and r.page.startswith("search last-name"))
         explained[prefix_page.page] = measure.explain_page(big, prefix_page.path)
-        if args.explain_all:
-            for r in results:
-                if r.clinic == BIG and r.page != report.TRIVIAL and r.page not in explained:
-                    explained[r.page] = measure.explain_page(big, r.path)
+        comparison = report.query_comparison(results)
+        outcome = report.verdict(results, comparison, args.target_ms)
+        flagged = report.flagged_pages(outcome, results)
+        for r in results:
+            wanted = args.explain_all or r.page in flagged
+            if wanted and r.clinic == BIG and r.page != report.TRIVIAL and r.page not in explained:
+                explained[r.page] = measure.explain_page(big, r.path)
 
-    comparison = report.query_comparison(results)
-    outcome = report.verdict(results, comparison, args.target_ms)
     print()
+    print(f"Clinics: {BIG} {size_label(results, BIG)}, {SMALL} {size_label(results, SMALL)}.")
     print(report.table(results, args.target_ms))
     print("\nBy clinic size (queries per request, median ms, big/small median):")
     print(report.size_table(comparison))
     for title, queries in explained.items():
-        print_plan(f"{title} @ {prefix_page.patients:,} patients", queries)
+        print_plan(f"{title} @ {size_label(results, BIG)}", queries)
     report.write_json(RESULTS_FILE, results=results, comparison=comparison, outcome=outcome, explained=explained,
                       options=vars(args))  # fmt: skip
     print(f"\nResults written to {RESULTS_FILE}")

@@ -1,5 +1,6 @@
 """REST API of referrals, referring providers and programs, and the FHIR referral intake."""
 
+import django_filters
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -66,6 +67,17 @@ class ReferralSerializer(serializers.ModelSerializer):
         if clinic is not None:
             self.fields["referring_provider"].queryset = ReferringProvider.objects.filter(clinic=clinic)
             self.fields["program"].queryset = Program.objects.filter(clinic=clinic)
+        if self.context.get("refers_as_self"):
+            # A physician always refers as themself; the field is ignored for them.
+            self.fields["referring_provider"].required = False
+
+
+class ReferralFilter(django_filters.FilterSet):
+    """Filters by id, without looking the id up: a lookup would tell whether another clinic's id exists."""
+
+    status = django_filters.ChoiceFilter(choices=Referral.Status.choices)
+    program = django_filters.NumberFilter(field_name="program_id")
+    referring_provider = django_filters.NumberFilter(field_name="referring_provider_id")
 
 
 class StatusChangeSerializer(serializers.Serializer):
@@ -88,7 +100,7 @@ class ReferralViewSet(
     serializer_class = ReferralSerializer
     lookup_url_kwarg = "referral_id"
     queryset = Referral.objects.none()
-    filterset_fields = ["status", "program", "referring_provider"]
+    filterset_class = ReferralFilter
     permissions_by_action = {
         "list": "referral.view", "retrieve": "referral.view", "eligibility": "referral.view",
         "create": "referral.create", "update": "referral.manage", "partial_update": "referral.manage",
@@ -96,7 +108,12 @@ class ReferralViewSet(
     }  # fmt: skip
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "clinic": getattr(self, "clinic", None)}
+        membership = getattr(self, "membership", None)
+        return {
+            **super().get_serializer_context(),
+            "clinic": getattr(self, "clinic", None),
+            "refers_as_self": membership is not None and not has_permission(membership, "referral.manage"),
+        }
 
     def get_queryset(self):
         return selectors.referrals_visible_to(self.membership).order_by("-created_at", "-id")

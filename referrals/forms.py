@@ -83,6 +83,25 @@ NULL_BOOLEANS = [
 ]
 
 
+# Which program types each optional section is for; other sections always show.
+SECTION_PROGRAM_TYPES = {"Qualifying event": "cr icr pr", "Diabetes prevention": "dpp mdpp"}
+
+
+class ProgramSelect(forms.Select):
+    """Options carry their program type, so the form can show only the sections that type needs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.program_types = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        program_type = self.program_types.get(str(value))
+        if program_type:
+            option["attrs"]["data-program-type"] = program_type
+        return option
+
+
 class DiagnosisCodesField(forms.CharField):
     """ICD-10-CM codes typed as "I21.4, I25.10"."""
 
@@ -132,7 +151,12 @@ class ReferralForm(forms.ModelForm):
         self.clinic = clinic
         if "referring_provider" in self.fields:
             self.fields["referring_provider"].queryset = ReferringProvider.objects.filter(clinic=clinic)
-        self.fields["program"].queryset = Program.objects.filter(clinic=clinic, is_active=True)
+        self.fields["qualifying_condition"].choices = [("", "Choose…"), *Referral.Condition.choices]
+        programs = Program.objects.filter(clinic=clinic, is_active=True)
+        self.fields["program"].queryset = programs
+        self.fields["program"].widget = ProgramSelect(choices=self.fields["program"].choices)
+        self.fields["program"].widget.program_types = {str(p.pk): p.program_type for p in programs}
+        self.fields["program"].empty_label = "Choose a program…"
         self.fields["height"].label = f"Height ({clinic.length_unit})"
         self.fields["weight"].label = f"Weight ({clinic.weight_unit})"
         if self.instance.pk:
@@ -172,7 +196,10 @@ class ReferralForm(forms.ModelForm):
             *CLINICAL_FIELDSETS,
             ("Referral document", ["attachment"]),
         ]
-        return [(legend, [self[name] for name in names if name in self.fields]) for legend, names in groups]
+        return [
+            (legend, SECTION_PROGRAM_TYPES.get(legend, ""), [self[name] for name in names if name in self.fields])
+            for legend, names in groups
+        ]
 
 
 class PortalReferralForm(ReferralForm):

@@ -4,7 +4,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 from django.utils.timezone import localdate, now
 from stdnum import luhn
 
@@ -154,7 +157,7 @@ class Referral(models.Model):
     target_hr_ceiling = models.PositiveSmallIntegerField(
         "heart-rate ceiling (bpm)", null=True, blank=True, validators=[MinValueValidator(60), MaxValueValidator(220)]
     )
-    weight_bearing_restrictions = models.TextField(blank=True)
+    weight_bearing_restrictions = models.TextField("weight-bearing restrictions", blank=True)
     range_of_motion_restrictions = models.TextField(blank=True)
     precaution_notes = models.TextField(blank=True)
 
@@ -176,8 +179,29 @@ class Referral(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["clinic", "status", "created_at"], name="referral_queue_idx"),
-            models.Index(fields=["clinic", "referring_provider", "-created_at"], name="referral_provider_idx"),
+            models.Index(fields=["clinic", "created_at", "id"], name="referral_created_idx"),
+            # The open queue (received or in review), oldest first, read straight from an index.
+            models.Index(
+                fields=["clinic", "created_at", "id"],
+                condition=models.Q(status__in=["received", "in_review"]),
+                name="referral_open_queue_idx",
+            ),
+            # The physician portal reads a provider's referrals newest first.
+            models.Index(fields=["referring_provider", "-created_at", "-id"], name="referral_provider_idx"),
             models.Index(fields=["clinic", "patient"], name="referral_patient_idx"),
+            models.Index(
+                F("clinic"),
+                OpClass(Upper("patient_last_name"), name="text_pattern_ops"),
+                name="referral_last_name_search",
+            ),
+            models.Index(
+                F("clinic"),
+                OpClass(Upper("patient_first_name"), name="text_pattern_ops"),
+                name="referral_first_name_search",
+            ),
+            models.Index(
+                F("clinic"), OpClass(Upper("patient_mrn"), name="text_pattern_ops"), name="referral_mrn_search"
+            ),
         ]
 
     def __str__(self):
@@ -213,6 +237,10 @@ class ReferralStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.from_status or '—'} → {self.to_status}"
+
+    @property
+    def to_status_label(self) -> str:
+        return Referral.Status(self.to_status).label
 
 
 def attachment_path(instance, filename):

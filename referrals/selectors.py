@@ -57,9 +57,15 @@ def referral_queue(*, membership: Membership, status: str = "", query: str = "")
     elif status:
         referrals = referrals.filter(status=status)
     if query:
+        # Providers are looked up first so that every branch of the OR is served by an index.
+        provider_ids = list(
+            ReferringProvider.objects.filter(clinic_id=membership.clinic_id, last_name__istartswith=query).values_list(
+                "pk", flat=True
+            )
+        )
         referrals = referrals.filter(
             Q(patient_last_name__istartswith=query) | Q(patient_first_name__istartswith=query)
-            | Q(patient_mrn__istartswith=query) | Q(referring_provider__last_name__istartswith=query)
+            | Q(patient_mrn__istartswith=query) | Q(referring_provider_id__in=provider_ids)
         )  # fmt: skip
     return referrals.order_by("created_at", "id")
 
@@ -75,21 +81,28 @@ def referral_status_counts(*, membership: Membership) -> dict[str, int]:
 
 
 def possible_duplicate_patients(referral: Referral) -> QuerySet[Patient]:
-    return Patient.objects.filter(
-        clinic_id=referral.clinic_id,
+    """Patients the referral may describe: same name and birth date, or the MRN it gives."""
+    same_person = Q(
         first_name__iexact=referral.patient_first_name,
         last_name__iexact=referral.patient_last_name,
         date_of_birth=referral.patient_date_of_birth,
-    ).order_by("id")
+    )
+    same_mrn = Q(mrn__iexact=referral.patient_mrn) if referral.patient_mrn else Q(pk__in=[])
+    return Patient.objects.filter(Q(clinic_id=referral.clinic_id) & (same_person | same_mrn)).order_by("id")
 
 
 def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> QuerySet[Referral]:
     """ "My patients": every referral the person sent, across the clinics where they are an active physician."""
-    referrals = Referral.objects.filter(
-        referring_provider__membership__user=user,
-        referring_provider__membership__is_active=True,
-        referring_provider__membership__roles__contains=[Role.PHYSICIAN],
-    ).select_related("clinic", "program", "patient", "enrollment")
+    # The person's provider records first (one per clinic), so the referrals come from the
+    # (referring_provider, -created_at) index rather than a join through every membership.
+    provider_ids = list(
+        ReferringProvider.objects.filter(
+            membership__user=user, membership__is_active=True, membership__roles__contains=[Role.PHYSICIAN]
+        ).values_list("pk", flat=True)
+    )
+    referrals = Referral.objects.filter(referring_provider_id__in=provider_ids).select_related(
+        "clinic", "program", "patient", "enrollment"
+    )
     if clinic_slug:
         referrals = referrals.filter(clinic__slug=clinic_slug)
     if status:

@@ -144,22 +144,26 @@ def _link_physician(referral: Referral) -> None:
 def _match_patient(referral: Referral, actor: User | None) -> None:
     """Link the referral to the patient it describes, or flag a possible duplicate; never guess.
 
-    Same MRN: that patient. Same name and date of birth without an MRN match: a possible duplicate,
-    left for staff to resolve. No match at all: a new patient record from the referral.
+    MRN, name and date of birth all agree: that patient. Anything partial (the MRN of someone with
+    another name, or the same name and birth date under another or no MRN) is a possible duplicate
+    for staff to resolve: linking on an MRN alone would let a referrer reach any chart by its MRN.
+    No match at all: a new patient record from the referral.
     """
-    if referral.patient_mrn:
-        by_mrn = Patient.objects.filter(clinic_id=referral.clinic_id, mrn__iexact=referral.patient_mrn).first()
-        if by_mrn is not None:
-            referral.patient = by_mrn
-            return
     same_person = Patient.objects.filter(
         clinic_id=referral.clinic_id, first_name__iexact=referral.patient_first_name,
         last_name__iexact=referral.patient_last_name, date_of_birth=referral.patient_date_of_birth,
     )  # fmt: skip
-    if same_person.exists():
+    mrn_owner = (
+        Patient.objects.filter(clinic_id=referral.clinic_id, mrn__iexact=referral.patient_mrn).first()
+        if referral.patient_mrn
+        else None
+    )
+    if mrn_owner is not None and same_person.filter(pk=mrn_owner.pk).exists():
+        referral.patient = mrn_owner
+    elif mrn_owner is not None or same_person.exists():
         referral.possible_duplicate = True
-        return
-    referral.patient = _patient_from_referral(referral, actor)
+    else:
+        referral.patient = _patient_from_referral(referral, actor)
 
 
 def _patient_from_referral(referral: Referral, actor: User | None) -> Patient:
@@ -205,6 +209,8 @@ def referral_create(
         if key in data:
             setattr(referral, key, data[key])
     _check_belongs_to_clinic(referral, clinic)
+    if referral.program_id and not referral.program.is_active:
+        raise ValidationError({"program": f"{referral.program.name} no longer takes referrals."})
     referral.full_clean(exclude=["patient"])
     if attachment is not None:
         _validate_attachment(attachment)
@@ -328,9 +334,12 @@ def enrollment_discharge(
         raise ValidationError("This enrollment has already ended.")
     if not reason.strip():
         raise ValidationError({"reason": "Give the discharge reason."})
+    ended_on = ended_on or timezone.localdate()
+    if ended_on < enrollment.start_date:
+        raise ValidationError({"ended_on": "The discharge date is before the start date."})
     enrollment.status = Enrollment.Status.DISCHARGED
     enrollment.discharge_reason = reason.strip()
-    enrollment.ended_on = ended_on or timezone.localdate()
+    enrollment.ended_on = ended_on
     enrollment.save(update_fields=["status", "discharge_reason", "ended_on"])
     referral = Referral.objects.filter(clinic=clinic, enrollment=enrollment).first()
     if referral is not None:

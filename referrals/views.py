@@ -35,6 +35,10 @@ def referral_queue(request):
     status, query = form.cleaned_data.get("status", "open"), form.cleaned_data.get("q", "")
     referrals = selectors.referral_queue(membership=request.membership, status=status, query=query)
     page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    audit.record_list_access(
+        clinic=request.clinic, actor=request.user, model=Referral, request=request,
+        object_ids=[r.pk for r in page], detail=f"Referral queue ({status or 'all'}), page {page.number}",
+    )  # fmt: skip
     return render(
         request,
         "referrals/queue.html",
@@ -76,8 +80,10 @@ def referral_detail(request, referral_id):
         "history": referral.status_changes.select_related("changed_by"),
         "attachments": referral.attachments.all(),
         "can_manage": can_manage,
-        "next_statuses": [(s, Referral.Status(s).label) for s in sorted(services.TRANSITIONS[referral.status])],
-        "can_accept": can_manage and referral.status in services.ACCEPTABLE_FROM,
+        "next_statuses": [
+            (s, label) for s, label in Referral.Status.choices if s in services.TRANSITIONS[referral.status]
+        ],
+        "can_accept": can_manage and referral.status in services.ACCEPTABLE_FROM and referral.patient_id is not None,
     }
     if can_manage:
         candidates = selectors.possible_duplicate_patients(referral) if referral.patient_id is None else None
@@ -88,9 +94,14 @@ def referral_detail(request, referral_id):
             accept_form=forms.AcceptForm(initial={"start_date": timezone.localdate()}),
             override_form=forms.OverrideForm(),
             attachment_form=forms.AttachmentForm(),
-            discharge_form=forms.DischargeForm(initial={"ended_on": timezone.localdate()}),
+            discharge_form=forms.DischargeForm(initial={"ended_on": _default_discharge_date(referral)}),
         )
     return render(request, "referrals/detail.html", context)
+
+
+def _default_discharge_date(referral):
+    today = timezone.localdate()
+    return max(today, referral.enrollment.start_date) if referral.enrollment else today
 
 
 @clinic_view("referral.manage")

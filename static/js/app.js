@@ -43,5 +43,25 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // Referral forms: show only the clinical sections the chosen program needs.
+  function showSectionsForProgram() {
+    const select = document.querySelector("select[name=program]");
+    if (!select) return;
+    function update() {
+      const option = select.options[select.selectedIndex];
+      const type = option ? option.dataset.programType : "";
+      document.querySelectorAll("fieldset[data-program-types]").forEach(function (fieldset) {
+        const types = fieldset.dataset.programTypes.split(" ");
+        const hasValues = Array.from(fieldset.querySelectorAll("input, select, textarea")).some(function (input) {
+          return input.type === "checkbox" ? input.checked : input.value && input.value !== "";
+        });
+        fieldset.hidden = !(types.indexOf(type) >= 0 || hasValues);
+      });
+    }
+    select.addEventListener("change", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", startIdleWarning);
+  document.addEventListener("DOMContentLoaded", showSectionsForProgram);
 })();

@@ -170,12 +170,18 @@ def test_a_patient_with_the_same_name_and_birth_date_is_flagged_not_created(api,
     assert Patient.objects.count() == 1
 
 
-def test_an_existing_mrn_links_the_existing_patient(api, clinic_a):
-    existing = make_patient(clinic_a, "H-204518", first_name="Maria", last_name="Rivera")
+def test_an_existing_mrn_with_the_same_name_and_birth_date_links_the_existing_patient(api, clinic_a):
+    existing = make_patient(clinic_a, "H-204518", first_name="Maria", last_name="Rivera", date_of_birth="1958-04-17")
     response = post(api, clinic_a, with_mrn(bundle(), "H-204518"))
     assert response.json()["patient"] == existing.pk
     assert Referral.objects.get().patient == existing
     assert Patient.objects.count() == 1
+
+
+def test_an_existing_mrn_under_another_name_is_flagged_not_linked(api, clinic_a):
+    make_patient(clinic_a, "H-204518", first_name="Someone", last_name="Else", date_of_birth="1958-04-17")
+    response = post(api, clinic_a, with_mrn(bundle(), "H-204518"))
+    assert (response.json()["patient"], response.json()["possible_duplicate"]) == (None, True)
 
 
 def test_the_subject_may_reference_the_patient_by_type_and_id(api, clinic_a):

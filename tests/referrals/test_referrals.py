@@ -54,9 +54,16 @@ def test_referral_for_an_unknown_person_creates_the_patient(clinic_a, team_a, pr
     assert referral.patient.mrn.startswith("MF")
 
 
-def test_referral_with_a_known_mrn_links_that_patient(clinic_a, team_a, program, doctor, patient_a):
-    referral = create(clinic_a, team_a["physiologist"].user, program, doctor, patient_mrn=patient_a.mrn)
-    assert referral.patient == patient_a
+def test_referral_with_a_known_mrn_name_and_birth_date_links_that_patient(clinic_a, team_a, program, doctor):
+    known = make_patient(clinic_a, "EXIST-1", first_name="Grace", last_name="Hopper", date_of_birth="1946-12-09")
+    referral = create(clinic_a, team_a["physiologist"].user, program, doctor, patient_mrn="exist-1")
+    assert referral.patient == known
+
+
+def test_an_mrn_alone_does_not_link_someone_elses_chart(clinic_a, team_a, program, doctor, patient_a):
+    referral = create(clinic_a, team_a["physician"].user, program, doctor, patient_mrn=patient_a.mrn)
+    assert (referral.patient, referral.possible_duplicate) == (None, True)
+    assert not PatientPhysician.objects.filter(patient=patient_a).exists()
 
 
 def test_same_name_and_birth_date_is_flagged_not_created(clinic_a, team_a, program, doctor):
