@@ -2,9 +2,9 @@
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Upper
