@@ -187,7 +187,9 @@ def staff_list(request):
 
 @clinic_view("staff.manage")
 def staff_invite(request):
-    form = forms.InvitationForm(request.POST or None)
+    # A link such as ?email=…&roles=physician (from the referring-provider list) pre-fills the form.
+    initial = {"email": request.GET.get("email", ""), "roles": request.GET.getlist("roles")}
+    form = forms.InvitationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             invitation, _ = services.invitation_create(

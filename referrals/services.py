@@ -83,8 +83,18 @@ def provider_delete(*, clinic: Clinic, actor: User | None, provider: ReferringPr
 
 @transaction.atomic
 def provider_for_physician(*, membership: Membership) -> ReferringProvider:
-    """The physician member's own provider record, created from their account the first time."""
+    """The physician member's own provider record: on first use, the contact record with their email
+    (a referrer who was invited later), or a new record from their account."""
     provider = ReferringProvider.objects.filter(clinic_id=membership.clinic_id, membership=membership).first()
+    if provider is None:
+        provider = (
+            ReferringProvider.objects.select_for_update()
+            .filter(clinic_id=membership.clinic_id, membership__isnull=True, email__iexact=membership.user.email)
+            .first()
+        )
+        if provider is not None:
+            provider.membership = membership
+            provider.save(update_fields=["membership"])
     if provider is None:
         user = membership.user
         provider = ReferringProvider.objects.create(

@@ -379,3 +379,12 @@ def test_invalid_npi_is_refused_with_a_field_error(team_a, clinic_a, program):
     )
     assert "npi" in response.context["profile"].errors
     assert not Referral.objects.exists()
+
+
+def test_a_contact_who_joins_as_a_physician_keeps_their_provider_record(clinic_a, team_a, program):
+    physician = team_a["physician"]
+    contact = make_provider(clinic_a, email=physician.user.email.upper(), npi="1245319599")
+    make_referral(clinic_a, provider=contact, program=program)
+    provider = services.provider_for_physician(membership=physician.membership)
+    assert (provider, provider.membership) == (contact, physician.membership)
+    assert selectors.physician_referrals(user=physician.user).count() == 1
