@@ -5,6 +5,7 @@ from django import forms
 from clinic.forms import DateInput
 from clinic.models import Patient, Program
 from referrals.models import Referral, ReferringProvider, validate_icd10
+from referrals.services import PROGRAM_FIELDS, PROVIDER_FIELDS
 
 LB_PER_KG = Decimal("2.20462")
 CM_PER_IN = Decimal("2.54")
@@ -242,17 +243,7 @@ class AttachmentForm(forms.Form):
 class ProviderForm(forms.ModelForm):
     class Meta:
         model = ReferringProvider
-        fields = [
-            "first_name",
-            "last_name",
-            "credentials",
-            "npi",
-            "specialty",
-            "practice_name",
-            "phone",
-            "fax",
-            "email",
-        ]
+        fields = PROVIDER_FIELDS
 
     def _post_clean(self):
         pass
@@ -266,15 +257,7 @@ class PhysicianProfileForm(ProviderForm):
 class ProgramForm(forms.ModelForm):
     class Meta:
         model = Program
-        fields = [
-            "name",
-            "program_type",
-            "description",
-            "default_length_weeks",
-            "default_session_count",
-            "sessions_per_week",
-            "is_active",
-        ]
+        fields = PROGRAM_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def _post_clean(self):

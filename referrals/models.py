@@ -11,7 +11,7 @@ from django.db.models.functions import Upper
 from django.utils.timezone import localdate, now
 from stdnum import luhn
 
-from clinic.models import Clinic, Enrollment, Membership, Patient, Program
+from clinic.models import Clinic, Enrollment, Membership, Patient, Program, validate_not_future
 
 
 def validate_npi(value: str):
@@ -105,7 +105,7 @@ class Referral(models.Model):
     patient_mrn = models.CharField("MRN", max_length=30, blank=True)
     patient_first_name = models.CharField("first name", max_length=100)
     patient_last_name = models.CharField("last name", max_length=100)
-    patient_date_of_birth = models.DateField("date of birth")
+    patient_date_of_birth = models.DateField("date of birth", validators=[validate_not_future])
     patient_sex = models.CharField("sex", max_length=1, choices=Patient.Sex.choices, default=Patient.Sex.UNKNOWN)
     patient_phone = models.CharField("phone", max_length=30, blank=True)
     patient_email = models.EmailField("email", blank=True)

@@ -241,6 +241,17 @@ def _check_belongs_to_clinic(referral: Referral, clinic: Clinic) -> None:
 
 
 @transaction.atomic
+def portal_referral_submit(*, membership: Membership, profile: dict, data: dict, attachment=None) -> Referral:
+    """A physician's referral from the portal: their details are remembered, and both are saved, or neither."""
+    provider = provider_for_physician(membership=membership)
+    provider_save(clinic=membership.clinic, actor=membership.user, data=profile, provider=provider)
+    return referral_create(
+        clinic=membership.clinic, actor=membership.user, source=Referral.Source.PORTAL,
+        data={**data, "referring_provider": provider}, attachment=attachment,
+    )  # fmt: skip
+
+
+@transaction.atomic
 def referral_update(*, clinic: Clinic, actor: User | None, referral: Referral, data: dict) -> Referral:
     for key in REFERRAL_FIELDS:
         if key in data:

@@ -296,12 +296,8 @@ def portal_refer(request):
     profile = forms.PhysicianProfileForm(request.POST or None, instance=provider, prefix="me")
     if request.method == "POST" and form.is_valid() and profile.is_valid():
         try:
-            services.provider_save(
-                clinic=request.clinic, actor=request.user, data=profile.cleaned_data, provider=provider
-            )
-            services.referral_create(
-                clinic=request.clinic, actor=request.user, source=Referral.Source.PORTAL,
-                data={**form.cleaned_data, "referring_provider": provider},
+            services.portal_referral_submit(
+                membership=request.membership, profile=profile.cleaned_data, data=form.cleaned_data,
                 attachment=form.cleaned_data.get("attachment"),
             )  # fmt: skip
         except ValidationError as error:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinic.models import AuditEntry, Enrollment, Patient, PatientPhysician
 from referrals import selectors, services
-from referrals.models import Referral, ReferralNotification, ReferralStatusChange
+from referrals.models import Referral, ReferralNotification, ReferralStatusChange, ReferringProvider
 from tests.conftest import make_patient, make_program, make_provider, make_referral
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -388,3 +388,14 @@ def test_a_contact_who_joins_as_a_physician_keeps_their_provider_record(clinic_a
     provider = services.provider_for_physician(membership=physician.membership)
     assert (provider, provider.membership) == (contact, physician.membership)
     assert selectors.physician_referrals(user=physician.user).count() == 1
+
+
+def test_a_refused_portal_referral_saves_none_of_the_physicians_details(team_a, clinic_a, program):
+    persona = team_a["physician"]
+    persona.client.post(
+        reverse("portal_refer", args=[clinic_a.slug]),
+        {"me-npi": "1245319599", "program": program.pk, "urgency": "routine", "referral_date": "2026-11-20",
+         "patient_first_name": "Alan", "patient_last_name": "Turing", "patient_date_of_birth": "2999-01-01"},
+    )  # fmt: skip
+    assert not Referral.objects.exists()
+    assert not ReferringProvider.objects.filter(npi="1245319599").exists()
