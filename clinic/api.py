@@ -1,8 +1,11 @@
 """REST API of the core record, under /api/v1/clinics/<clinic_slug>/. Thin, like the views."""
 
+import zoneinfo
+
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -50,9 +53,15 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         super().initial(request, *args, **kwargs)
         self.membership = resolve_membership(request.user, kwargs["clinic_slug"], api_token=request.auth or None)
         self.clinic = self.membership.clinic
+        # Default dates ("today") are the clinic's, as on its pages; finalize_response switches back.
+        timezone.activate(zoneinfo.ZoneInfo(self.clinic.timezone))
         permission = self.permissions_by_action.get(self.action)
         if permission is None or not has_permission(self.membership, permission):
             raise Http404
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        timezone.deactivate()
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class PatientSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 from django import forms
 
 from clinic.models import AuditEntry, Clinic, Patient, Role
-from clinic.services import PATIENT_FIELDS
+from clinic.services import CLINIC_SETTINGS_FIELDS, PATIENT_FIELDS
 
 
 class DateInput(forms.DateInput):
@@ -96,7 +96,4 @@ class AuditFilterForm(forms.Form):
 class ClinicSettingsForm(forms.ModelForm):
     class Meta:
         model = Clinic
-        fields = [
-            "name", "timezone", "weight_unit", "length_unit", "phone", "email", "address", "npi", "tax_id",
-            "mfa_required", "idle_timeout_minutes", "logout_on_browser_close",
-        ]  # fmt: skip
+        fields = CLINIC_SETTINGS_FIELDS

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Upper
@@ -81,7 +82,9 @@ class Clinic(models.Model):
     tax_id = models.CharField("tax id", max_length=20, blank=True)
     mfa_required = models.BooleanField("require two-factor authentication", default=True)
     idle_timeout_minutes = models.PositiveSmallIntegerField(
-        default=15, help_text="Sign members out after this many idle minutes."
+        default=15,
+        validators=[MinValueValidator(2), MaxValueValidator(60)],
+        help_text="Sign members out after this many idle minutes (2–60).",
     )
     logout_on_browser_close = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now)

@@ -6,6 +6,9 @@ The concrete path is never logged: it can carry identifiers, and logs must hold 
 import logging
 import time
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
 logger = logging.getLogger("medfit.request")
 
 
@@ -35,6 +38,8 @@ class RequestLogMiddleware:
         return response
 
     def process_exception(self, request, exception):
+        if isinstance(exception, Http404 | PermissionDenied):
+            return None  # an ordinary answer (every other clinic's id is a 404), not an error
         match = request.resolver_match
         logger.exception(
             "unhandled exception",

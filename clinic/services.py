@@ -34,6 +34,22 @@ def clinic_create(*, name: str, slug: str, **fields) -> Clinic:
     return clinic
 
 
+CLINIC_SETTINGS_FIELDS = [
+    "name", "timezone", "weight_unit", "length_unit", "phone", "email", "address", "npi", "tax_id",
+    "mfa_required", "idle_timeout_minutes", "logout_on_browser_close",
+]  # fmt: skip
+
+
+@transaction.atomic
+def clinic_update_settings(*, clinic: Clinic, actor: User, data: dict) -> Clinic:
+    for key in CLINIC_SETTINGS_FIELDS:
+        if key in data:
+            setattr(clinic, key, data[key])
+    clinic.full_clean()
+    clinic.save()
+    return clinic
+
+
 # --- Patients ---------------------------------------------------------------------------------
 
 
@@ -208,11 +224,9 @@ def invitation_revoke(*, clinic: Clinic, actor: User, invitation: Invitation) ->
 
 
 def _other_active_admins(clinic: Clinic, membership: Membership) -> bool:
-    return (
-        Membership.objects.filter(clinic=clinic, is_active=True, roles__contains=[Role.ADMIN])
-        .exclude(pk=membership.pk)
-        .exists()
-    )
+    """Locks the clinic's admin memberships, so two admins demoting each other at once cannot both pass."""
+    admins = Membership.objects.select_for_update().filter(clinic=clinic, is_active=True, roles__contains=[Role.ADMIN])
+    return any(admin.pk != membership.pk for admin in admins)
 
 
 @transaction.atomic
@@ -238,14 +252,6 @@ def membership_deactivate(*, clinic: Clinic, actor: User, membership: Membership
     membership.deactivated_at = timezone.now()
     membership.save(update_fields=["is_active", "deactivated_at"])
     ApiToken.objects.filter(membership=membership, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    return membership
-
-
-@transaction.atomic
-def membership_create(*, clinic: Clinic, user: User, roles: list[str]) -> Membership:
-    membership = Membership(clinic=clinic, user=user, roles=_validate_roles(roles))
-    membership.full_clean()
-    membership.save()
     return membership
 
 

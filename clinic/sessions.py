@@ -30,6 +30,21 @@ def start_session_policy(request, user):
         request.session.set_expiry(0)
 
 
+HAS_TOTP_KEY = "has_totp"
+
+
+def must_set_up_mfa(request, clinic) -> bool:
+    """True when this clinic requires MFA and the person has none: checked on every clinic page, so a
+    clinic that turns MFA on, or an invitation accepted mid-session, takes effect at once."""
+    if not clinic.mfa_required or request.session.get(HAS_TOTP_KEY):
+        return False
+    if Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists():
+        request.session[HAS_TOTP_KEY] = True
+        return False
+    request.session[MFA_REQUIRED_KEY] = True
+    return True
+
+
 class IdleTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response

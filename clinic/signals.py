@@ -39,6 +39,7 @@ def on_authenticator_added(sender, request, user, authenticator, **kwargs):
 
 @receiver(mfa_signals.authenticator_removed)
 def on_authenticator_removed(sender, request, user, authenticator, **kwargs):
+    request.session.pop(sessions.HAS_TOTP_KEY, None)  # clinics that require MFA ask for it again
     _record_mfa_change(request, user, f"Removed {authenticator.type}")
 
 

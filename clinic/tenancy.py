@@ -8,12 +8,15 @@ the role may not see: all give the same 404, so nobody can learn what exists els
 import zoneinfo
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
+from django.shortcuts import redirect
 from django.utils import timezone
 
 from clinic.models import Membership
 from clinic.permissions import has_permission
+from clinic.sessions import must_set_up_mfa
 
 
 def resolve_membership(user, clinic_slug: str, api_token=None) -> Membership:
@@ -51,6 +54,11 @@ def clinic_view(permission: str | None = None):
             membership = resolve_membership(request.user, clinic_slug)
             if permission is not None:
                 require_permission(membership, permission)
+            if must_set_up_mfa(request, membership.clinic):
+                messages.warning(
+                    request, f"{membership.clinic.name} requires two-factor authentication. Set it up to continue."
+                )
+                return redirect("mfa_activate_totp")
             request.membership = membership
             request.clinic = membership.clinic
             if request.session.get("current_clinic") != membership.clinic.slug:

@@ -28,14 +28,15 @@ def bearer_token(request) -> str | None:
 
 class ApiTokenMiddleware:
     """Authenticates Bearer tokens before the audit middleware reads request.user, so writes made
-    through the API name their actor. The token's clinic is checked by clinic.tenancy."""
+    through the API name their actor. Only on /api/ paths: pages need a signed-in session (with MFA
+    and idle logoff). The token's clinic is checked by clinic.tenancy."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.api_token = None
-        raw = bearer_token(request)
+        raw = bearer_token(request) if request.path.startswith("/api/") else None
         if raw:
             token = (
                 ApiToken.objects.select_related("membership__user")

@@ -54,6 +54,9 @@ urlpatterns = [
     path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
+    # The sign-in email is the identity invitations and referrer records are matched on: staff change
+    # it (Django admin), people don't.
+    path("accounts/email/", views.not_found),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -287,9 +287,13 @@ def invitation_accept(request, token):
 def clinic_settings(request):
     form = forms.ClinicSettingsForm(request.POST or None, instance=request.clinic)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Clinic settings saved.")
-        return redirect("clinic_settings", clinic_slug=request.clinic.slug)
+        try:
+            services.clinic_update_settings(clinic=request.clinic, actor=request.user, data=form.cleaned_data)
+        except ValidationError as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, "Clinic settings saved.")
+            return redirect("clinic_settings", clinic_slug=request.clinic.slug)
     return render(request, "clinic/settings.html", {"form": form})
 
 
@@ -377,6 +381,10 @@ def audit_export(request):
 def session_keepalive(request):
     """The idle-logoff warning's "Stay signed in" button; the middleware already noted the activity."""
     return HttpResponse(status=204)
+
+
+def not_found(request):
+    raise Http404
 
 
 def healthz(request):

@@ -16,7 +16,7 @@ from clinic.models import Program
 from clinic.permissions import has_permission
 from clinic.tenancy import resolve_membership
 from referrals import fhir, selectors, services
-from referrals.eligibility import check_eligibility
+from referrals.eligibility import eligibility_or_unknown
 from referrals.models import Referral, ReferringProvider
 
 
@@ -45,7 +45,7 @@ class EligibilitySerializer(serializers.Serializer):
 
 
 def eligibility_data(referral) -> dict:
-    result = check_eligibility(referral)
+    result = eligibility_or_unknown(referral)
     return {
         "status": result.status, "label": result.label, "overridden": result.overridden,
         "override_reason": result.override_reason,
@@ -68,8 +68,11 @@ class ReferralSerializer(serializers.ModelSerializer):
             self.fields["referring_provider"].queryset = ReferringProvider.objects.filter(clinic=clinic)
             self.fields["program"].queryset = Program.objects.filter(clinic=clinic)
         if self.context.get("refers_as_self"):
-            # A physician always refers as themself; the field is ignored for them.
+            # A physician always refers as themself; the field is ignored for them. Whether the person
+            # matched a patient record is not theirs to see: it would tell who is a patient here.
             self.fields["referring_provider"].required = False
+            self.fields.pop("patient")
+            self.fields.pop("possible_duplicate")
 
 
 class ReferralFilter(django_filters.FilterSet):
@@ -135,14 +138,7 @@ class ReferralViewSet(
         return Response(self.get_serializer(referral).data)
 
     def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        if not has_permission(self.membership, "referral.manage"):
-            # A physician refers as themself.
-            data["referring_provider"] = services.provider_for_physician(membership=self.membership)
-        source = Referral.Source.STAFF if has_permission(self.membership, "referral.manage") else Referral.Source.PORTAL
-        serializer.instance = services.referral_create(
-            clinic=self.clinic, actor=self.request.user, data=data, source=source
-        )
+        serializer.instance = services.referral_submit(membership=self.membership, data=serializer.validated_data)
 
     def perform_update(self, serializer):
         serializer.instance = services.referral_update(
@@ -152,7 +148,11 @@ class ReferralViewSet(
     @extend_schema(responses=EligibilitySerializer, summary="Eligibility of the patient for the program")
     @action(detail=True, methods=["get"])
     def eligibility(self, request, *args, **kwargs):
-        return Response(eligibility_data(self.get_object()))
+        referral = self.get_object()
+        audit.record_access(
+            clinic=self.clinic, actor=request.user, obj=referral, request=request, detail="API eligibility"
+        )
+        return Response(eligibility_data(referral))
 
     @extend_schema(request=StatusChangeSerializer, responses=ReferralSerializer, summary="Change the status")
     @action(detail=True, methods=["post"], url_path="status")

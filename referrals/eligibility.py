@@ -132,6 +132,23 @@ def overall_status(outcomes: list[RuleOutcome]) -> str:
     return ELIGIBLE
 
 
+def eligibility_or_unknown(referral: Referral) -> Eligibility:
+    """check_eligibility for pages and the API: a referral dated before any rule is on record shows
+    "needs information" with the reason, instead of failing."""
+    try:
+        return check_eligibility(referral)
+    except MissingThresholdError:
+        reason = (
+            f"No eligibility rules are on record for {referral_day(referral).isoformat()}; check the referral date."
+        )
+        return Eligibility(
+            status=NEEDS_INFORMATION,
+            outcomes=[RuleOutcome(rule="Eligibility rules", status=UNKNOWN, reason=reason)],
+            overridden=False,
+            override_reason="",
+        )
+
+
 def referral_day(referral: Referral) -> date:
     value = referral.referral_date
     # The model's default is timezone.now(), so an unsaved referral carries a datetime until it is saved.

@@ -69,8 +69,9 @@ How the Bundle is read:
 - The requester is a Practitioner with an NPI (http://hl7.org/fhir/sid/us-npi). The clinic's referring provider
   with that NPI is used, or created from the Practitioner.
 
-The patient is matched as for any referral: the same MRN links that patient; the same name and birth date
-without an MRN match flags a possible duplicate for staff; otherwise a patient record is created.
+The patient is matched as for any referral: MRN, name and birth date all agreeing link that patient; a
+partial match (the same name and birth date, or a known MRN under another name) flags a possible duplicate
+for staff; otherwise a patient record is created.
 
 Problems are answered with HTTP 400 and an OperationOutcome listing every problem found, each with the FHIRPath
 of the element (`Bundle.entry[2].resource.subject`). Nothing is saved unless the whole Bundle is accepted.

@@ -177,6 +177,7 @@ class ReferralForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         height, weight = data.get("height"), data.get("weight")
+        data["height_cm"] = data["weight_kg"] = None  # a cleared field clears the stored value
         if height is not None:
             data["height_cm"] = (height * CM_PER_IN if self.clinic.length_unit == "in" else height).quantize(
                 Decimal("0.1")

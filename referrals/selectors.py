@@ -118,6 +118,18 @@ def physician_memberships(user) -> QuerySet[Membership]:
     )
 
 
+def provider_of_physician(*, membership: Membership) -> ReferringProvider:
+    """The physician's provider record for the portal form (unsaved if they have none yet)."""
+    provider = ReferringProvider.objects.filter(clinic_id=membership.clinic_id, membership=membership).first()
+    if provider is None:
+        user = membership.user
+        provider = ReferringProvider(
+            clinic_id=membership.clinic_id, first_name=user.first_name or user.email, last_name=user.last_name,
+            email=user.email,
+        )  # fmt: skip
+    return provider
+
+
 def providers_of_clinic(*, clinic) -> QuerySet[ReferringProvider]:
     return ReferringProvider.objects.filter(clinic=clinic).select_related("membership__user")
 

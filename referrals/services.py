@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from clinic import services as clinic_services
 from clinic.models import Clinic, Enrollment, Membership, Patient, PatientPhysician, Program, User
-from referrals.eligibility import check_eligibility
+from clinic.permissions import has_permission
+from referrals.eligibility import eligibility_or_unknown
 from referrals.models import (
     Referral,
     ReferralAttachment,
@@ -95,6 +96,8 @@ def provider_for_physician(*, membership: Membership) -> ReferringProvider:
         if provider is not None:
             provider.membership = membership
             provider.save(update_fields=["membership"])
+            for referral in provider.referrals.filter(patient__isnull=False).select_related("referring_provider"):
+                _link_physician(referral)
     if provider is None:
         user = membership.user
         provider = ReferringProvider.objects.create(
@@ -241,6 +244,14 @@ def _check_belongs_to_clinic(referral: Referral, clinic: Clinic) -> None:
 
 
 @transaction.atomic
+def referral_submit(*, membership: Membership, data: dict, attachment=None) -> Referral:
+    """A referral from a member: staff name the referrer; a physician always refers as themself."""
+    if has_permission(membership, "referral.manage"):
+        return referral_create(clinic=membership.clinic, actor=membership.user, data=data, attachment=attachment)
+    return portal_referral_submit(membership=membership, profile={}, data=data, attachment=attachment)
+
+
+@transaction.atomic
 def portal_referral_submit(*, membership: Membership, profile: dict, data: dict, attachment=None) -> Referral:
     """A physician's referral from the portal: their details are remembered, and both are saved, or neither."""
     provider = provider_for_physician(membership=membership)
@@ -251,16 +262,49 @@ def portal_referral_submit(*, membership: Membership, profile: dict, data: dict,
     )  # fmt: skip
 
 
+# Once a referral is decided, these describe what was decided on and stay as they were; clinical
+# facts, clearance and precautions may still be corrected.
+FIXED_ONCE_DECIDED = ["program", "referring_provider", "patient_mrn", "patient_first_name", "patient_last_name",
+                      "patient_date_of_birth"]  # fmt: skip
+
+
 @transaction.atomic
 def referral_update(*, clinic: Clinic, actor: User | None, referral: Referral, data: dict) -> Referral:
+    referral = (
+        Referral.objects.select_for_update().select_related("referring_provider").get(pk=referral.pk, clinic=clinic)
+    )
+    previous_provider = referral.referring_provider
+    previous_program_id = referral.program_id
     for key in REFERRAL_FIELDS:
         if key in data:
+            if not referral.is_open and key in FIXED_ONCE_DECIDED and getattr(referral, key) != data[key]:
+                label = Referral._meta.get_field(key).verbose_name
+                raise ValidationError({key: f"The {label} cannot change once the referral is decided."})
             setattr(referral, key, data[key])
     _check_belongs_to_clinic(referral, clinic)
+    if referral.program_id != previous_program_id and not referral.program.is_active:
+        raise ValidationError({"program": f"{referral.program.name} no longer takes referrals."})
     referral.full_clean(exclude=["patient"])
     referral.last_action_at = timezone.now()
     referral.save()
+    if referral.referring_provider_id != previous_provider.pk:
+        _move_physician_link(referral, previous_provider)
     return referral
+
+
+def _move_physician_link(referral: Referral, previous_provider: ReferringProvider) -> None:
+    """The new referrer may see the patient; the old one keeps access only through another referral."""
+    _link_physician(referral)
+    if referral.patient_id and previous_provider.membership_id:
+        still_refers = Referral.objects.filter(
+            clinic_id=referral.clinic_id, patient_id=referral.patient_id,
+            referring_provider__membership_id=previous_provider.membership_id,
+        ).exists()  # fmt: skip
+        if not still_refers:
+            PatientPhysician.objects.filter(
+                clinic_id=referral.clinic_id, patient_id=referral.patient_id,
+                physician_id=previous_provider.membership_id, relationship=PatientPhysician.Relationship.REFERRING,
+            ).delete()  # fmt: skip
 
 
 @transaction.atomic
@@ -328,13 +372,19 @@ def referral_accept(*, clinic: Clinic, actor: User | None, referral: Referral, s
         raise ValidationError(f"A referral that is {referral.get_status_display().lower()} cannot be accepted.")
     if referral.patient_id is None:
         raise ValidationError("Link the referral to a patient record first (possible duplicate).")
-    eligibility = check_eligibility(referral)
+    eligibility = eligibility_or_unknown(referral)
     if eligibility.status == "not_eligible" and not eligibility.overridden:
         raise ValidationError(
             "The patient is not eligible for this program. Override the result with a reason to accept."
         )
     if start_date is None:
         raise ValidationError({"start_date": "Choose the start date."})
+    open_episode = Enrollment.objects.filter(
+        clinic=clinic, patient_id=referral.patient_id, program=referral.program,
+        status__in=[Enrollment.Status.ENROLLED, Enrollment.Status.ACTIVE],
+    )  # fmt: skip
+    if open_episode.exists():
+        raise ValidationError(f"The patient is already enrolled in {referral.program.name}; decline this referral.")
     enrollment = Enrollment.objects.create(
         clinic=clinic, patient_id=referral.patient_id, program=referral.program, start_date=start_date
     )

@@ -15,7 +15,7 @@ from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view
 from clinic.views import attach_errors
 from referrals import forms, selectors, services
-from referrals.eligibility import check_eligibility
+from referrals.eligibility import eligibility_or_unknown
 from referrals.models import Referral
 
 
@@ -76,7 +76,7 @@ def referral_detail(request, referral_id):
     can_manage = has_permission(request.membership, "referral.manage")
     context = {
         "referral": referral,
-        "eligibility": check_eligibility(referral),
+        "eligibility": eligibility_or_unknown(referral),
         "history": referral.status_changes.select_related("changed_by"),
         "attachments": referral.attachments.all(),
         "can_manage": can_manage,
@@ -87,6 +87,11 @@ def referral_detail(request, referral_id):
     }
     if can_manage:
         candidates = selectors.possible_duplicate_patients(referral) if referral.patient_id is None else None
+        if candidates:
+            audit.record_list_access(
+                clinic=request.clinic, actor=request.user, model=candidates.model, request=request,
+                object_ids=[p.pk for p in candidates], detail="Possible duplicates of a referral",
+            )  # fmt: skip
         context.update(
             duplicates=candidates,
             link_form=forms.LinkPatientForm(candidates=candidates) if candidates is not None else None,
@@ -108,6 +113,10 @@ def _default_discharge_date(referral):
 def referral_edit(request, referral_id):
     referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
     form = forms.ReferralForm(request.POST or None, instance=referral, clinic=request.clinic)
+    if request.method == "GET":
+        audit.record_access(
+            clinic=request.clinic, actor=request.user, obj=referral, request=request, detail="Edit form"
+        )
     if request.method == "POST" and form.is_valid():
         try:
             services.referral_update(
@@ -291,7 +300,7 @@ def program_edit(request, program_id=None):
 
 @clinic_view("referral.portal")
 def portal_refer(request):
-    provider = services.provider_for_physician(membership=request.membership)
+    provider = selectors.provider_of_physician(membership=request.membership)
     form = forms.PortalReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
     profile = forms.PhysicianProfileForm(request.POST or None, instance=provider, prefix="me")
     if request.method == "POST" and form.is_valid() and profile.is_valid():

@@ -87,3 +87,37 @@ def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(team_a):
     _, response = sign_in(email, PASSWORD)
     assert "Too many failed login attempts" in response.content.decode()
     cache.clear()
+
+
+def test_a_clinic_that_turns_mfa_on_asks_signed_in_members_at_once(team_a):
+    persona = team_a["physiologist"]
+    persona.clinic.mfa_required = True
+    persona.clinic.save()
+    response = persona.client.get(reverse("patient_list", args=[persona.clinic.slug]))
+    assert response.url == reverse("mfa_activate_totp")
+
+
+def test_idle_timeout_is_kept_between_2_and_60_minutes(team_a):
+    admin = team_a["admin"]
+    response = admin.client.post(
+        reverse("clinic_settings", args=[admin.clinic.slug]),
+        {"name": "Alpha", "timezone": "America/New_York", "weight_unit": "lb", "length_unit": "in",
+         "idle_timeout_minutes": 0},
+    )  # fmt: skip
+    assert "idle_timeout_minutes" in response.context["form"].errors
+    admin.clinic.refresh_from_db()
+    assert admin.clinic.idle_timeout_minutes == 15
+
+
+def test_api_tokens_do_not_open_pages(team_a):
+    from clinic import services
+
+    _, raw = services.api_token_create(membership=team_a["admin"].membership, name="x")
+    response = Client(headers={"Authorization": f"Bearer {raw}"}).get(
+        reverse("patient_export", args=[team_a["admin"].clinic.slug])
+    )
+    assert response.status_code == 302
+
+
+def test_people_cannot_change_their_sign_in_email(team_a):
+    assert team_a["physician"].client.get("/accounts/email/").status_code == 404

@@ -413,3 +413,20 @@ def test_referral_list_query_count_does_not_grow_with_referrals(
     with django_assert_max_num_queries(6):  # 5 today: token, membership, count, page, audit entry
         response = client.get(url("referral-list", clinic_a))
     assert len(response.json()["results"]) == count
+
+
+def test_a_physician_is_not_told_whether_the_person_matched_a_patient(clinic_a, team_a):
+    make_patient(clinic_a, "X-1", first_name="Grace", last_name="Hopper", date_of_birth="1946-12-09")
+    _, raw = clinic_services.api_token_create(membership=team_a["physician"].membership, name="x")
+    response = Client(headers={"Authorization": f"Bearer {raw}"}).post(
+        reverse("api-referral-list", args=[clinic_a.slug]),
+        {
+            "program": make_program(clinic_a, "post_rehab").pk,
+            "patient_first_name": "Grace",
+            "patient_last_name": "Hopper",
+            "patient_date_of_birth": "1946-12-09",
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert "possible_duplicate" not in response.json() and "patient" not in response.json()

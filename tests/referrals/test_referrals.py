@@ -399,3 +399,69 @@ def test_a_refused_portal_referral_saves_none_of_the_physicians_details(team_a, 
     )  # fmt: skip
     assert not Referral.objects.exists()
     assert not ReferringProvider.objects.filter(npi="1245319599").exists()
+
+
+def test_changing_the_referrer_moves_chart_access_to_the_new_physician(clinic_a, team_a, program, doctor):
+    from tests.conftest import make_member
+
+    referral = create(clinic_a, None, program, doctor)
+    other_member = make_member(clinic_a, "physician", email="other-doc@alpha.test")
+    other = services.provider_for_physician(membership=other_member)
+    services.referral_update(clinic=clinic_a, actor=None, referral=referral, data={"referring_provider": other})
+    links = set(PatientPhysician.objects.filter(patient=referral.patient).values_list("physician_id", flat=True))
+    assert links == {other_member.pk}
+
+
+def test_the_program_of_a_decided_referral_cannot_change(clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    with pytest.raises(ValidationError):
+        services.referral_update(
+            clinic=clinic_a, actor=None, referral=referral, data={"program": make_program(clinic_a, "pr")}
+        )
+
+
+def test_precautions_of_a_decided_referral_can_still_be_corrected(clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor)
+    services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    referral = services.referral_update(clinic=clinic_a, actor=None, referral=referral, data={"target_hr_ceiling": 125})
+    assert referral.target_hr_ceiling == 125
+
+
+def test_a_patient_is_not_enrolled_twice_in_the_same_program(clinic_a, program, doctor):
+    first = create(clinic_a, None, program, doctor)
+    services.referral_accept(clinic=clinic_a, actor=None, referral=first, start_date=timezone.localdate())
+    second = create(clinic_a, None, program, doctor, patient_mrn=first.patient.mrn)
+    with pytest.raises(ValidationError):
+        services.referral_accept(clinic=clinic_a, actor=None, referral=second, start_date=timezone.localdate())
+
+
+def test_clearing_height_and_weight_on_the_form_clears_them(team_a, clinic_a, program, doctor):
+    referral = create(clinic_a, None, program, doctor, height_cm=170, weight_kg=90)
+    persona = team_a["physiologist"]
+    form = persona.client.get(reverse("referral_edit", args=[clinic_a.slug, referral.pk])).context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update(
+        program=program.pk, referring_provider=doctor.pk, height="", weight="", patient_date_of_birth="1946-12-09",
+        referral_date=str(referral.referral_date), cleared_for_exercise="true",
+    )  # fmt: skip
+    persona.client.post(reverse("referral_edit", args=[clinic_a.slug, referral.pk]), data)
+    referral.refresh_from_db()
+    assert (referral.height_cm, referral.weight_kg) == (None, None)
+
+
+def test_a_referral_dated_before_any_rules_shows_needs_information(team_a, clinic_a, doctor):
+    referral = make_referral(
+        clinic_a, provider=doctor, program=make_program(clinic_a, "cr"), referral_date="2010-01-01"
+    )
+    response = team_a["physiologist"].client.get(reverse("referral_detail", args=[clinic_a.slug, referral.pk]))
+    assert response.context["eligibility"].status == "needs_information"
+
+
+def test_claimed_contact_referrals_open_the_patient_chart_for_the_physician(clinic_a, team_a, program):
+    physician = team_a["physician"]
+    contact = make_provider(clinic_a, email=physician.user.email, npi="1245319599")
+    referral = create(clinic_a, None, program, contact)
+    services.provider_for_physician(membership=physician.membership)
+    url = reverse("patient_detail", args=[clinic_a.slug, referral.patient.pk])
+    assert physician.client.get(url).status_code == 200
