@@ -86,6 +86,8 @@ def provider_delete(*, clinic: Clinic, actor: User | None, provider: ReferringPr
 def provider_for_physician(*, membership: Membership) -> ReferringProvider:
     """The physician member's own provider record: on first use, the contact record with their email
     (a referrer who was invited later), or a new record from their account."""
+    # Locking the membership makes two first uses at once (two tabs) take turns instead of colliding.
+    Membership.objects.select_for_update().filter(pk=membership.pk).first()
     provider = ReferringProvider.objects.filter(clinic_id=membership.clinic_id, membership=membership).first()
     if provider is None:
         provider = (
