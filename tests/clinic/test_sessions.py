@@ -121,3 +121,15 @@ def test_api_tokens_do_not_open_pages(team_a):
 
 def test_people_cannot_change_their_sign_in_email(team_a):
     assert team_a["physician"].client.get("/accounts/email/").status_code == 404
+
+
+def test_password_reset_sends_an_email(team_a):
+    from django.core import mail
+
+    Client().post(reverse("account_reset_password"), {"email": team_a["billing"].user.email})
+    assert mail.outbox[0].to == [team_a["billing"].user.email]
+
+
+def test_django_admin_signs_in_through_the_same_login(client, db):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.url.startswith(reverse("account_login"))
