@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WITH_SERVICES := $(PY) -m clinic.devservices run --
 
-.PHONY: run test lint bench install check-system clean-data
+.PHONY: run test lint bench faults install system-packages clean-data
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -19,13 +19,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	@$(PYTHON) tests/system_packages.py run
 	@mkdir -p .data
 	DEBUG=$${DEBUG:-1} $(WITH_SERVICES) $(PY) -m clinic.devrun
 
-check-system:
-	@$(PY) tests/check_system.py
+# Installs the missing Debian packages the tests need when it may (root or passwordless sudo), else
+# prints the apt-get line and stops. `make run` does the same for the fewer it needs.
+system-packages:
+	@$(PYTHON) tests/system_packages.py test
 
-test: install check-system
+test: install system-packages
 	MEDFIT_TEST_REDIS_DB=1 $(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -34,6 +37,10 @@ lint: install
 
 bench: install
 	$(WITH_SERVICES) $(PY) -m bench.run $(BENCH_ARGS)
+
+# Kills workers, Redis, PostgreSQL and make run itself on a stack of its own (tests/faultreport.py).
+faults: install
+	$(PY) -m tests.faultreport
 
 clean-data:
 	rm -rf .data

@@ -4,6 +4,7 @@ The development database is never touched: Django is pointed at medfit_bench bef
 `configure_django` checks that it really is.
 """
 
+import contextlib
 import os
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,14 +36,20 @@ def ensure_database(url: str, name: str = BENCH_DB, recreate: bool = False) -> b
 
 
 def configure_django() -> str:
-    """Point Django's test settings at medfit_bench and start Django. Returns the bench URL."""
+    """Point Django's test settings at medfit_bench and start Django. Returns the bench URL (the owner's).
+
+    As in production, pages run as the application role (row-level security applies); the database
+    is created, migrated and filled as the owner (clinic/dbroles.py)."""
     dev_url = os.environ.get("DATABASE_URL")
     if not dev_url:
         raise SystemExit("DATABASE_URL is not set; run through `make bench` (clinic.devservices sets it).")
-    bench_url = with_database(dev_url, BENCH_DB)
-    ensure_database(dev_url)
+    owner_url = os.environ.get("DATABASE_OWNER_URL") or dev_url
+    bench_url = with_database(owner_url, BENCH_DB)
+    ensure_database(owner_url)
 
-    os.environ["DATABASE_URL"] = bench_url  # read by clinic.settings when tests.settings imports it
+    # Read by clinic.settings when tests.settings imports it.
+    os.environ["DATABASE_URL"] = with_database(dev_url, BENCH_DB)
+    os.environ["DATABASE_OWNER_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # no HTTPS redirect, test Redis database
     os.environ["DEBUG"] = "0"  # measure the production code paths (cached templates, no debug toolbar)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")  # the host django.test.Client sends
@@ -70,4 +77,37 @@ def recreate_database(bench_url: str) -> None:
 def migrate() -> None:
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
+    from clinic.dbroles import connected_as_owner
+
+    with connected_as_owner():
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+RLS_TABLES_SQL = "SELECT relname FROM pg_class WHERE relkind = 'r' AND relrowsecurity ORDER BY relname"
+
+
+@contextlib.contextmanager
+def without_row_level_security():
+    """For the comparison run only: pages as the owner with every policy off and no scope round trips."""
+    from django.db import connection
+
+    from clinic import rls
+    from clinic.dbroles import connected_as_owner
+
+    def set_no_scope(scope, *, force=False):
+        return None
+
+    with connected_as_owner():
+        with connection.cursor() as cursor:
+            cursor.execute(RLS_TABLES_SQL)
+            tables = [name for (name,) in cursor.fetchall()]
+            for table in tables:
+                cursor.execute(sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(sql.Identifier(table)))
+        activate, rls.activate = rls.activate, set_no_scope
+        try:
+            yield
+        finally:
+            rls.activate = activate
+            with connection.cursor() as cursor:
+                for table in tables:
+                    cursor.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(sql.Identifier(table)))

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from clinic import rls
 from clinic.models import Clinic, Membership, Patient, Role
 from referrals.models import Referral
 
@@ -138,12 +139,15 @@ def measure_all(clinics: list[Clinic], iterations: int, warmups: int) -> list[Re
     runs = []
     for clinic in clinics:
         clients = {}
-        patients = Patient.objects.filter(clinic=clinic).count()
-        referrals = Referral.objects.filter(clinic=clinic).count()
-        for page in pages_for(clinic):
-            client = clients.get(page.role) or clients.setdefault(page.role, member_client(clinic, page.role))
-            result = Result(page=page.name, clinic=clinic.slug, patients=patients, path=page.path, referrals=referrals)
-            runs.append((client, page, result))
+        with rls.scoped(rls.clinic_scope(clinic.pk)):  # the pages set their own scope, as in production
+            patients = Patient.objects.filter(clinic=clinic).count()
+            referrals = Referral.objects.filter(clinic=clinic).count()
+            for page in pages_for(clinic):
+                client = clients.get(page.role) or clients.setdefault(page.role, member_client(clinic, page.role))
+                result = Result(
+                    page=page.name, clinic=clinic.slug, patients=patients, path=page.path, referrals=referrals
+                )
+                runs.append((client, page, result))
     for client, page, _ in runs:
         for _ in range(warmups):
             timed_get(client, page.path)
@@ -213,11 +217,13 @@ def page_of(clinic: Clinic, path: str) -> Page:
 def explain_page(clinic: Clinic, path: str) -> list[dict]:
     """EXPLAIN ANALYZE every SELECT on the page's table (patients, or referrals for the referral and
     portal pages) that GET `path` runs: the page query, its count, the status counts…"""
-    page = page_of(clinic, path)
-    client = member_client(clinic, page.role)
+    with rls.scoped(rls.clinic_scope(clinic.pk)):
+        page = page_of(clinic, path)
+        client = member_client(clinic, page.role)
     explained = []
     for sql in table_queries_of(client, path, page.table):
-        plan = explain(sql)
+        with rls.scoped(rls.clinic_scope(clinic.pk)):  # the plan the page gets, policy included
+            plan = explain(sql)
         explained.append(
             {
                 "sql": sql,

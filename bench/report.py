@@ -45,6 +45,20 @@ def table(results: list[Result], target_ms: float) -> str:
     return "\n".join([line(header), separator, *(line(row) for row in rows)])
 
 
+def rls_table(with_rls: list[Result], without_rls: list[Result]) -> str:
+    """Median with and without row-level security, page by page, and what it costs."""
+    without = {(r.page, r.clinic): r for r in without_rls}
+    lines = [f"{'page':<34} {'clinic':<12} {'with RLS ms':>11} {'without ms':>10} {'with/without':>12} {'queries':>9}"]
+    for r in with_rls:
+        other = without[(r.page, r.clinic)]
+        ratio = r.median_ms / other.median_ms if other.median_ms else float("nan")
+        queries = f"{r.query_count}/{other.query_count}"
+        lines.append(
+            f"{r.page:<34} {r.clinic:<12} {r.median_ms:>11.1f} {other.median_ms:>10.1f} {ratio:>11.2f}x {queries:>9}"
+        )
+    return "\n".join(lines)
+
+
 def query_comparison(results: list[Result]) -> list[dict]:
     """Per page: query count and median at each clinic size, whether the counts are the same, and
     how many times slower the largest clinic is than the smallest."""

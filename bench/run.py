@@ -58,7 +58,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.database import configure_django, migrate, recreate_database
+from bench.database import configure_django, migrate, recreate_database, without_row_level_security
 
 BIG, SMALL = "bench-big", "bench-small"
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -90,6 +90,7 @@ def prepare_data(args: argparse.Namespace, bench_url: str) -> None:
     """Build the data set unless both clinics already exist with the requested sizes (patients and
     referrals); otherwise drop medfit_bench and build it all again."""
     from bench import dataset
+    from clinic.dbroles import connected_as_owner
 
     print("Migrating medfit_bench…", flush=True)
     migrate()
@@ -103,9 +104,10 @@ def prepare_data(args: argparse.Namespace, bench_url: str) -> None:
         print(f"Data set is {have}, wanted {describe(wanted)}: recreating medfit_bench.", flush=True)
         recreate_database(bench_url)
         migrate()
-    for slug, (patients, referrals) in wanted.items():
-        dataset.build_clinic(slug, patients, referrals, args.seed)
-    dataset.analyze()
+    with connected_as_owner():  # the owner's session sees every clinic
+        for slug, (patients, referrals) in wanted.items():
+            dataset.build_clinic(slug, patients, referrals, args.seed)
+        dataset.analyze()
 
 
 def describe(sizes: dict[str, tuple[int, int]]) -> str:
@@ -145,6 +147,9 @@ def main(argv: list[str]) -> int:
     with override_settings(ROOT_URLCONF="bench.urls"):
         big, small = Clinic.objects.get(slug=BIG), Clinic.objects.get(slug=SMALL)
         results = measure.measure_all([big, small], args.iterations, args.warmups)
+        print("Measuring again without row-level security…", flush=True)
+        with without_row_level_security():
+            results_without_rls = measure.measure_all([big, small], args.iterations, args.warmups)
         prefix_page = next(r for r in results if r.clinic == BIG and r.page.startswith("search last-name"))
         explained[prefix_page.page] = measure.explain_page(big, prefix_page.path)
         comparison = report.query_comparison(results)
@@ -158,6 +163,8 @@ def main(argv: list[str]) -> int:
     print()
     print(f"Clinics: {BIG} {size_label(results, BIG)}, {SMALL} {size_label(results, SMALL)}.")
     print(report.table(results, args.target_ms))
+    print("\nRow-level security (the same pages as the owner, policies off and no scope queries):")
+    print(report.rls_table(results, results_without_rls))
     print("\nBy clinic size (queries per request, median ms, big/small median):")
     print(report.size_table(comparison))
     for title, queries in explained.items():

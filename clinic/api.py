@@ -3,13 +3,17 @@
 import zoneinfo
 
 import django_filters
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,8 +23,18 @@ from clinic.permissions import has_permission
 from clinic.tenancy import resolve_membership
 
 
+class PayloadTooLarge(APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+
+
 def exception_handler(exc, context):
     """Errors are JSON: {"message": "...", "errors": {field: [messages]}}."""
+    if isinstance(exc, RequestDataTooBig):
+        # Raised by Django as the body is read; left to Django it would be an HTML 400 page.
+        exc = PayloadTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, the most the API accepts."
+        )
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
     response = drf_exception_handler(exc, context)
@@ -32,6 +46,42 @@ def exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"message": str(response.data["detail"]), "errors": {}}
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error answer (exception_handler above)."""
+
+    message = serializers.CharField()
+    errors = serializers.DictField(help_text="Messages by field name; empty when the error is not about fields.")
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Documents the errors any operation can answer with, besides its success, so that the schema is the
+    whole contract (tests/test_schema_fuzz.py holds every answer to it)."""
+
+    error_response = ErrorSerializer
+    error_media_types: list[str] | None = None  # None: the view's renderers (JSON)
+
+    def error_codes(self) -> dict[str, str]:
+        codes = {
+            "400": "Invalid fields or query parameters.",
+            "401": "No valid API token.",
+            "404": "No such clinic or object, or not one this member may see.",
+        }
+        if self.method not in ("GET", "HEAD", "OPTIONS"):
+            codes["403"] = "Signed in with a session but without the CSRF token."
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes["413"] = "The request body is too large."
+            codes["415"] = "The request body is not in a supported media type."
+        return codes
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in self.error_codes().items():
+            if code not in responses:
+                error = OpenApiResponse(self.error_response, description=description)
+                responses[code] = self._get_response_for_code(error, code, self.error_media_types, direction)
+        return responses
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -55,6 +105,10 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         self.clinic = self.membership.clinic
         # Default dates ("today") are the clinic's, as on its pages; finalize_response switches back.
         timezone.activate(zoneinfo.ZoneInfo(self.clinic.timezone))
+        # A method the endpoint does not have (DELETE on a patient) is the same for every role, so saying
+        # so tells nothing; it comes after the membership check, so another clinic's URL stays a 404.
+        if self.action is None:
+            raise MethodNotAllowed(request.method)
         permission = self.permissions_by_action.get(self.action)
         if permission is None or not has_permission(self.membership, permission):
             raise Http404
@@ -64,7 +118,44 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class TextOnly:
+    """Text fields take only JSON strings. DRF would turn 123 into "123" and so hide a client's mistake
+    (a number where a name goes) in the record."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(TextOnly, serializers.CharField):
+    pass
+
+
+class StrictEmailField(TextOnly, serializers.EmailField):
+    pass
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """The API's model serializers: text model fields become the strict fields above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+    }
+
+
+class IsoDateFilter(django_filters.DateFilter):
+    """Dates in filters are ISO 8601 (1950-02-01) only. Django's default input formats also read
+    01/02/1950, as 2 January, which a client meaning 1 February would never notice; anything else is a 400."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, input_formats=["%Y-%m-%d"], **kwargs)
+
+
+class PatientSerializer(StrictModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", *services.PATIENT_FIELDS, "status", "created_at", "updated_at"]
@@ -75,6 +166,8 @@ class PatientSerializer(serializers.ModelSerializer):
 
 
 class PatientFilter(django_filters.FilterSet):
+    date_of_birth = IsoDateFilter()
+
     class Meta:
         model = Patient
         fields = ["status", "mrn", "date_of_birth"]

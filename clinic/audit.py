@@ -4,9 +4,12 @@ django-auditlog records creates, updates and deletes of registered models by its
 `register_audited_models`); reads and sign-in events are recorded here, explicitly.
 """
 
+from auditlog.middleware import AuditlogMiddleware as BaseAuditlogMiddleware
 from auditlog.registry import auditlog
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 
+from clinic import rls
 from clinic.models import (
     ApiToken,
     AuditEntry,
@@ -35,10 +38,23 @@ def register_audited_models():
 
 
 def client_address(request) -> str | None:
+    """The address the request came from. Any client can send X-Forwarded-For, so only the entries
+    our own proxies appended count: behind N trusted proxies, the Nth address from the right."""
     if request is None:
         return None
-    forwarded = request.headers.get("X-Forwarded-For")
-    return forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
+    trusted = settings.TRUSTED_PROXY_COUNT
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    if trusted and len(forwarded) >= trusted:
+        return forwarded[-trusted]
+    return request.META.get("REMOTE_ADDR")
+
+
+class AuditlogMiddleware(BaseAuditlogMiddleware):
+    """django-auditlog's middleware takes the first X-Forwarded-For address as sent; use ours."""
+
+    @staticmethod
+    def _get_remote_addr(request):
+        return client_address(request)
 
 
 def _actor_fields(actor) -> dict:
@@ -88,9 +104,10 @@ def record_account_event(*, user, event, request=None, email: str = "", detail: 
     so every clinic's administrator sees their own staff's events. Unknown emails get one entry
     without a clinic (visible to platform superusers)."""
     user_type = ContentType.objects.get_for_model(User)
-    clinic_ids = (
-        list(Membership.objects.filter(user=user, is_active=True).values_list("clinic_id", flat=True)) if user else []
-    )
+    scope = rls.member_clinics_scope(user) if user else rls.NOTHING
+    clinic_ids = list(scope.clinic_ids)
+    if not clinic_ids:
+        scope = rls.Scope(platform=True)
     common = {
         "content_type": user_type,
         "object_pk": str(user.pk) if user else "",
@@ -104,4 +121,14 @@ def record_account_event(*, user, event, request=None, email: str = "", detail: 
         "actor_email": user.email if user else email,
     }
     entries = [AuditEntry(clinic_id=clinic_id, **common) for clinic_id in clinic_ids or [None]]
-    return AuditEntry.objects.bulk_create(entries)
+    with rls.scoped(scope):
+        return AuditEntry.objects.bulk_create(entries)
+
+
+def record_failed_sign_in(*, email: str, request=None, detail: str = ""):
+    """A failed or refused sign-in, under the person the email names when there is one."""
+    email = email.strip().lower()
+    user = User.objects.filter(email=email).first() if email else None
+    return record_account_event(
+        user=user, event=AuditEntry.Event.LOGIN_FAILED, request=request, email=email, detail=detail
+    )

@@ -16,9 +16,10 @@ HEARTBEAT_INTERVAL = 10
 
 
 def write_heartbeat():
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.set(HEARTBEAT_KEY, time.time(), timeout=600)
+    # Redis, not the default (database) cache: a heartbeat may be lost, and needs no database write.
+    caches["redis"].set(HEARTBEAT_KEY, time.time(), timeout=600)
 
 
 class HeartbeatStep(bootsteps.StartStopStep):

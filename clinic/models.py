@@ -1,5 +1,6 @@
 """The core record: users, clinics (tenants), memberships and roles, patients, the audit trail."""
 
+import datetime
 import re
 import zoneinfo
 
@@ -142,7 +143,6 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    email_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -207,9 +207,19 @@ def validate_mbi(value: str):
         )
 
 
+EARLIEST_PLAUSIBLE_DATE = datetime.date(1900, 1, 1)
+
+
 def validate_not_future(value):
+    """Kept for the migrations that name it; fields use validate_birth_date."""
+    validate_birth_date(value)
+
+
+def validate_birth_date(value):
     if value > localdate():
         raise ValidationError("Date of birth cannot be in the future.")
+    if value < EARLIEST_PLAUSIBLE_DATE:
+        raise ValidationError("Date of birth cannot be before 1900.")
 
 
 class Patient(models.Model):
@@ -229,7 +239,7 @@ class Patient(models.Model):
     mrn = models.CharField("MRN", max_length=30)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField(validators=[validate_not_future])
+    date_of_birth = models.DateField(validators=[validate_birth_date])
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     preferred_language = models.CharField(max_length=50, default="English")
     phone = models.CharField(max_length=30, blank=True)
@@ -389,6 +399,46 @@ class Enrollment(models.Model):
         return f"{self.patient} in {self.program}"
 
 
+# --- Messages ---------------------------------------------------------------------------------
+
+
+class OutboundMessage(models.Model):
+    """An email the platform sends. Written in the same transaction as the change that causes it, so
+    a change and its message are saved together or not at all; clinic/outbox.py sends it exactly once
+    (a row lock), and a beat job sends whatever Redis or a killed worker left behind."""
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Staff invitation"
+        REFERRAL_NOTICE = "referral_notice", "Referral notice to the referring physician"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    key = models.CharField(max_length=100, help_text="One message per event: e.g. invitation:42.")
+    to_email = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    # An invitation's body holds a sign-in link: once sent, it has no business in the database.
+    erase_body_after_send = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+    next_attempt_at = models.DateTimeField(default=now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "key"], name="outbound_message_once_per_event")]
+        indexes = [
+            models.Index(
+                fields=["clinic", "next_attempt_at"],
+                condition=models.Q(sent_at__isnull=True),
+                name="message_unsent_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.to_email}"
+
+
 # --- Audit trail ------------------------------------------------------------------------------
 
 
@@ -426,16 +476,22 @@ class AuditEntry(AbstractLogEntry):
         LOGIN_FAILED = "login_failed", "Failed sign-in"
         LOGOUT = "logout", "Signed out"
         MFA_CHANGE = "mfa_change", "Two-factor change"
+        RLS_BYPASS = "rls_bypass", "Read across clinics"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     event = models.CharField(max_length=20, choices=Event.choices, blank=True)
+    # The hash chain (clinic/auditchain.py): set by a database trigger on insert, whatever the ORM sends.
+    chain_seq = models.BigIntegerField(null=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = AuditEntryManager()
 
     class Meta(AbstractLogEntry.Meta):
         swappable = "AUDITLOG_LOGENTRY_MODEL"
         indexes = [
+            models.Index(fields=["clinic", "chain_seq"], name="audit_clinic_chain_idx"),
             models.Index(fields=["clinic", "-timestamp"], name="audit_clinic_time_idx"),
             models.Index(fields=["clinic", "patient", "-timestamp"], name="audit_clinic_patient_idx"),
             models.Index(fields=["clinic", "actor", "-timestamp"], name="audit_clinic_actor_idx"),
@@ -451,3 +507,21 @@ class AuditEntry(AbstractLogEntry):
                 self.Action.ACCESS: self.Event.VIEW,
             }[self.action]
         super().save(*args, **kwargs)
+
+
+class AuditCheckpoint(models.Model):
+    """Where a clinic's audit chain resumes after `audit_retention` removed its oldest entries: the
+    sequence number and hash of the last entry removed (the next kept entry's prev_hash)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    chain_seq = models.BigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    removed_before = models.DateTimeField()
+    removed_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "-chain_seq"], name="audit_checkpoint_idx")]
+
+    def __str__(self):
+        return f"Audit checkpoint at entry {self.chain_seq}"

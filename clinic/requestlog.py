@@ -3,13 +3,26 @@
 The concrete path is never logged: it can carry identifiers, and logs must hold no patient data.
 """
 
+import http.client
 import logging
 import time
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
 
 logger = logging.getLogger("medfit.request")
+
+
+def path_template(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return f"/{match.route}" if match else "<unmatched>"
+
+
+def user_id(request) -> int | None:
+    user = getattr(request, "user", None)
+    try:
+        return user.pk if user is not None and user.is_authenticated else None
+    except (OperationalError, InterfaceError):
+        return None  # the database is down, so the session could not be read; still log the request
 
 
 class RequestLogMiddleware:
@@ -21,12 +34,11 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         if not request.path.startswith("/static/"):
             match = request.resolver_match
-            user = getattr(request, "user", None)
             fields = {
                 "clinic": match.kwargs.get("clinic_slug", "") if match else "",
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "user_id": user_id(request),
                 "method": request.method,
-                "path": f"/{match.route}" if match else "<unmatched>",
+                "path": path_template(request),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             }
@@ -37,11 +49,26 @@ class RequestLogMiddleware:
             )
         return response
 
-    def process_exception(self, request, exception):
-        if isinstance(exception, Http404 | PermissionDenied):
-            return None  # an ordinary answer (every other clinic's id is a 404), not an error
-        match = request.resolver_match
-        logger.exception(
-            "unhandled exception",
-            extra={"path": f"/{match.route}" if match else "<unmatched>", "error": type(exception).__name__},
-        )
+
+class PathTemplateFilter(logging.Filter):
+    """For `django.request`: Django's "Internal Server Error: /c/alpha/patients/123/" names the concrete
+    URL, in its message and in the request it attaches. Keep the record and its traceback (the only
+    one for an error raised in a middleware), but with the path template instead."""
+
+    def filter(self, record):
+        if "request" in record.__dict__:  # not yet rewritten (dictConfig may have added this filter twice)
+            request = record.__dict__.pop("request")
+            status = getattr(record, "status_code", 500)
+            record.path = path_template(request)
+            record.msg, record.args = "%s: %s", (http.client.responses.get(status, "Error"), record.path)
+        return True
+
+
+class TemplateLookupFilter(logging.Filter):
+    """For `django.template`: its DEBUG line for a variable that did not resolve carries the exception,
+    whose message is the repr of the object looked in: the request with its full URL (a search names a
+    patient), or a patient. Keep the line, which names the variable and template, without the exception."""
+
+    def filter(self, record):
+        record.exc_info, record.exc_text = None, None
+        return True

@@ -5,12 +5,22 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import ApiToken, Clinic, Invitation, Membership, Patient, Role, User, normalize_mbi
+from clinic import outbox
+from clinic.models import (
+    ApiToken,
+    Clinic,
+    Invitation,
+    Membership,
+    OutboundMessage,
+    Patient,
+    Role,
+    User,
+    normalize_mbi,
+)
 from clinic.tokens import hash_token, new_token
 
 INVITATION_VALID_FOR = datetime.timedelta(days=7)
@@ -60,7 +70,10 @@ def _clean_patient(patient: Patient) -> None:
     duplicate = Patient.objects.filter(clinic_id=patient.clinic_id, mrn__iexact=patient.mrn).exclude(pk=patient.pk)
     if patient.mrn and duplicate.exists():
         raise ValidationError({"mrn": f"MRN {patient.mrn} already belongs to another patient in this clinic."})
-    patient.full_clean()
+    # Not the model's constraints: when another save of the same MRN commits between the check above
+    # and this one, they would say "Patient with this Clinic and MRN already exists." The database's
+    # constraint still decides, with the message above (_save_patient).
+    patient.full_clean(validate_constraints=False)
 
 
 def _save_patient(patient: Patient) -> Patient:
@@ -145,35 +158,24 @@ def invitation_create(*, clinic: Clinic, actor: User, email: str, roles: list[st
     )
     invitation.full_clean()
     invitation.save()
-    from clinic import tasks  # tasks import services; import here to keep the module graph acyclic
-
-    transaction.on_commit(lambda: tasks.send_invitation_email.delay(invitation.pk, raw))
+    outbox.message_queue(
+        clinic=clinic,
+        kind=OutboundMessage.Kind.INVITATION,
+        key=f"invitation:{invitation.pk}",
+        to_email=invitation.email,
+        subject=f"You're invited to {clinic.name} on MedFit",
+        body=(
+            f"{actor} invited you to join {clinic.name} on MedFit.\n\n"
+            f"Accept the invitation within 7 days:\n{invitation_url(raw)}\n\n"
+            "If you did not expect this email, you can ignore it."
+        ),
+        erase_body_after_send=True,
+    )
     return invitation, raw
 
 
 def invitation_url(raw_token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[raw_token])
-
-
-def invitation_send_email(*, invitation_id: int, raw_token: str) -> bool:
-    """Send the invitation email once. Safe to call twice: the second call sends nothing."""
-    with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().select_related("clinic", "invited_by").get(pk=invitation_id)
-        if invitation.email_sent_at is not None or invitation.status != "pending":
-            return False
-        send_mail(
-            subject=f"You're invited to {invitation.clinic.name} on MedFit",
-            message=(
-                f"{invitation.invited_by} invited you to join {invitation.clinic.name} on MedFit.\n\n"
-                f"Accept the invitation within 7 days:\n{invitation_url(raw_token)}\n\n"
-                "If you did not expect this email, you can ignore it."
-            ),
-            from_email=None,
-            recipient_list=[invitation.email],
-        )
-        invitation.email_sent_at = timezone.now()
-        invitation.save(update_fields=["email_sent_at"])
-    return True
 
 
 def invitation_find(raw_token: str) -> Invitation | None:

@@ -18,11 +18,12 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and os.environ.get("MEDFIT_ALLOW_INSECURE_KEY") != "1":
-        raise RuntimeError("Set SECRET_KEY (or DEBUG=1 for local development).")
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789"  # noqa: S105
+# Anyone can read this key here, so it signs nothing outside development: without DEBUG the app
+# refuses to start with it, and `check --deploy` fails on it (clinic/apps.py).
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789"  # noqa: S105
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or (DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", DEVELOPMENT_SECRET_KEY):
+    raise RuntimeError("Set SECRET_KEY to a key of your own (or DEBUG=1 for local development).")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -56,11 +57,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise (static files keep their caching), above the rest, so error answers get it too.
+    "clinic.nostore.NoStoreMiddleware",
     "clinic.requestlog.RequestLogMiddleware",
+    "clinic.querystring.RefuseNulInQueryStringMiddleware",
+    # Above sessions and authentication, whose database reads fail first while PostgreSQL is down.
+    "clinic.errors.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "clinic.rls.RowLevelSecurityMiddleware",
     "clinic.tokens.ApiTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "clinic.sessions.IdleTimeoutMiddleware",
@@ -68,7 +75,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "clinic.audit.AuditlogMiddleware",
     "clinic.sessions.RequireMfaMiddleware",
 ]
 
@@ -92,12 +99,27 @@ TEMPLATES = [
 ]
 
 # --- Data stores -------------------------------------------------------------------------------
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/medfit"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+# Two PostgreSQL roles (see docs/deployment.md): the application role in DATABASE_URL (not superuser,
+# not table owner, so row-level security holds), and the owner in DATABASE_OWNER_URL, used only with
+# MEDFIT_DB_ROLE=owner by `migrate` and the audit retention command.
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://medfit_app@127.0.0.1:5432/medfit")
+DATABASE_OWNER_URL = os.environ.get("DATABASE_OWNER_URL", "") or DATABASE_URL
+DATABASE_APP_ROLE = dj_database_url.parse(DATABASE_URL)["USER"]
+
+
+def database_settings(url: str, *, owner: bool) -> dict:
+    database = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
     )
+    if owner:
+        # The owner's sessions see every clinic (migrations move data across clinics); see clinic/rls.py.
+        database["OPTIONS"] = {**database.get("OPTIONS", {}), "options": "-c medfit.rls_bypass=on"}
+    return database
+
+
+DATABASE_AS_OWNER = os.environ.get("MEDFIT_DB_ROLE", "app") == "owner"
+DATABASES = {
+    "default": database_settings(DATABASE_OWNER_URL if DATABASE_AS_OWNER else DATABASE_URL, owner=DATABASE_AS_OWNER)
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -109,14 +131,26 @@ def celery_url(redis_url: str) -> str:
     return "redis+socket://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url
 
 
+# The default cache holds what must survive a Redis outage or restart: allauth's sign-in rate limits
+# and lockouts. It lives in PostgreSQL (table created after `migrate`, see clinic/apps.py), sized so
+# culling never drops live counters. Redis keeps only what may be lost: the worker heartbeat.
+CACHE_TABLE = "medfit_cache"
 CACHES = {
     "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": CACHE_TABLE,
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000, "CULL_FREQUENCY": 10},
+    },
+    "redis": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "medfit",
-    }
+        # A dead Redis must cost a request a second, not the operating system's TCP timeout.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    },
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions in PostgreSQL only: signed-in people stay signed in while Redis is down or restarts.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 CELERY_BROKER_URL = celery_url(REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
@@ -126,8 +160,23 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing a task while Redis is down fails within about two seconds instead of hanging the request;
+# a message that was not enqueued is still an unsent row for the beat job to send.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".data" / "celerybeat-schedule")
+# Seconds: how often beat looks for unsent messages and how old one must be before it takes it
+# (clinic/outbox.py). `make faults` shortens it so a run takes minutes, not hours.
+OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    # Messages that Redis, a killed worker or a mail server left unsent (clinic/outbox.py).
+    "send-due-messages": {"task": "clinic.tasks.send_due_messages", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+}
+# A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
+# longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
 # Seconds; /healthz reports the worker down when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "60"))
 
@@ -187,7 +236,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "clinic.parsers.JSONParser",  # refuses deeply nested documents
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "clinic.api.AutoSchema",  # documents the error answers too
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -214,6 +268,9 @@ SPECTACULAR_SETTINGS = {
 DEMO_SEEDERS = ["referrals.demo.seed"]
 
 # --- Audit trail ------------------------------------------------------------------------------
+# How many proxies of ours (load balancer, nginx) stand in front of the app. Each appends the address
+# it saw to X-Forwarded-For, so the client's address is the Nth from the right; 0 ignores the header.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 AUDITLOG_LOGENTRY_MODEL = "clinic.AuditEntry"
 AUDITLOG_INCLUDE_ALL_MODELS = False
 AUDITLOG_STORE_JSON_CHANGES = True
@@ -281,11 +338,21 @@ LOGGING = {
         },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {
+        "path_template": {"()": "clinic.requestlog.PathTemplateFilter"},
+        "template_lookup": {"()": "clinic.requestlog.TemplateLookupFilter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "null": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Every logger reaches the console handler (a logger without handlers would fall back to Python's
+    # plain-text stderr handler). Django's request loggers name full URLs, which can carry identifiers:
+    # 4xx lines are dropped (medfit.request logs every request), 5xx name the path template.
     "loggers": {
-        # Django's own request logger prints full URLs, which can carry identifiers; ours logs templates.
-        "django.request": {"handlers": [], "level": "ERROR", "propagate": False},
-        "django.server": {"handlers": [], "propagate": False},
+        "django.request": {"level": "ERROR", "filters": ["path_template"]},
+        "django.template": {"filters": ["template_lookup"]},  # at DEBUG, it would name full URLs too
+        "django.server": {"handlers": ["null"], "propagate": False},  # runserver's access log
     },
 }

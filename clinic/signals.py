@@ -1,17 +1,17 @@
 """Account events go into the audit trail. These receivers record; they hold no business rules."""
 
 from allauth.mfa import signals as mfa_signals
-from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from clinic import audit, sessions
+from clinic import audit, rls, sessions
 from clinic.models import AuditEntry
 
 
 @receiver(user_logged_in)
 def on_login(sender, request, user, **kwargs):
-    sessions.start_session_policy(request, user)
+    with rls.scoped(rls.Scope(user_id=user.pk)):
+        sessions.start_session_policy(request, user)
     audit.record_account_event(user=user, event=AuditEntry.Event.LOGIN, request=request)
 
 
@@ -23,9 +23,7 @@ def on_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def on_login_failed(sender, credentials, request=None, **kwargs):
-    email = (credentials.get("email") or credentials.get("username") or "").strip().lower()
-    user = get_user_model().objects.filter(email=email).first() if email else None
-    audit.record_account_event(user=user, event=AuditEntry.Event.LOGIN_FAILED, request=request, email=email)
+    audit.record_failed_sign_in(email=credentials.get("email") or credentials.get("username") or "", request=request)
 
 
 def _record_mfa_change(request, user, detail):

@@ -1,10 +1,17 @@
-"""Celery tasks: thin, idempotent wrappers around services."""
+"""Celery tasks: thin, idempotent wrappers around services, each in the clinic it was given."""
 
 from celery import shared_task
 
-from clinic import services
+from clinic import outbox, rls
 
 
-@shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
-def send_invitation_email(invitation_id: int, raw_token: str) -> bool:
-    return services.invitation_send_email(invitation_id=invitation_id, raw_token=raw_token)
+@shared_task(acks_late=True)
+def send_message(clinic_id: int, message_id: int) -> bool:
+    with rls.scoped(rls.clinic_scope(clinic_id)):
+        return outbox.message_send(message_id=message_id)
+
+
+@shared_task(acks_late=True)
+def send_due_messages() -> int:
+    """Celery beat, every minute: what Redis, a killed worker or a mail server left unsent."""
+    return outbox.messages_send_due()

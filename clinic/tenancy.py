@@ -1,7 +1,8 @@
 """Resolving the clinic and the acting membership for a request.
 
 Every page under /c/<clinic_slug>/ and every API path under /api/v1/clinics/<clinic_slug>/ goes
-through `resolve_membership`. No membership, an inactive one, another clinic's object, or an object
+through `resolve_membership`, which also narrows the database connection to that one clinic
+(row-level security, clinic/rls.py). No membership, an inactive one, another clinic's object, or an object
 the role may not see: all give the same 404, so nobody can learn what exists elsewhere.
 """
 
@@ -14,9 +15,11 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from clinic.models import Membership
+from clinic import rls
+from clinic.models import Invitation, Membership
 from clinic.permissions import has_permission
 from clinic.sessions import must_set_up_mfa
+from clinic.tokens import hash_token
 
 
 def resolve_membership(user, clinic_slug: str, api_token=None) -> Membership:
@@ -32,7 +35,18 @@ def resolve_membership(user, clinic_slug: str, api_token=None) -> Membership:
     # A token belongs to one membership: it cannot be used in another clinic.
     if api_token is not None and api_token.membership_id != membership.pk:
         raise Http404
+    rls.activate(rls.clinic_scope(membership.clinic_id, user.pk))
     return membership
+
+
+def invitation_scope(user, raw_token: str) -> rls.Scope:
+    """An invitation link is opened before anyone knows its clinic: row-level security admits the
+    invitation by its hash, then the page works in the invitation's clinic."""
+    token_hash = hash_token(raw_token)
+    with rls.scoped(rls.Scope(token_hash=token_hash)):
+        clinic_id = Invitation.objects.filter(token_hash=token_hash).values_list("clinic_id", flat=True).first()
+    user_id = user.pk if user.is_authenticated else None
+    return rls.Scope(clinic_ids=(clinic_id,) if clinic_id else (), user_id=user_id, token_hash=token_hash)
 
 
 def require_permission(membership: Membership, permission: str) -> None:

@@ -4,13 +4,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from clinic import api, views
+from clinic import api, errors, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
+
+# Friendly pages in the site's layout; JSON under /api/.
+handler404 = errors.not_found
+handler500 = errors.server_error
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", api.PatientViewSet, basename="api-patient")

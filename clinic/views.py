@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic import audit, forms, selectors, services
+from clinic import audit, auditformat, forms, rls, selectors, services
 from clinic.csvexport import csv_response
 from clinic.models import AuditEntry, Membership, Patient
 from clinic.permissions import has_permission
-from clinic.tenancy import clinic_view
+from clinic.tenancy import clinic_view, invitation_scope
 
 PAGE_SIZE = 25
 
@@ -252,6 +252,7 @@ def invitation_revoke(request, invitation_id):
 
 
 def invitation_accept(request, token):
+    rls.activate(invitation_scope(request.user, token))  # the middleware restores the request's scope
     invitation = services.invitation_find(token)
     if invitation is None or invitation.status != "pending":
         return render(request, "clinic/invitation_invalid.html", status=404)
@@ -346,7 +347,8 @@ def audit_list(request):
     patient = None
     if form.is_valid() and form.cleaned_data.get("patient"):
         patient = Patient.objects.filter(clinic=request.clinic, pk=form.cleaned_data["patient"]).first()
-    return render(request, "clinic/audit.html", {"form": form, "page": page, "patient": patient})
+    rows = auditformat.readable(page.object_list)
+    return render(request, "clinic/audit.html", {"form": form, "page": page, "rows": rows, "patient": patient})
 
 
 @clinic_view("audit.view")
@@ -358,17 +360,11 @@ def audit_export(request):
     )  # fmt: skip
     rows = (
         (
-            e.timestamp.isoformat(),
-            e.actor_email or "",
-            e.get_event_display(),
-            e.content_type.model,
-            e.object_repr,
-            e.patient_id or "",
-            e.remote_addr or "",
-            e.changes_text or (e.changes or ""),
-        )  # fmt: skip
-        for e in entries.iterator(chunk_size=2000)
-    )
+            e.entry.timestamp.isoformat(), e.actor, e.entry.get_event_display(), e.record_type,
+            e.entry.object_repr, e.entry.patient_id or "", e.entry.remote_addr or "", e.details,
+        )
+        for e in auditformat.readable_stream(entries)
+    )  # fmt: skip
     header = ["Time (UTC)", "User", "Action", "Record type", "Record", "Patient id", "IP address", "Details"]
     return csv_response(f"audit-{request.clinic.slug}-{timezone.localdate():%Y%m%d}.csv", header, rows)
 

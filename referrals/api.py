@@ -2,17 +2,18 @@
 
 import django_filters
 from django.http import Http404
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import audit
-from clinic.api import ClinicScopedViewSet
+from clinic.api import AutoSchema, ClinicScopedViewSet, StrictCharField, StrictModelSerializer
 from clinic.models import Program
+from clinic.parsers import JSONParser
 from clinic.permissions import has_permission
 from clinic.tenancy import resolve_membership
 from referrals import fhir, selectors, services
@@ -20,7 +21,7 @@ from referrals.eligibility import eligibility_or_unknown
 from referrals.models import Referral, ReferringProvider
 
 
-class ReferringProviderSerializer(serializers.ModelSerializer):
+class ReferringProviderSerializer(StrictModelSerializer):
     class Meta:
         model = ReferringProvider
         fields = ["id", *services.PROVIDER_FIELDS, "membership", "created_at"]
@@ -28,7 +29,7 @@ class ReferringProviderSerializer(serializers.ModelSerializer):
         validators = []  # NPI uniqueness within the clinic is the service's rule
 
 
-class ProgramSerializer(serializers.ModelSerializer):
+class ProgramSerializer(StrictModelSerializer):
     class Meta:
         model = Program
         fields = ["id", *services.PROGRAM_FIELDS, "created_at"]
@@ -53,7 +54,9 @@ def eligibility_data(referral) -> dict:
     }  # fmt: skip
 
 
-class ReferralSerializer(serializers.ModelSerializer):
+class ReferralSerializer(StrictModelSerializer):
+    HIDDEN_FROM_REFERRERS = ("patient", "possible_duplicate")
+
     class Meta:
         model = Referral
         fields = ["id", "status", "source", "patient", "possible_duplicate", *services.REFERRAL_FIELDS,
@@ -71,8 +74,20 @@ class ReferralSerializer(serializers.ModelSerializer):
             # A physician always refers as themself; the field is ignored for them. Whether the person
             # matched a patient record is not theirs to see: it would tell who is a patient here.
             self.fields["referring_provider"].required = False
-            self.fields.pop("patient")
-            self.fields.pop("possible_duplicate")
+            for name in self.HIDDEN_FROM_REFERRERS:
+                self.fields.pop(name)
+
+
+class ReferralSchema(OpenApiSerializerExtension):
+    """In the schema, the fields a physician's answers leave out are not required."""
+
+    target_class = ReferralSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "response":
+            schema["required"] = [name for name in schema["required"] if name not in self.target.HIDDEN_FROM_REFERRERS]
+        return schema
 
 
 class ReferralFilter(django_filters.FilterSet):
@@ -85,7 +100,7 @@ class ReferralFilter(django_filters.FilterSet):
 
 class StatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Referral.Status.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class AcceptSerializer(serializers.Serializer):
@@ -93,7 +108,7 @@ class AcceptSerializer(serializers.Serializer):
 
 
 class OverrideSerializer(serializers.Serializer):
-    reason = serializers.CharField()
+    reason = StrictCharField()
 
 
 class ReferralViewSet(
@@ -157,32 +172,35 @@ class ReferralViewSet(
     @extend_schema(request=StatusChangeSerializer, responses=ReferralSerializer, summary="Change the status")
     @action(detail=True, methods=["post"], url_path="status")
     def set_status(self, request, *args, **kwargs):
+        referral = self.get_object()  # first: an id not visible here is a 404 whatever the body
         body = StatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if body.validated_data["status"] == Referral.Status.ACCEPTED:
             raise serializers.ValidationError({"status": "Accept through the accept action, with a start date."})
         referral = services.referral_set_status(
-            clinic=self.clinic, actor=request.user, referral=self.get_object(), **body.validated_data
+            clinic=self.clinic, actor=request.user, referral=referral, **body.validated_data
         )
         return Response(self.get_serializer(referral).data)
 
     @extend_schema(request=AcceptSerializer, responses=ReferralSerializer, summary="Accept and enroll the patient")
     @action(detail=True, methods=["post"])
     def accept(self, request, *args, **kwargs):
+        referral = self.get_object()
         body = AcceptSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         referral = services.referral_accept(
-            clinic=self.clinic, actor=request.user, referral=self.get_object(), **body.validated_data
+            clinic=self.clinic, actor=request.user, referral=referral, **body.validated_data
         )
         return Response(self.get_serializer(referral).data)
 
     @extend_schema(request=OverrideSerializer, responses=EligibilitySerializer, summary="Override not-eligible")
     @action(detail=True, methods=["post"])
     def override(self, request, *args, **kwargs):
+        referral = self.get_object()
         body = OverrideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         referral = services.referral_override_eligibility(
-            clinic=self.clinic, actor=request.user, referral=self.get_object(), reason=body.validated_data["reason"]
+            clinic=self.clinic, actor=request.user, referral=referral, reason=body.validated_data["reason"]
         )
         return Response(eligibility_data(referral))
 
@@ -250,6 +268,13 @@ class ProgramViewSet(
         )
 
 
+class FhirAutoSchema(AutoSchema):
+    """The intake's refusals are OperationOutcomes, served as application/fhir+json (handle_exception)."""
+
+    error_response = OpenApiTypes.OBJECT
+    error_media_types = [fhir.FHIR_JSON]
+
+
 class FhirReferralIntakeView(APIView):
     """POST a FHIR R4 Bundle holding a Patient and a ServiceRequest; get the new referral back.
 
@@ -259,6 +284,16 @@ class FhirReferralIntakeView(APIView):
     """
 
     parser_classes = [fhir.FhirJsonParser, JSONParser]
+    schema = FhirAutoSchema()
+
+    def handle_exception(self, exc):
+        """Every refusal is an OperationOutcome, as FHIR clients expect: unparsable JSON, a wrong content
+        type, an oversized body, no token, no access. The status and headers stay those of the API."""
+        response = super().handle_exception(exc)
+        message = response.data.get("message", "") if isinstance(response.data, dict) else ""
+        response.data = fhir.operation_outcome(response.status_code, message)
+        response.content_type = fhir.FHIR_JSON
+        return response
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -267,7 +302,8 @@ class FhirReferralIntakeView(APIView):
                                                         "status": serializers.CharField(),
                                                         "patient": serializers.IntegerField(allow_null=True),
                                                         "possible_duplicate": serializers.BooleanField()}),
-            400: OpenApiTypes.OBJECT,
+            200: OpenApiResponse(description="This ServiceRequest (by identifier) was received before: "
+                                             "the referral made then, in the same shape as 201."),
         },
         summary="Receive a referral as a FHIR R4 Bundle (Patient + ServiceRequest)",
     )  # fmt: skip
@@ -276,10 +312,13 @@ class FhirReferralIntakeView(APIView):
         if not has_permission(membership, "referral.manage"):
             raise Http404
         try:
-            referral = fhir.referral_from_bundle(clinic=membership.clinic, actor=request.user, bundle=request.data)
+            referral, created = fhir.referral_from_bundle(
+                clinic=membership.clinic, actor=request.user, bundle=request.data
+            )
         except fhir.FhirIntakeError as error:
             return Response(error.operation_outcome(), status=status.HTTP_400_BAD_REQUEST,
-                            content_type="application/fhir+json")  # fmt: skip
+                            content_type=fhir.FHIR_JSON)  # fmt: skip
         body = {"id": referral.pk, "status": referral.status, "patient": referral.patient_id,
                 "possible_duplicate": referral.possible_duplicate}  # fmt: skip
-        return Response(body, status=status.HTTP_201_CREATED)
+        # The same order (ServiceRequest identifier) posted again gives the referral made the first time.
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from clinic.models import Membership, Patient, Program, ProgramType
 from referrals import services
-from referrals.models import Referral, ReferringProvider
+from referrals.models import Referral, ReferralStatusChange, ReferringProvider
 
 PROGRAMS = {
     "riverside": [
@@ -154,6 +154,8 @@ def _clinical_facts(program: Program, rng: random.Random, today: datetime.date) 
                 lvef_percent=rng.choice([25, 30, 35, 40]),
                 nyha_class=rng.choice([2, 3]),
                 hf_optimal_therapy_weeks=8,
+                hf_recent_cv_event=False,
+                hf_planned_cv_procedure=False,
                 diagnosis_codes=["I50.22"],
             )
         return facts
@@ -196,11 +198,12 @@ def _seed_referrals(clinic, programs, providers) -> None:
     )
     for patient, outcome in zip(patients, plan, strict=False):
         program = rng.choice(programs)
+        received_at = timezone.now() - datetime.timedelta(days=_age_in_days(outcome, rng), hours=rng.randint(0, 8))
         data = {
             "referring_provider": rng.choice(providers),
             "program": program,
             "urgency": "urgent" if rng.random() < 0.2 else "routine",
-            "referral_date": today - datetime.timedelta(days=rng.randint(1, 40)),
+            "referral_date": timezone.localdate(received_at) - datetime.timedelta(days=rng.randint(0, 3)),
             "reason": f"Please evaluate for {program.name.lower()}.",
             "patient_mrn": patient.mrn,
             "patient_first_name": patient.first_name,
@@ -218,6 +221,28 @@ def _seed_referrals(clinic, programs, providers) -> None:
             clinic=clinic, actor=None, data=data, source=rng.choice(["staff", "portal"])
         )
         _advance(clinic, referral, outcome, today)
+        _spread_history(referral, received_at, rng)
+
+
+def _age_in_days(outcome: str, rng: random.Random) -> int:
+    """How long ago the demo referral arrived: open ones from today to two weeks (so some are overdue),
+    finished ones over the last six weeks."""
+    if outcome in ("received", "in_review"):
+        return rng.choice([0, 1, 2, 4, 7, 12])
+    return rng.randint(10, 42)
+
+
+def _spread_history(referral: Referral, received_at: datetime.datetime, rng: random.Random) -> None:
+    """Demo only: the services stamp every step `now`; move the referral's arrival and each later step back
+    in time, a few hours to days apart and never in the future, so the queue's ages and the overdue marker
+    show something real."""
+    now = timezone.now()
+    moment = received_at
+    for change in referral.status_changes.order_by("changed_at", "pk"):
+        ReferralStatusChange.objects.filter(pk=change.pk).update(changed_at=moment)
+        last = moment
+        moment = min(now, moment + datetime.timedelta(days=rng.randint(0, 4), hours=rng.randint(1, 20)))
+    Referral.objects.filter(pk=referral.pk).update(created_at=received_at, last_action_at=last)
 
 
 def _advance(clinic, referral: Referral, outcome: str, today: datetime.date) -> None:

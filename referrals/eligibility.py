@@ -10,7 +10,7 @@ The result is advice for staff, not a gate: staff can override a not-eligible re
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Q
@@ -31,9 +31,6 @@ STATUS_LABELS = {
     NOT_ELIGIBLE: "Not eligible",
     NEEDS_INFORMATION: "Needs information",
 }
-
-CARDIAC_CONDITIONS = ("mi", "cabg", "stable_angina", "valve", "pci", "transplant", "heart_failure")
-PULMONARY_CONDITIONS = ("copd", "post_covid")
 
 # GOLD has four stages; stage 4 (very severe) is the top of the scale, not a payer threshold.
 HIGHEST_GOLD_STAGE = 4
@@ -164,8 +161,9 @@ def referral_day(referral: Referral) -> date:
 
 def cardiac_rehab_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
     condition = referral.qualifying_condition
-    program_name = "intensive cardiac rehab" if referral.program.program_type == "icr" else "cardiac rehab"
-    outcomes = [qualifying_condition_rule(condition, CARDIAC_CONDITIONS, program_name)]
+    program_type = referral.program.program_type
+    program_name = "intensive cardiac rehab" if program_type == "icr" else "cardiac rehab"
+    outcomes = [qualifying_condition_rule(condition, program_type, program_name, on_date, thresholds)]
     if condition == "mi":
         outcomes.append(mi_window_rule(referral, on_date, thresholds))
     elif condition == "heart_failure":
@@ -230,6 +228,8 @@ def heart_failure_rules(referral: Referral, thresholds: Thresholds) -> list[Rule
             )
         )
 
+    outcomes.append(heart_failure_stability_rule(referral, thresholds))
+
     weeks = referral.hf_optimal_therapy_weeks
     if weeks is None:
         outcomes.append(RuleOutcome("Optimal therapy", UNKNOWN, "Weeks of optimal heart-failure therapy are missing."))
@@ -250,16 +250,46 @@ def heart_failure_rules(referral: Referral, thresholds: Thresholds) -> list[Rule
     return outcomes
 
 
+def heart_failure_stability_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
+    """Stable means no major cardiovascular hospitalization or procedure in the past 6 weeks and none
+    planned in the next 6 months (NCD 20.10.1)."""
+    rule = "Heart-failure stability"
+    weeks = num(thresholds["cr.hf_stable_no_event_weeks"])
+    months = num(thresholds["cr.hf_stable_none_planned_months"])
+    recent, planned = referral.hf_recent_cv_event, referral.hf_planned_cv_procedure
+    unstable = []
+    if recent:
+        unstable.append(f"a major cardiovascular hospitalization or procedure in the past {weeks} weeks")
+    if planned:
+        unstable.append(f"one planned in the next {months} months")
+    if unstable:
+        return RuleOutcome(rule, NOT_MET, f"Not stable: {' and '.join(unstable)}.")
+    if recent is None or planned is None:
+        return RuleOutcome(
+            rule,
+            UNKNOWN,
+            f"Stability is not recorded: any major cardiovascular hospitalization or procedure in the past "
+            f"{weeks} weeks, or one planned in the next {months} months.",
+        )
+    return RuleOutcome(
+        rule,
+        MET,
+        f"No major cardiovascular hospitalization or procedure in the past {weeks} weeks, none planned in the next "
+        f"{months} months.",
+    )
+
+
 # --- Pulmonary rehab ------------------------------------------------------------------------------------------
 
 
 def pulmonary_rehab_rules(referral: Referral, thresholds: Thresholds) -> list[RuleOutcome]:
     condition = referral.qualifying_condition
-    outcomes = [qualifying_condition_rule(condition, PULMONARY_CONDITIONS, "pulmonary rehab")]
+    outcomes = [qualifying_condition_rule(condition, "pr", "pulmonary rehab", referral_day(referral), thresholds)]
     if condition == "copd":
         outcomes.append(gold_stage_rule(referral, thresholds))
         outcomes.append(spirometry_rule(referral, thresholds))
     elif condition == "post_covid":
+        outcomes.append(covid_diagnosis_rule(referral))
         outcomes.append(covid_symptoms_rule(referral, thresholds))
     outcomes.append(medical_clearance_rule(referral))
     return outcomes
@@ -307,6 +337,15 @@ def spirometry_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
     return RuleOutcome("Spirometry", MET, " ".join(met))
 
 
+def covid_diagnosis_rule(referral: Referral) -> RuleOutcome:
+    rule = "COVID-19 diagnosis"
+    if referral.covid_confirmed_or_suspected is None:
+        return RuleOutcome(rule, UNKNOWN, "Whether COVID-19 was confirmed or suspected is not recorded.")
+    if referral.covid_confirmed_or_suspected:
+        return RuleOutcome(rule, MET, "Confirmed or suspected COVID-19.")
+    return RuleOutcome(rule, NOT_MET, "Post-COVID pulmonary rehab needs confirmed or suspected COVID-19.")
+
+
 def covid_symptoms_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
     min_weeks = thresholds["pr.covid_min_symptom_weeks"]
     weeks = referral.covid_symptom_weeks
@@ -327,9 +366,32 @@ def cdc_dpp_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> 
         age_rule(referral, on_date, thresholds),
         bmi_rule(referral, thresholds["dpp.min_bmi"], thresholds["dpp.min_bmi_asian"]),
         no_diabetes_rule(referral),
+        no_diabetes_range_lab_rule(referral, thresholds),
         not_pregnant_rule(referral),
         prediabetes_basis_rule(referral, on_date, thresholds),
     ]
+
+
+def diabetes_range_results(referral: Referral, thresholds: Thresholds) -> list[str]:
+    """Sentences for each blood-test result in the diabetes range, whatever else qualifies."""
+    sentences = []
+    for name, value, key, unit, decimals in lab_results(referral):
+        low = thresholds[f"diabetes.{key}_min"]
+        if value is not None and value >= low:
+            sentences.append(
+                f"{name} {value:.{decimals}f}{unit} is in the diabetes range ({low:.{decimals}f}{unit} or more)."
+            )
+    return sentences
+
+
+def no_diabetes_range_lab_rule(referral: Referral, thresholds: Thresholds) -> RuleOutcome:
+    """CDC DPP is for prediabetes: a result in the diabetes range rules the patient out, even beside
+    previous gestational diabetes or a high risk-test score."""
+    rule = "Diabetes-range blood test"
+    sentences = diabetes_range_results(referral, thresholds)
+    if sentences:
+        return RuleOutcome(rule, NOT_MET, " ".join([*sentences, "Refer for diabetes care instead."]))
+    return RuleOutcome(rule, MET, "No blood test result in the diabetes range.")
 
 
 def age_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
@@ -386,6 +448,7 @@ def prediabetes_basis_rule(referral: Referral, on_date: date, thresholds: Thresh
 def medicare_dpp_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
     # No age rule: Medicare Part B enrollment already covers who can take part.
     return [
+        program_started_rule("mdpp.program_start", "Medicare DPP", on_date, thresholds),
         medicare_part_b_rule(referral),
         bmi_rule(referral, thresholds["mdpp.min_bmi"], thresholds["mdpp.min_bmi_asian"]),
         medicare_blood_test_rule(referral, on_date, thresholds),
@@ -416,6 +479,11 @@ def medicare_blood_test_rule(referral: Referral, on_date: date, thresholds: Thre
             rule, NOT_MET, "The blood test result is self-reported; Medicare does not accept self-reported results."
         )
     status, sentences = blood_test_findings(referral, on_date, thresholds, "mdpp", "Medicare DPP")
+    if status == MET:
+        # One result in range qualifies; another in the diabetes range is worth a second look.
+        warnings = diabetes_range_results(referral, thresholds)
+        if warnings:
+            sentences += ["Warning:", *warnings, "Confirm that the patient does not have diabetes."]
     return RuleOutcome(rule, status, " ".join(sentences))
 
 
@@ -442,17 +510,49 @@ def no_prior_mdpp_rule(referral: Referral) -> RuleOutcome:
 # --- Rules shared by several programs -------------------------------------------------------------------------
 
 
-def qualifying_condition_rule(condition: str, accepted: tuple[str, ...], program_name: str) -> RuleOutcome:
+def accepted_conditions(program_type: str, thresholds: Thresholds) -> list[str]:
+    """The conditions that qualify for the program on the thresholds' date (rows "<type>.condition.<code>"),
+    in the order of Referral.Condition."""
+    return [code for code in Referral.Condition.values if f"{program_type}.condition.{code}" in thresholds]
+
+
+def first_accepted_on(key: str, after: date) -> date | None:
+    """When a condition or program that does not count yet on `after` starts to count, if it does."""
+    later = EligibilityThreshold.objects.filter(key=key, effective_from__gt=after).order_by("effective_from")
+    return later.values_list("effective_from", flat=True).first()
+
+
+def qualifying_condition_rule(
+    condition: str, program_type: str, program_name: str, on_date: date, thresholds: Thresholds
+) -> RuleOutcome:
     rule = "Qualifying condition"
     if not condition:
         return RuleOutcome(rule, UNKNOWN, "The qualifying condition is missing.")
     label = condition_label(condition)
+    accepted = accepted_conditions(program_type, thresholds)
     if condition in accepted:
         return RuleOutcome(rule, MET, f"{label} is a qualifying condition for {program_name}.")
+    starts = first_accepted_on(f"{program_type}.condition.{condition}", on_date)
+    if starts is not None:
+        return RuleOutcome(
+            rule,
+            NOT_MET,
+            f"{label} qualifies for {program_name} from {starts.isoformat()}; "
+            f"the referral date {on_date.isoformat()} is before that.",
+        )
     accepted_labels = ", ".join(condition_label(value) for value in accepted)
     return RuleOutcome(
         rule, NOT_MET, f"{label} is not a qualifying condition for {program_name} (accepted: {accepted_labels})."
     )
+
+
+def program_started_rule(key: str, program_name: str, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+    rule = "Program in force"
+    if key in thresholds:
+        return RuleOutcome(rule, MET, f"{program_name} is covered on the referral date {on_date.isoformat()}.")
+    starts = first_accepted_on(key, on_date)
+    began = f" began on {starts.isoformat()}" if starts else " is not on record"
+    return RuleOutcome(rule, NOT_MET, f"{program_name}{began}; the referral date {on_date.isoformat()} is before it.")
 
 
 def medical_clearance_rule(referral: Referral) -> RuleOutcome:
@@ -471,13 +571,16 @@ def bmi_rule(referral: Referral, min_bmi: Decimal, min_bmi_asian: Decimal) -> Ru
         threshold, whose = min_bmi_asian, " for Asian American patients"
     else:
         threshold, whose = min_bmi, ""
+    # Compared unrounded: 24.97 from height and weight is below 25. Shown truncated to two decimals,
+    # so the text never reads "25.0 is below 25".
+    shown = num(bmi.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
     if bmi >= threshold:
-        return RuleOutcome("BMI", MET, f"BMI {bmi:.1f} is at least {num(threshold)}{whose}.")
-    return RuleOutcome("BMI", NOT_MET, f"BMI {bmi:.1f} is below {num(threshold)}{whose}.")
+        return RuleOutcome("BMI", MET, f"BMI {shown} is at least {num(threshold)}{whose}.")
+    return RuleOutcome("BMI", NOT_MET, f"BMI {shown} is below {num(threshold)}{whose}.")
 
 
 def referral_bmi(referral: Referral) -> Decimal | None:
-    """The recorded BMI, else kg / m² from height and weight rounded to one decimal, else None."""
+    """The recorded BMI, else kg / m² from height and weight (unrounded), else None."""
     bmi = to_decimal(referral.bmi)
     if bmi is not None:
         return bmi
@@ -486,7 +589,7 @@ def referral_bmi(referral: Referral) -> Decimal | None:
     if not height_cm or not weight_kg:
         return None
     height_m = height_cm / 100
-    return (weight_kg / (height_m * height_m)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return weight_kg / (height_m * height_m)
 
 
 def no_diabetes_rule(referral: Referral) -> RuleOutcome:
@@ -503,6 +606,15 @@ def not_pregnant_rule(referral: Referral) -> RuleOutcome:
     if referral.pregnant:
         return RuleOutcome("Pregnancy", NOT_MET, "The patient is pregnant.")
     return RuleOutcome("Pregnancy", MET, "Not pregnant.")
+
+
+def lab_results(referral: Referral) -> list[tuple]:
+    """(name, value, threshold key, unit, decimals): A1c is written with one decimal (6.0%), glucose in whole mg/dL."""
+    return [
+        ("A1c", to_decimal(referral.a1c_percent), "a1c", "%", 1),
+        ("Fasting glucose", to_decimal(referral.fasting_glucose), "fpg", " mg/dL", 0),
+        ("2-h OGTT", to_decimal(referral.ogtt_2h), "ogtt", " mg/dL", 0),
+    ]
 
 
 def has_lab_values(referral: Referral) -> bool:
@@ -532,14 +644,8 @@ def blood_test_findings(
             f"{on_date.isoformat()}."
         ]
 
-    # (name, value, threshold key, unit, decimals): A1c is written with one decimal (6.0%), glucose in whole mg/dL.
-    results = [
-        ("A1c", to_decimal(referral.a1c_percent), "a1c", "%", 1),
-        ("Fasting glucose", to_decimal(referral.fasting_glucose), "fpg", " mg/dL", 0),
-        ("2-h OGTT", to_decimal(referral.ogtt_2h), "ogtt", " mg/dL", 0),
-    ]
     in_range, out_of_range = [], []
-    for name, value, key, unit, decimals in results:
+    for name, value, key, unit, decimals in lab_results(referral):
         if value is None:
             continue
         low, high = thresholds[f"{prefix}.{key}_min"], thresholds[f"{prefix}.{key}_max"]

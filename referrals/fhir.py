@@ -66,6 +66,8 @@ How the Bundle is read:
   diagnosis codes; the note texts are the reason; the program is chosen by a coding in `code` from
   https://medfit.app/fhir/CodeSystem/program-type whose code is a MedFit program type (cr, icr, pr, dpp, mdpp,
   post_rehab, …): the clinic's active program of that type (the first by name if it has several).
+- The ServiceRequest's first identifier with a value names the order: a Bundle posted again with the same
+  identifier (system and value) gives the referral created the first time (HTTP 200) instead of a second one.
 - The requester is a Practitioner with an NPI (http://hl7.org/fhir/sid/us-npi). The clinic's referring provider
   with that NPI is used, or created from the Practitioner.
 
@@ -91,12 +93,13 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.practitioner import Practitioner as FhirPractitioner
 from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceRequest
 from pydantic import ValidationError as PydanticValidationError
-from rest_framework.parsers import JSONParser
 
 from clinic.models import Patient, Program, ProgramType
+from clinic.parsers import JSONParser
 from referrals import services
 from referrals.models import Referral, ReferringProvider, validate_icd10, validate_npi
 
+FHIR_JSON = "application/fhir+json"
 PROGRAM_TYPE_SYSTEM = "https://medfit.app/fhir/CodeSystem/program-type"
 ICD10_CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
@@ -128,7 +131,20 @@ _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 class FhirJsonParser(JSONParser):
     """FHIR clients send `Content-Type: application/fhir+json`; the body is plain JSON."""
 
-    media_type = "application/fhir+json"
+    media_type = FHIR_JSON
+
+
+# OperationOutcome issue codes (http://hl7.org/fhir/issue-type) for refusals before the Bundle is read.
+ISSUE_CODE_BY_STATUS = {
+    400: "structure", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+    413: "too-costly", 415: "not-supported",
+}  # fmt: skip
+
+
+def operation_outcome(status: int, message: str) -> dict:
+    """A refusal of the request itself (unparsable, too large, not allowed) as an OperationOutcome."""
+    code = ISSUE_CODE_BY_STATUS.get(status, "exception")
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": message}]}
 
 
 class FhirIntakeError(Exception):
@@ -142,24 +158,45 @@ class FhirIntakeError(Exception):
         return {"resourceType": "OperationOutcome", "issue": self.issues}
 
 
-def referral_from_bundle(*, clinic, actor, bundle: dict) -> Referral:
-    """Create a referral (source FHIR) from a Bundle, or raise FhirIntakeError listing every problem found."""
+def referral_from_bundle(*, clinic, actor, bundle: dict) -> tuple[Referral, bool]:
+    """Create a referral (source FHIR) from a Bundle, or raise FhirIntakeError listing every problem found.
+
+    Returns the referral and whether it was created: a ServiceRequest whose identifier this clinic has
+    received before gives the referral made then."""
     reader = _BundleReader(clinic, bundle)
     plan = reader.read()
     if reader.issues:
         raise FhirIntakeError(reader.issues)
-    # One transaction: if the referral is refused, the provider created for it is not kept either.
-    with transaction.atomic():
-        provider = plan.provider or _create_provider(clinic, actor, plan, reader)
-        try:
-            return services.referral_create(
-                clinic=clinic,
-                actor=actor,
-                source=Referral.Source.FHIR,
-                data={**plan.data, "referring_provider": provider},
-            )
-        except ValidationError as error:
-            raise FhirIntakeError(reader.issues_from_validation_error(error, plan.expressions)) from error
+    received = _received_before(clinic, plan.external_identifier)
+    if received is not None:
+        return received, False
+    try:
+        # One transaction: if the referral is refused, the provider created for it is not kept either.
+        with transaction.atomic():
+            provider = plan.provider or _create_provider(clinic, actor, plan, reader)
+            try:
+                referral = services.referral_create(
+                    clinic=clinic,
+                    actor=actor,
+                    source=Referral.Source.FHIR,
+                    data={**plan.data, "referring_provider": provider},
+                    external_identifier=plan.external_identifier,
+                )
+            except ValidationError as error:
+                raise FhirIntakeError(reader.issues_from_validation_error(error, plan.expressions)) from error
+    except IntegrityError:
+        # Another request received the same ServiceRequest a moment ago (the unique constraint): use theirs.
+        received = _received_before(clinic, plan.external_identifier)
+        if received is None:
+            raise
+        return received, False
+    return referral, True
+
+
+def _received_before(clinic, external_identifier: str) -> Referral | None:
+    if not external_identifier:
+        return None
+    return Referral.objects.filter(clinic=clinic, external_identifier=external_identifier).first()
 
 
 # --- Reading the Bundle --------------------------------------------------------------------------------------
@@ -187,6 +224,7 @@ class _Plan:
     data: dict = field(default_factory=dict)  # the referral fields for services.referral_create
     provider: ReferringProvider | None = None  # the clinic's provider with the requester's NPI, if any
     provider_data: dict = field(default_factory=dict)  # fields for a new provider otherwise
+    external_identifier: str = ""  # the ServiceRequest's first identifier, "system|value"
     # Where each referral, patient and provider field came from, so the service's errors name the element.
     expressions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -480,7 +518,7 @@ class _BundleReader:
                     "value",
                     request,
                     "authoredOn",
-                    f"{_shown(authored_on)} is not a date (YYYY-MM-DD) or date and time.",
+                    f"{_shown(authored_on)} is not a date (YYYY-MM-DD) or date and time in the years 1 to 9999.",
                 )
             else:
                 data["referral_date"] = referral_date
@@ -509,8 +547,26 @@ class _BundleReader:
         data["reason"] = "\n\n".join(note for note in notes if note)
         where["reason"] = _where(request, "note")
 
+        self._read_identifier(request, plan)
         self._read_program(request, plan)
         self._read_requester(request, index, plan)
+
+    def _read_identifier(self, request: _Entry, plan: _Plan) -> None:
+        for position, identifier in enumerate(_dicts(request.resource.get("identifier"))):
+            value = _text(identifier.get("value"))
+            if not value:
+                continue
+            external_identifier = f"{_text(identifier.get('system'))}|{value}"
+            max_length = Referral._meta.get_field("external_identifier").max_length
+            if len(external_identifier) > max_length:
+                self.entry_issue(
+                    "value",
+                    request,
+                    f"identifier[{position}]",
+                    f"the identifier's system and value are longer than {max_length} characters.",
+                )
+            plan.external_identifier = external_identifier
+            return
 
     def _local_date(self, value) -> datetime.date | None:
         if not isinstance(value, str):
@@ -521,9 +577,11 @@ class _BundleReader:
             return None  # a partial date (2025 or 2025-03) does not say which day
         try:
             moment = datetime.datetime.fromisoformat(value)
-        except ValueError:
+            return moment.astimezone(self.tz).date() if moment.tzinfo else moment.date()
+        except (ValueError, OverflowError):
+            # OverflowError: a moment at the calendar's edge (0001-01-01T00:00:00+14:00) falls outside it in the
+            # clinic's time zone.
             return None
-        return moment.astimezone(self.tz).date() if moment.tzinfo else moment.date()
 
     def _read_program(self, request: _Entry, plan: _Plan) -> None:
         plan.expressions["program"] = _where(request, "code")

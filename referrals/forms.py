@@ -1,10 +1,14 @@
+import re
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import construct_instance
 
 from clinic.forms import DateInput
 from clinic.models import Patient, Program
-from referrals.models import Referral, ReferringProvider, validate_icd10
+from referrals import services
+from referrals.models import ICD10_PATTERN, Referral, ReferringProvider
 from referrals.services import PROGRAM_FIELDS, PROVIDER_FIELDS
 
 LB_PER_KG = Decimal("2.20462")
@@ -19,7 +23,10 @@ CLINICAL_FIELDSETS = [
             "lvef_percent",
             "nyha_class",
             "hf_optimal_therapy_weeks",
+            "hf_recent_cv_event",
+            "hf_planned_cv_procedure",
             "gold_stage",
+            "covid_confirmed_or_suspected",
             "covid_symptom_weeks",
             "fev1_fvc_ratio",
             "fev1_percent_predicted",
@@ -74,6 +81,9 @@ PATIENT_FIELDS = [
 REFERRAL_FIELDS = ["referring_provider", "program", "urgency", "referral_date", "reason", "diagnosis_codes"]
 YES_NO_UNKNOWN = [("", "Unknown"), ("true", "Yes"), ("false", "No")]
 NULL_BOOLEANS = [
+    "hf_recent_cv_event",
+    "hf_planned_cv_procedure",
+    "covid_confirmed_or_suspected",
     "gestational_diabetes_history",
     "diabetes_diagnosis",
     "esrd",
@@ -116,8 +126,11 @@ class DiagnosisCodesField(forms.CharField):
     def validate(self, value):
         if self.required and not value:
             raise forms.ValidationError(self.error_messages["required"], code="required")
-        for code in value:
-            validate_icd10(code)
+        wrong = [code for code in value if not re.match(ICD10_PATTERN, code)]
+        if wrong:
+            raise forms.ValidationError(
+                f"Not ICD-10-CM: {', '.join(wrong)}. Enter codes like I21.4 or R73.03, separated by commas."
+            )
 
 
 class ReferralForm(forms.ModelForm):
@@ -188,8 +201,24 @@ class ReferralForm(forms.ModelForm):
             )
         return data
 
+    def clean_attachment(self):
+        attachment = self.cleaned_data.get("attachment")
+        if attachment:
+            try:  # size and type, in the same pass as every other field
+                services.attachment_content_type(attachment)
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["attachment"]) from error
+        return attachment
+
     def _post_clean(self):
-        pass  # the service validates the model with its clinic
+        # The model's field rules (plausible dates and values) run with the form's own, so every error shows
+        # on the first submit. Rules that need the clinic (matching, ownership, uniqueness) stay in the service.
+        exclude = self._get_validation_exclusions()
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+            self.instance.clean_fields(exclude=exclude)
+        except ValidationError as error:
+            self._update_errors(error)
 
     def sections(self):
         groups = [
@@ -260,6 +289,11 @@ class ProgramForm(forms.ModelForm):
         model = Program
         fields = PROGRAM_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "default_length_weeks": "Length (weeks)",
+            "default_session_count": "Sessions in all",
+            "is_active": "Active",
+        }
 
     def _post_clean(self):
         pass

@@ -1,17 +1,44 @@
 """Referrals: who refers, what they send, where it stands, and the thresholds eligibility is judged by."""
 
+import datetime
+import re
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Upper
 from django.utils.timezone import localdate, now
 from stdnum import luhn
 
-from clinic.models import Clinic, Enrollment, Membership, Patient, Program, validate_not_future
+from clinic.models import EARLIEST_PLAUSIBLE_DATE, Clinic, Enrollment, Membership, Patient, Program, validate_birth_date
+
+# A referral may be written a few days ahead of the date it takes effect; no further.
+REFERRAL_DATE_MAX_DAYS_AHEAD = 7
+
+
+def validate_referral_date(value):
+    if value < EARLIEST_PLAUSIBLE_DATE:
+        raise ValidationError("The referral date cannot be before 1900.")
+    if value > localdate() + datetime.timedelta(days=REFERRAL_DATE_MAX_DAYS_AHEAD):
+        raise ValidationError(f"The referral date can be at most {REFERRAL_DATE_MAX_DAYS_AHEAD} days ahead.")
+
+
+def validate_past_date(value):
+    """Events, blood tests and clearances have happened: not in the future, not before 1900."""
+    if value > localdate():
+        raise ValidationError("This date is in the future.")
+    if value < EARLIEST_PLAUSIBLE_DATE:
+        raise ValidationError("This date is before 1900.")
+
+
+def between(low, high, what: str) -> list:
+    """Bounds of what a measurement can physically be, with a message that names it."""
+    message = f"{what} must be between {low} and {high}.".replace("%", "%%")  # validators %-format messages
+    return [MinValueValidator(low, message), MaxValueValidator(high, message)]
 
 
 def validate_npi(value: str):
@@ -22,7 +49,12 @@ def validate_npi(value: str):
 
 # ICD-10-CM: a letter, a digit, a digit or letter, then optionally a dot and 1–4 more characters.
 ICD10_PATTERN = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$"
-validate_icd10 = RegexValidator(ICD10_PATTERN, "Enter ICD-10-CM codes like I21.4 or R73.03.")
+
+
+def validate_icd10(value: str):
+    """Names the code, so a list of several says which one is wrong."""
+    if not re.match(ICD10_PATTERN, value):
+        raise ValidationError(f"{value} is not an ICD-10-CM code: enter codes like I21.4 or R73.03.")
 
 
 class ReferringProvider(models.Model):
@@ -95,7 +127,7 @@ class Referral(models.Model):
     referring_provider = models.ForeignKey(ReferringProvider, on_delete=models.PROTECT, related_name="referrals")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="referrals")
     urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
-    referral_date = models.DateField(default=localdate)
+    referral_date = models.DateField(default=localdate, validators=[validate_referral_date])
     reason = models.TextField(blank=True)
     diagnosis_codes = ArrayField(models.CharField(max_length=8, validators=[validate_icd10]), default=list, blank=True)
 
@@ -105,40 +137,66 @@ class Referral(models.Model):
     patient_mrn = models.CharField("MRN", max_length=30, blank=True)
     patient_first_name = models.CharField("first name", max_length=100)
     patient_last_name = models.CharField("last name", max_length=100)
-    patient_date_of_birth = models.DateField("date of birth", validators=[validate_not_future])
+    patient_date_of_birth = models.DateField("date of birth", validators=[validate_birth_date])
     patient_sex = models.CharField("sex", max_length=1, choices=Patient.Sex.choices, default=Patient.Sex.UNKNOWN)
     patient_phone = models.CharField("phone", max_length=30, blank=True)
     patient_email = models.EmailField("email", blank=True)
 
     # Qualifying event (cardiac and pulmonary rehab).
     qualifying_condition = models.CharField(max_length=20, choices=Condition.choices, blank=True)
-    qualifying_event_date = models.DateField(null=True, blank=True)
+    qualifying_event_date = models.DateField(null=True, blank=True, validators=[validate_past_date])
     lvef_percent = models.PositiveSmallIntegerField(
         "LVEF (%)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)]
     )
     nyha_class = models.PositiveSmallIntegerField(
         "NYHA class", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
-    hf_optimal_therapy_weeks = models.PositiveSmallIntegerField("weeks of optimal HF therapy", null=True, blank=True)
+    hf_optimal_therapy_weeks = models.PositiveSmallIntegerField(
+        "weeks of optimal HF therapy", null=True, blank=True, validators=between(0, 1000, "Weeks of therapy")
+    )
+    # Heart failure is "stable" (NCD 20.10.1) without a recent or planned major CV hospitalization or procedure.
+    hf_recent_cv_event = models.BooleanField(
+        "major cardiovascular hospitalization or procedure in the past 6 weeks", null=True, blank=True
+    )
+    hf_planned_cv_procedure = models.BooleanField(
+        "major cardiovascular hospitalization or procedure planned in the next 6 months", null=True, blank=True
+    )
     gold_stage = models.PositiveSmallIntegerField(
         "COPD GOLD stage", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
-    covid_symptom_weeks = models.PositiveSmallIntegerField("weeks of post-COVID symptoms", null=True, blank=True)
+    covid_symptom_weeks = models.PositiveSmallIntegerField(
+        "weeks of post-COVID symptoms", null=True, blank=True, validators=between(0, 1000, "Weeks of symptoms")
+    )
+    covid_confirmed_or_suspected = models.BooleanField("confirmed or suspected COVID-19", null=True, blank=True)
     fev1_fvc_ratio = models.DecimalField(
         "FEV1/FVC", max_digits=3, decimal_places=2, null=True, blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(1)],
     )  # fmt: skip
-    fev1_percent_predicted = models.PositiveSmallIntegerField("FEV1 % predicted", null=True, blank=True)
+    fev1_percent_predicted = models.PositiveSmallIntegerField(
+        "FEV1 % predicted", null=True, blank=True, validators=between(1, 200, "FEV1 % predicted")
+    )
 
     # Diabetes prevention (CDC DPP and Medicare DPP).
-    height_cm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
-    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
-    bmi = models.DecimalField("BMI", max_digits=4, decimal_places=1, null=True, blank=True)
+    height_cm = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=between(50, 272, "Height (cm)")
+    )
+    weight_kg = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=between(20, 450, "Weight (kg)")
+    )
+    bmi = models.DecimalField(
+        "BMI", max_digits=4, decimal_places=1, null=True, blank=True, validators=between(10, 100, "BMI")
+    )
     asian_american = models.BooleanField("self-identifies as Asian American", default=False)
-    a1c_percent = models.DecimalField("HbA1c (%)", max_digits=3, decimal_places=1, null=True, blank=True)
-    fasting_glucose = models.PositiveSmallIntegerField("fasting glucose (mg/dL)", null=True, blank=True)
-    ogtt_2h = models.PositiveSmallIntegerField("2-h OGTT (mg/dL)", null=True, blank=True)
-    lab_test_date = models.DateField("blood test date", null=True, blank=True)
+    a1c_percent = models.DecimalField(
+        "HbA1c (%)", max_digits=3, decimal_places=1, null=True, blank=True, validators=between(3, 20, "HbA1c (%)")
+    )
+    fasting_glucose = models.PositiveSmallIntegerField(
+        "fasting glucose (mg/dL)", null=True, blank=True, validators=between(20, 1000, "Fasting glucose (mg/dL)")
+    )
+    ogtt_2h = models.PositiveSmallIntegerField(
+        "2-h OGTT (mg/dL)", null=True, blank=True, validators=between(20, 1500, "2-h OGTT (mg/dL)")
+    )
+    lab_test_date = models.DateField("blood test date", null=True, blank=True, validators=[validate_past_date])
     lab_self_reported = models.BooleanField("blood test result is self-reported", default=False)
     gestational_diabetes_history = models.BooleanField("previous gestational diabetes", null=True, blank=True)
     risk_test_score = models.PositiveSmallIntegerField("prediabetes risk test score", null=True, blank=True)
@@ -150,7 +208,7 @@ class Referral(models.Model):
 
     # Medical clearance and precautions: these follow the patient to the session screen.
     cleared_for_exercise = models.BooleanField(null=True, blank=True)
-    clearance_date = models.DateField(null=True, blank=True)
+    clearance_date = models.DateField(null=True, blank=True, validators=[validate_past_date])
     contraindications = models.TextField(blank=True)
     beta_blocker = models.BooleanField("takes a beta-blocker (heart-rate targets unreliable)", default=False)
     supplemental_oxygen = models.BooleanField(default=False)
@@ -175,8 +233,19 @@ class Referral(models.Model):
     )
     created_at = models.DateTimeField(default=now)
     last_action_at = models.DateTimeField(default=now)
+    # The sender's identifier of the order ("system|value", as in FHIR token searches): a Bundle posted
+    # again with the same ServiceRequest identifier returns this referral instead of creating another.
+    external_identifier = models.CharField(max_length=400, blank=True, default="")
 
     class Meta:
+        constraints = [
+            # Unique per clinic, so that two posts of one order at the same moment create one referral.
+            models.UniqueConstraint(
+                fields=["clinic", "external_identifier"],
+                condition=~models.Q(external_identifier=""),
+                name="referral_unique_external_identifier",
+            )
+        ]
         indexes = [
             models.Index(fields=["clinic", "status", "created_at"], name="referral_queue_idx"),
             models.Index(fields=["clinic", "created_at", "id"], name="referral_created_idx"),
@@ -268,7 +337,7 @@ class ReferralAttachment(models.Model):
 
 
 class ReferralNotification(models.Model):
-    """One email per referral event to the referring physician; the row makes sending idempotent."""
+    """A referral event the referring physician is told of, once (its email is a clinic.OutboundMessage)."""
 
     class Event(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
@@ -279,7 +348,6 @@ class ReferralNotification(models.Model):
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="notifications")
     event = models.CharField(max_length=20, choices=Event.choices)
     created_at = models.DateTimeField(default=now)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

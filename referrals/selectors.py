@@ -2,11 +2,11 @@
 
 import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from clinic.models import Membership, Patient, Program, Role
+from clinic.models import Membership, Patient, PatientPhysician, Program, Role
 from clinic.permissions import has_permission
 from referrals.models import Referral, ReferralAttachment, ReferringProvider
 
@@ -100,8 +100,15 @@ def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> Que
             membership__user=user, membership__is_active=True, membership__roles__contains=[Role.PHYSICIAN]
         ).values_list("pk", flat=True)
     )
-    referrals = Referral.objects.filter(referring_provider_id__in=provider_ids).select_related(
-        "clinic", "program", "patient", "enrollment"
+    # The chart opens from "My patients" only where the physician may see it (clinic.PatientPhysician):
+    # a referral matched to an existing patient is linked once staff accept it.
+    chart_visible = PatientPhysician.objects.filter(
+        patient_id=OuterRef("patient_id"), physician__user=user, physician__is_active=True
+    )
+    referrals = (
+        Referral.objects.filter(referring_provider_id__in=provider_ids)
+        .select_related("clinic", "program", "patient", "enrollment")
+        .annotate(chart_visible=Exists(chart_visible))
     )
     if clinic_slug:
         referrals = referrals.filter(clinic__slug=clinic_slug)

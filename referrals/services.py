@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic import outbox
 from clinic import services as clinic_services
-from clinic.models import Clinic, Enrollment, Membership, Patient, PatientPhysician, Program, User
+from clinic.models import Clinic, Enrollment, Membership, OutboundMessage, Patient, PatientPhysician, Program, User
 from clinic.permissions import has_permission
 from referrals.eligibility import eligibility_or_unknown
 from referrals.models import (
@@ -156,8 +157,9 @@ def _link_physician(referral: Referral) -> None:
         )  # fmt: skip
 
 
-def _match_patient(referral: Referral, actor: User | None) -> None:
+def _match_patient(referral: Referral, actor: User | None) -> bool:
     """Link the referral to the patient it describes, or flag a possible duplicate; never guess.
+    True when it linked an existing chart.
 
     MRN, name and date of birth all agree: that patient. Anything partial (the MRN of someone with
     another name, or the same name and birth date under another or no MRN) is a possible duplicate
@@ -175,10 +177,12 @@ def _match_patient(referral: Referral, actor: User | None) -> None:
     )
     if mrn_owner is not None and same_person.filter(pk=mrn_owner.pk).exists():
         referral.patient = mrn_owner
-    elif mrn_owner is not None or same_person.exists():
+        return True
+    if mrn_owner is not None or same_person.exists():
         referral.possible_duplicate = True
     else:
         referral.patient = _patient_from_referral(referral, actor)
+    return False
 
 
 def _patient_from_referral(referral: Referral, actor: User | None) -> Patient:
@@ -194,7 +198,7 @@ def _patient_from_referral(referral: Referral, actor: User | None) -> Patient:
     )  # fmt: skip
 
 
-def _validate_attachment(upload) -> str:
+def attachment_content_type(upload) -> str:
     """Return the checked content type of an uploaded referral document, or raise."""
     limit = settings.REFERRAL_ATTACHMENT_MAX_BYTES
     if upload.size > limit:
@@ -208,7 +212,7 @@ def _validate_attachment(upload) -> str:
 
 
 def _save_attachment(referral: Referral, upload, actor: User | None) -> ReferralAttachment:
-    content_type = _validate_attachment(upload)
+    content_type = attachment_content_type(upload)
     return ReferralAttachment.objects.create(
         clinic_id=referral.clinic_id, referral=referral, file=upload, original_name=upload.name[:255],
         content_type=content_type, size=upload.size, uploaded_by=actor,
@@ -217,22 +221,32 @@ def _save_attachment(referral: Referral, upload, actor: User | None) -> Referral
 
 @transaction.atomic
 def referral_create(
-    *, clinic: Clinic, actor: User | None, data: dict, source: str = Referral.Source.STAFF, attachment=None
+    *,
+    clinic: Clinic,
+    actor: User | None,
+    data: dict,
+    source: str = Referral.Source.STAFF,
+    attachment=None,
+    external_identifier: str = "",
 ) -> Referral:
-    referral = Referral(clinic=clinic, source=source, created_by=actor)
+    referral = Referral(clinic=clinic, source=source, created_by=actor, external_identifier=external_identifier)
     for key in REFERRAL_FIELDS:
         if key in data:
             setattr(referral, key, data[key])
     _check_belongs_to_clinic(referral, clinic)
     if referral.program_id and not referral.program.is_active:
         raise ValidationError({"program": f"{referral.program.name} no longer takes referrals."})
-    referral.full_clean(exclude=["patient"])
+    # The unique (clinic, external identifier) is left to the database, which alone sees a concurrent post.
+    referral.full_clean(exclude=["patient"], validate_constraints=False)
     if attachment is not None:
-        _validate_attachment(attachment)
-    _match_patient(referral, actor)
+        attachment_content_type(attachment)
+    linked_an_existing_chart = _match_patient(referral, actor)
     referral.save()
     _record_status(referral, actor, Referral.Status.RECEIVED)
-    _link_physician(referral)
+    # A referral that did not pass through staff (portal, FHIR) opens an existing chart to its
+    # referrer only once staff accept it; until then the physician sees what they submitted.
+    if referral.source == Referral.Source.STAFF or not linked_an_existing_chart:
+        _link_physician(referral)
     if attachment is not None:
         _save_attachment(referral, attachment, actor)
     return referral
@@ -393,6 +407,7 @@ def referral_accept(*, clinic: Clinic, actor: User | None, referral: Referral, s
     _record_status(referral, actor, Referral.Status.ACCEPTED)
     referral.status, referral.enrollment, referral.last_action_at = Referral.Status.ACCEPTED, enrollment, timezone.now()
     referral.save(update_fields=["status", "enrollment", "last_action_at"])
+    _link_physician(referral)
     _notify(referral, ReferralNotification.Event.ACCEPTED)
     return referral
 
@@ -423,16 +438,6 @@ def enrollment_discharge(
 # --- Notifications to the referring physician ------------------------------------------------
 
 
-def _notify(referral: Referral, event: str) -> None:
-    notification, created = ReferralNotification.objects.get_or_create(
-        clinic_id=referral.clinic_id, referral=referral, event=event
-    )
-    if created:
-        from referrals import tasks  # tasks import services
-
-        transaction.on_commit(lambda: tasks.send_referral_notification.delay(notification.pk))
-
-
 NOTICE_TEXT = {
     ReferralNotification.Event.ACCEPTED: "A referral you sent to {clinic} was accepted.",
     ReferralNotification.Event.DECLINED: "A referral you sent to {clinic} was declined.",
@@ -440,28 +445,21 @@ NOTICE_TEXT = {
 }
 
 
-def referral_notification_send(*, notification_id: int) -> bool:
-    """Email the referring physician once. The message carries no patient data: only a prompt to sign in."""
-    from django.core.mail import send_mail
-
-    with transaction.atomic():
-        notification = (
-            ReferralNotification.objects.select_for_update(of=("self",))
-            .select_related("clinic", "referral__referring_provider__membership__user")
-            .get(pk=notification_id)
+def _notify(referral: Referral, event: str) -> None:
+    """Tell the referring physician, once per event. The email carries no patient data: only a prompt
+    to sign in."""
+    notification, created = ReferralNotification.objects.get_or_create(
+        clinic_id=referral.clinic_id, referral=referral, event=event
+    )
+    provider = referral.referring_provider
+    recipient = provider.membership.user.email if provider.membership_id else provider.email
+    if created and recipient:
+        text = NOTICE_TEXT[event].format(clinic=referral.clinic.name)
+        outbox.message_queue(
+            clinic=referral.clinic,
+            kind=OutboundMessage.Kind.REFERRAL_NOTICE,
+            key=f"referral-notice:{notification.pk}",
+            to_email=recipient,
+            subject=f"MedFit: {text}",
+            body=f"{text} Sign in to view:\n{settings.SITE_URL.rstrip('/')}/portal/\n",
         )
-        if notification.sent_at is not None:
-            return False
-        provider = notification.referral.referring_provider
-        recipient = provider.membership.user.email if provider.membership_id else provider.email
-        if recipient:
-            text = NOTICE_TEXT[notification.event].format(clinic=notification.clinic.name)
-            send_mail(
-                subject=f"MedFit: {text}",
-                message=f"{text} Sign in to view:\n{settings.SITE_URL.rstrip('/')}/portal/\n",
-                from_email=None,
-                recipient_list=[recipient],
-            )
-        notification.sent_at = timezone.now()
-        notification.save(update_fields=["sent_at"])
-    return bool(recipient)

@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic import audit
+from clinic import audit, rls
+from clinic import selectors as clinic_selectors
 from clinic.models import AuditEntry, Enrollment
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view
@@ -72,6 +73,11 @@ def referral_create(request):
 @clinic_view("referral.view")
 def referral_detail(request, referral_id):
     referral = selectors.referral_get(membership=request.membership, referral_id=referral_id)
+    return _render_detail(request, referral)
+
+
+def _render_detail(request, referral, *, status_form=None):
+    """The referral page; `status_form` is a status change that failed, shown again with its error."""
     audit.record_access(clinic=request.clinic, actor=request.user, obj=referral, request=request, detail="Referral")
     can_manage = has_permission(request.membership, "referral.manage")
     context = {
@@ -84,6 +90,8 @@ def referral_detail(request, referral_id):
             (s, label) for s, label in Referral.Status.choices if s in services.TRANSITIONS[referral.status]
         ],
         "can_accept": can_manage and referral.status in services.ACCEPTABLE_FROM and referral.patient_id is not None,
+        "chart_visible": referral.patient_id is not None
+        and clinic_selectors.patients_visible_to(request.membership).filter(pk=referral.patient_id).exists(),
     }
     if can_manage:
         candidates = selectors.possible_duplicate_patients(referral) if referral.patient_id is None else None
@@ -95,7 +103,7 @@ def referral_detail(request, referral_id):
         context.update(
             duplicates=candidates,
             link_form=forms.LinkPatientForm(candidates=candidates) if candidates is not None else None,
-            status_form=forms.StatusForm(),
+            status_form=status_form or forms.StatusForm(),
             accept_form=forms.AcceptForm(initial={"start_date": timezone.localdate()}),
             override_form=forms.OverrideForm(),
             attachment_form=forms.AttachmentForm(),
@@ -149,12 +157,18 @@ def referral_set_status(request, referral_id):
         messages.error(request, "Choose a valid status.")
         return _referral_redirect(request, referral)
     status = form.cleaned_data["status"]
-    return _run_action(
-        request, referral,
-        lambda: services.referral_set_status(clinic=request.clinic, actor=request.user, referral=referral,
-                                             status=status, reason=form.cleaned_data["reason"]),
-        f"Referral marked {Referral.Status(status).label.lower()}.",
-    )  # fmt: skip
+    try:
+        services.referral_set_status(
+            clinic=request.clinic, actor=request.user, referral=referral, status=status,
+            reason=form.cleaned_data["reason"],
+        )  # fmt: skip
+    except ValidationError as error:
+        # Show the form again as it was sent (e.g. "Declined" with no reason), with the error beside it,
+        # rather than a redirect that would reset the choice.
+        attach_errors(form, error)
+        return _render_detail(request, referral, status_form=form)
+    messages.success(request, f"Referral marked {Referral.Status(status).label.lower()}.")
+    return _referral_redirect(request, referral)
 
 
 @require_POST
@@ -322,6 +336,7 @@ def portal_refer(request):
 @login_required
 def portal_home(request):
     """My patients: every referral the physician sent, in every clinic where they are a physician."""
+    rls.activate(rls.member_clinics_scope(request.user))
     memberships = list(selectors.physician_memberships(request.user))
     form = forms.PortalFilterForm(request.GET or None, memberships=memberships)
     filters = form.cleaned_data if form.is_valid() else {}

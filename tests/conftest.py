@@ -1,9 +1,22 @@
-"""Fixtures: two clinics, one persona per role in each, a real Celery worker."""
+"""Fixtures: two clinics, one persona per role in each, a real Celery worker.
+
+The suite connects as the application role, as production does, so row-level security and the
+audit table's privileges are real. The test database is created, migrated and flushed as the owner.
+"""
+
+import logging
+import threading
 
 import pytest
-from django.core.cache import cache
-from django.test import Client
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connections
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
+from django.test import Client, TransactionTestCase
 
+from clinic import rls
+from clinic.dbroles import connected_as_owner
 from clinic.models import Clinic, Membership, Patient, PatientPhysician, Program, Role, User
 from referrals.models import Referral, ReferringProvider
 
@@ -11,9 +24,41 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _clean_test_redis(django_db_blocker):
-    """Rate-limit counters and sessions from an earlier run must not leak into this one."""
-    cache.clear()
+def _clean_test_redis():
+    """A worker heartbeat from an earlier run must not leak into this one. (The database cache, with
+    the rate-limit counters, starts empty with each new test database.)"""
+    caches["redis"].clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock(), connected_as_owner():
+        db_config = setup_databases(verbosity=request.config.option.verbose, interactive=False)
+    yield
+    with django_db_blocker.unblock(), connected_as_owner(audit_maintenance=True):
+        teardown_databases(db_config, verbosity=request.config.option.verbose)
+
+
+_flush = TransactionTestCase._fixture_teardown
+
+
+def _flush_as_owner(self):
+    """Emptying the tables after a transactional test (TRUNCATE) is the owner's to do."""
+    with connected_as_owner(audit_maintenance=True):
+        _flush(self)
+
+
+TransactionTestCase._fixture_teardown = _flush_as_owner
+
+
+@receiver(connection_created)
+def _fixtures_see_every_clinic(sender, connection, **kwargs):
+    """Tests build rows of several clinics through the ORM, so connections start with the bypass, as the
+    owner's do. Requests and tasks narrow it exactly as in production, and put it back afterwards."""
+    if connection.settings_dict["USER"] == settings.DATABASE_APP_ROLE:
+        rls.activate(rls.Scope(bypass=True), force=True)
 
 
 def make_clinic(slug: str, **fields) -> Clinic:
@@ -65,6 +110,25 @@ def make_referral(clinic: Clinic, patient: Patient | None = None, provider=None,
     return Referral.objects.create(
         clinic=clinic, patient=patient, referring_provider=provider, program=program, **{**defaults, **fields}
     )
+
+
+def run_at_once(work, times: int) -> None:
+    """Run `work` in `times` threads released together, each with its own database connection."""
+
+    barrier = threading.Barrier(times)
+
+    def run():
+        try:
+            barrier.wait()
+            work()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class Persona:
@@ -119,7 +183,12 @@ def celery_worker_session(django_db_blocker):
     from clinic.celery import app
 
     app.conf.task_always_eager = False
+    # Celery decides once, as the worker starts, whether to log each task's receipt and result; production's
+    # worker runs at INFO and does. Decide yes here too, so a test that lowers the log level sees those lines.
+    celery_logger = logging.getLogger("celery")
+    celery_logger.setLevel(logging.INFO)
     with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        celery_logger.setLevel(logging.NOTSET)
         yield app
 
 

@@ -17,19 +17,14 @@ def redis_url_with_db(url: str, db: str) -> str:
 
 
 TEST_REDIS_URL = redis_url_with_db(REDIS_URL, os.environ.get("MEDFIT_TEST_REDIS_DB", "1"))
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": TEST_REDIS_URL,
-        "KEY_PREFIX": "medfit-test",
-    }
-}
+CACHES = {**CACHES, "redis": {**CACHES["redis"], "LOCATION": TEST_REDIS_URL, "KEY_PREFIX": "medfit-test"}}  # noqa: F405
 CELERY_BROKER_URL = celery_url(TEST_REDIS_URL).replace("?db=", "?virtual_host=")
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests that run the worker in a process of its own pick a mail stand-in from tests/mailbackends.py.
+EMAIL_BACKEND = os.environ.get("MEDFIT_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production keeps PBKDF2
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 LOG_FORMAT = "text"

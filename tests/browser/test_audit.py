@@ -32,6 +32,11 @@ def test_admin_sees_the_chart_view_in_the_audit_trail(new_page, shot):
     page.wait_for_url(re.compile(r"/c/alpha/audit/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit trail")
     shot(page, "audit-all")
+    created_patient = page.locator("table.audit tbody tr").filter(has_text="Created").filter(has_text="Archer, Alice")
+    created_patient.locator("details.changes summary").click()
+    expect(created_patient).to_contain_text("Date of birth")
+    expect(created_patient).not_to_contain_text("Referral.None")
+    shot(page, "audit-changes")
 
     page.get_by_role("navigation", name="Clinic").get_by_role("link", name="Patients").click()
     page.locator("#results").get_by_role("link", name="Archer, Alice").click()

@@ -57,6 +57,18 @@ def test_sign_in_attempts_are_recorded_for_each_clinic_of_the_person(team_a, pas
     assert (entry.actor_email, entry.clinic) == (person.email, team_a["billing"].clinic)
 
 
+def test_sign_in_refused_during_a_lockout_is_recorded_as_failed(team_a):
+    person = team_a["billing"].user
+    for _ in range(5):  # ACCOUNT_RATE_LIMITS: 5 wrong passwords lock the account
+        Client().post(reverse("account_login"), {"login": person.email, "password": "wrong-password-123"})
+    response = Client().post(reverse("account_login"), {"login": person.email, "password": PASSWORD})
+    assert "Too many failed login attempts" in response.content.decode()
+    failed = AuditEntry.objects.filter(event=AuditEntry.Event.LOGIN_FAILED, actor_email=person.email)
+    assert failed.count() == 6
+    refused = failed.latest("id")
+    assert (refused.changes_text, refused.clinic) == ("Refused: too many failed attempts", team_a["billing"].clinic)
+
+
 def test_sign_out_is_recorded(team_a):
     persona = team_a["billing"]
     persona.client.post(reverse("account_logout"))
@@ -104,5 +116,112 @@ def test_patient_export_records_which_patients_left_the_system(team_a, patient_a
 def test_audit_page_query_count_does_not_grow_with_entries(team_a, patient_a, clinic_a, django_assert_max_num_queries):
     for _ in range(30):
         audit.record_access(clinic=clinic_a, actor=team_a["physiologist"].user, obj=patient_a)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(15):  # three set and restore the row-level security scope
         team_a["admin"].client.get(reverse("audit_list", args=[clinic_a.slug]))
+
+
+FORGED = {"HTTP_X_FORWARDED_FOR": "6.6.6.6", "REMOTE_ADDR": "10.1.2.3"}
+
+
+def test_a_forged_forwarded_for_header_is_ignored_without_trusted_proxies(team_a, patient_a):
+    persona = team_a["physiologist"]
+    persona.client.get(reverse("patient_detail", args=[persona.clinic.slug, patient_a.pk]), **FORGED)
+    entry = AuditEntry.objects.get(event=AuditEntry.Event.VIEW, patient=patient_a)
+    assert entry.remote_addr == "10.1.2.3"
+
+
+def test_behind_one_trusted_proxy_the_address_it_saw_is_recorded_not_the_forged_one(team_a, patient_a, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    persona = team_a["physiologist"]
+    # The client sent "X-Forwarded-For: 6.6.6.6"; our proxy appended the address it saw.
+    persona.client.get(
+        reverse("patient_detail", args=[persona.clinic.slug, patient_a.pk]),
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9",
+        REMOTE_ADDR="10.0.0.2",
+    )
+    entry = AuditEntry.objects.get(event=AuditEntry.Event.VIEW, patient=patient_a)
+    assert entry.remote_addr == "203.0.113.9"
+
+
+def test_changes_recorded_by_auditlog_ignore_a_forged_forwarded_for_header(team_a, patient_a):
+    admin = team_a["admin"]
+    admin.client.post(
+        reverse("patient_set_status", args=[admin.clinic.slug, patient_a.pk]), {"status": "inactive"}, **FORGED
+    )
+    entry = AuditEntry.objects.get(event=AuditEntry.Event.UPDATE, patient=patient_a)
+    assert entry.remote_addr == "10.1.2.3"
+
+
+def test_sign_in_rate_limits_count_the_same_address_as_the_audit_trail(rf, settings):
+    from allauth.account.adapter import get_adapter
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.post("/accounts/login/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.2")
+    assert get_adapter().get_client_ip(request) == "203.0.113.9"
+
+
+# --- How the trail reads ----------------------------------------------------------------------
+
+
+def audit_rows(persona, **filters):
+    return persona.client.get(reverse("audit_list", args=[persona.clinic.slug]), filters).context["rows"]
+
+
+def export_text(persona) -> str:
+    response = persona.client.get(reverse("audit_export", args=[persona.clinic.slug]))
+    return b"".join(response.streaming_content).decode()
+
+
+def update_row(team_a, patient_a, **data):
+    services.patient_update(clinic=patient_a.clinic, actor=team_a["physiologist"].user, patient=patient_a, data=data)
+    return next(r for r in audit_rows(team_a["admin"], event="update") if r.entry.patient_id == patient_a.pk)
+
+
+def test_the_trail_names_the_actor_with_full_name_and_email(team_a, patient_a):
+    admin = team_a["admin"]
+    admin.client.post(reverse("patient_set_status", args=[admin.clinic.slug, patient_a.pk]), {"status": "inactive"})
+    row = next(r for r in audit_rows(admin, event="update") if r.entry.patient_id == patient_a.pk)
+    assert row.actor == f"{admin.user.get_full_name()} ({admin.user.email})"
+    assert [(c.field, c.old, c.new) for c in row.changes] == [("Status", "Active", "Inactive")]
+
+
+def test_changes_show_field_labels_and_choice_labels(team_a, patient_a):
+    row = update_row(team_a, patient_a, sex="F")
+    assert [(c.field, c.old, c.new) for c in row.changes] == [("Sex", "Not reported", "Female")]
+
+
+def test_an_empty_value_shows_as_a_dash(team_a, patient_a):
+    row = update_row(team_a, patient_a, phone="555-0100")
+    assert (row.changes[0].old, row.changes[0].new) == ("—", "555-0100")
+
+
+def test_masked_values_show_as_masked_and_reveal_nothing(team_a, patient_a):
+    row = update_row(team_a, patient_a, mbi="1EG4TE5MK73")
+    assert [(c.field, c.old, c.new) for c in row.changes] == [("Medicare MBI", "—", "•••• (masked)")]
+
+
+def test_a_change_of_a_masked_value_is_shown_without_the_values(team_a, patient_a):
+    patient_a.mbi = "1EG4TE5MK73"
+    patient_a.save()
+    row = update_row(team_a, patient_a, mbi="2EG4TE5MK74")
+    assert [(c.field, c.old, c.new) for c in row.changes] == [("Medicare MBI", "•••• (masked)", "•••• (masked)")]
+
+
+def test_a_new_record_lists_its_fields_without_reverse_relations_or_reprs(team_a, clinic_a):
+    from tests.conftest import make_program
+
+    make_program(clinic_a)
+    row = next(r for r in audit_rows(team_a["admin"], event="create") if r.record_type == "Program")
+    shown = " ".join(f"{c.field} {c.old} {c.new}" for c in row.changes)
+    assert "Clinic" in shown and clinic_a.name in shown
+    assert "None" not in shown and "∅" not in shown and ".None" not in shown
+
+
+def test_the_csv_export_reads_like_the_page(team_a, patient_a):
+    admin = team_a["admin"]
+    admin.client.post(reverse("patient_set_status", args=[admin.clinic.slug, patient_a.pk]), {"status": "inactive"})
+    update_row(team_a, patient_a, sex="F", mbi="1EG4TE5MK73")
+    text = export_text(admin)
+    assert f"{admin.user.get_full_name()} ({admin.user.email})" in text
+    assert "Sex: Not reported → Female" in text
+    assert "•••• (masked)" in text and "MK73" not in text

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ["web", "worker", "beat"]
@@ -53,7 +54,10 @@ def test_every_app_service_gets_the_variables_production_requires(name):
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_every_app_service_gets_the_database_and_redis_urls(name):
     env = environment(name)
-    assert env["DATABASE_URL"] == "postgres://medfit:medfit@postgres:5432/medfit"
+    assert env["DATABASE_URL"] == "postgres://medfit_app:${APP_DB_PASSWORD:-medfit-app}@postgres:5432/medfit"
+    assert (
+        env["DATABASE_OWNER_URL"] == "postgres://medfit_owner:${OWNER_DB_PASSWORD:-medfit-owner}@postgres:5432/medfit"
+    )
     assert env["REDIS_URL"] == "redis://redis:6379/0"
 
 
@@ -81,7 +85,7 @@ def test_https_redirect_is_on_unless_turned_off():
 
 def test_web_migrates_the_database_before_starting_gunicorn():
     web = command("web")
-    assert "manage.py migrate" in web
+    assert "MEDFIT_DB_ROLE=owner python manage.py migrate" in web
     assert "gunicorn clinic.wsgi" in web
     assert web.index("manage.py migrate") < web.index("gunicorn clinic.wsgi")
 
@@ -99,10 +103,15 @@ def test_beat_runs_celery_beat_for_the_clinic_app():
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_every_app_service_waits_for_healthy_postgres_and_redis(name):
+def test_every_app_service_waits_for_the_database_roles_and_healthy_redis(name):
     depends_on = service(name)["depends_on"]
-    assert depends_on["postgres"]["condition"] == "service_healthy"
+    assert depends_on["dbroles"]["condition"] == "service_completed_successfully"
     assert depends_on["redis"]["condition"] == "service_healthy"
+
+
+def test_database_roles_are_made_once_postgres_is_healthy():
+    assert service("dbroles")["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "python -m clinic.dbroles" in command("dbroles")
 
 
 def test_postgres_keeps_its_data_in_a_declared_named_volume():
@@ -118,7 +127,7 @@ def test_every_service_has_a_healthcheck(name):
 
 
 def test_compose_defines_exactly_the_expected_services():
-    assert set(compose()["services"]) == {"postgres", "redis", *APP_SERVICES}
+    assert set(compose()["services"]) == {"postgres", "redis", "dbroles", *APP_SERVICES}
 
 
 def test_web_healthcheck_asks_healthz():
@@ -135,28 +144,44 @@ def test_docker_build_context_leaves_out_local_state():
     assert {".git", ".venv", ".data", "staticfiles"} <= ignored
 
 
-def test_production_settings_pass_the_deploy_check():
+def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
+    """Run manage.py with only the given settings variables (plus the database and Redis in use)."""
     # Nothing from this test run may leak in: neither settings overrides nor DJANGO_* flags
     # (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE, which --deploy rightly rejects).
-    overrides = settings_variables()
+    overrides = settings_variables() | {"MEDFIT_ALLOW_INSECURE_KEY"}
     env = {k: v for k, v in os.environ.items() if k not in overrides and not k.startswith("DJANGO_")}
-    env.update(
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(45),  # 60 characters
-        ALLOWED_HOSTS="medfit.example",
-        DJANGO_SETTINGS_MODULE="clinic.settings",
-    )
+    env.update(ALLOWED_HOSTS="medfit.example", DJANGO_SETTINGS_MODULE="clinic.settings", **variables)
     for key in ("DATABASE_URL", "REDIS_URL"):
         if os.environ.get(key):
             env[key] = os.environ[key]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", DEBUG="0", SECRET_KEY=secrets.token_urlsafe(45)
+    )  # 60 characters
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "no issues" in result.stdout, output
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"SECRET_KEY": settings.DEVELOPMENT_SECRET_KEY},
+        {"MEDFIT_ALLOW_INSECURE_KEY": "1"},  # the escape hatch that once let it through
+    ],
+)
+def test_without_debug_the_app_refuses_the_development_key(variables):
+    result = manage("check", DEBUG="0", **variables)
+    assert result.returncode != 0
+    assert "Set SECRET_KEY to a key of your own" in result.stderr
+
+
+def test_deploy_check_fails_on_the_development_key():
+    result = manage("check", "--deploy", DEBUG="1")  # DEBUG=1 without SECRET_KEY uses the development key
+    assert result.returncode != 0
+    assert "medfit.E001" in result.stderr, result.stdout + result.stderr

@@ -1,16 +1,20 @@
 """Health check, structured request logs without patient data, demo data."""
 
+import datetime
 import json
 import logging
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic.celery import HEARTBEAT_KEY, write_heartbeat
 from clinic.models import Clinic, Membership, Patient
+from referrals.models import Referral
+from referrals.selectors import overdue_cutoff
 
 
 def test_healthz_is_200_when_database_redis_and_worker_are_up(client, db):
@@ -21,14 +25,14 @@ def test_healthz_is_200_when_database_redis_and_worker_are_up(client, db):
 
 
 def test_healthz_is_503_without_a_worker_heartbeat(client, db):
-    cache.delete(HEARTBEAT_KEY)
+    caches["redis"].delete(HEARTBEAT_KEY)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["worker"] == {"ok": False, "error": "no heartbeat"}
 
 
 def test_running_worker_writes_a_heartbeat(celery_worker):
-    assert cache.get(HEARTBEAT_KEY) is not None
+    assert caches["redis"].get(HEARTBEAT_KEY) is not None
 
 
 def test_request_log_has_clinic_user_path_template_status_and_duration(team_a, patient_a, caplog):
@@ -75,6 +79,22 @@ def test_seed_demo_is_idempotent(db, settings):
     call_command("seed_demo")
     call_command("seed_demo")
     assert Patient.objects.count() == 120
+
+
+def test_seed_demo_spreads_referrals_over_recent_weeks_so_some_are_overdue(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    referrals = Referral.objects.filter(clinic__slug="riverside")
+    open_referrals = referrals.filter(status__in=Referral.OPEN_STATUSES)
+    cutoff = overdue_cutoff()
+    assert open_referrals.filter(last_action_at__lt=cutoff).exists()
+    assert open_referrals.filter(last_action_at__gte=cutoff).exists()
+    oldest, newest = min(r.created_at for r in referrals), max(r.created_at for r in referrals)
+    assert newest - oldest > datetime.timedelta(weeks=3)
+    for referral in referrals:
+        steps = list(referral.status_changes.order_by("pk").values_list("changed_at", flat=True))
+        assert steps == sorted(steps) and steps[0] == referral.created_at and steps[-1] == referral.last_action_at
+        assert steps[-1] <= timezone.now()
 
 
 def test_seed_demo_refuses_to_run_in_production(db, settings):

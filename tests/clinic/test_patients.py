@@ -60,6 +60,20 @@ def test_duplicate_mrn_in_the_same_clinic_is_refused(team_a):
     assert Patient.objects.count() == 1
 
 
+def test_an_mrn_saved_by_someone_else_meanwhile_gets_the_same_message(team_a, monkeypatch):
+    """The race `make faults` found: another save of the MRN lands between the duplicate check and
+    the model's validation."""
+    validate = Patient.full_clean
+
+    def someone_else_saves_first(patient, *args, **kwargs):
+        make_patient(patient.clinic, patient.mrn)
+        return validate(patient, *args, **kwargs)
+
+    monkeypatch.setattr(Patient, "full_clean", someone_else_saves_first)
+    response = create(team_a["physiologist"])
+    assert "already belongs to another patient" in response.context["form"].errors["mrn"][0]
+
+
 def test_the_same_mrn_may_exist_in_another_clinic(team_a, clinic_b):
     make_patient(clinic_b, "NEW-1")
     create(team_a["physiologist"])
@@ -134,7 +148,7 @@ def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, dja
         Patient(clinic=clinic_a, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")
         for i in range(60)
     )
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):  # three set and restore the row-level security scope
         team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]))
 
 

@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import services
-from clinic.models import Invitation, Membership, User
+from clinic import outbox, services
+from clinic.models import Invitation, Membership, OutboundMessage, User
 
 
 def invite(team, email="new.person@alpha.test", roles=("physiologist",)):
@@ -36,10 +36,19 @@ def test_invitation_email_is_sent_by_the_celery_worker_after_commit(celery_worke
 
 
 def test_invitation_email_is_sent_once_even_if_the_task_runs_twice(team_a):
-    invitation, raw = invite(team_a)
-    services.invitation_send_email(invitation_id=invitation.pk, raw_token=raw)
-    services.invitation_send_email(invitation_id=invitation.pk, raw_token=raw)
+    invite(team_a)
+    message = OutboundMessage.objects.get(kind=OutboundMessage.Kind.INVITATION)
+    outbox.message_send(message_id=message.pk)
+    outbox.message_send(message_id=message.pk)
     assert len(mail.outbox) == 1
+
+
+def test_invitation_link_is_erased_from_the_database_once_sent(team_a):
+    invite(team_a)
+    message = OutboundMessage.objects.get(kind=OutboundMessage.Kind.INVITATION)
+    outbox.message_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.sent_at is not None and message.body == ""
 
 
 def test_invited_person_creates_an_account_and_joins_with_the_roles(team_a):

@@ -110,6 +110,21 @@ def test_physiologist_creates_a_referral_naming_a_provider_and_program_of_the_cl
     assert (referral.source, referral.status) == ("staff", "received")
 
 
+def test_numbers_sent_for_text_fields_of_a_referral_are_refused(api, clinic_a, program, provider):
+    body = referral_body(program, provider, patient_first_name=123, diagnosis_codes=[410])
+    response = post_json(api["physiologist"], url("referral-list", clinic_a), body)
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"patient_first_name", "diagnosis_codes"}
+    assert not Referral.objects.exists()
+
+
+def test_a_number_sent_as_an_override_reason_is_refused(api, clinic_a, program, provider):
+    referral = make_referral(clinic_a, program=program, provider=provider)
+    response = post_json(api["physiologist"], url("referral-override", clinic_a, referral.pk), {"reason": 7})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["reason"]
+
+
 def test_a_provider_of_another_clinic_is_refused_with_a_field_error_and_nothing_saved(api, clinic_a, clinic_b, program):
     foreign = make_provider(clinic_b)
     response = post_json(api["physiologist"], url("referral-list", clinic_a), referral_body(program, foreign))
@@ -382,8 +397,14 @@ def test_patching_is_active_false_deactivates_a_program(api, clinic_a, program):
 
 def test_programs_cannot_be_deleted(api, clinic_a, program):
     response = api["admin"].delete(url("program-detail", clinic_a, program.pk))
-    assert not 200 <= response.status_code < 300
+    assert response.status_code == 405
     assert Program.objects.filter(pk=program.pk).exists()
+
+
+def test_a_referral_action_called_with_the_wrong_method_is_405(api, clinic_a, program, provider):
+    referral = make_referral(clinic_a, program=program, provider=provider)
+    assert api["physiologist"].get(url("referral-accept", clinic_a, referral.pk)).status_code == 405
+    assert api["physiologist"].delete(url("referral-detail", clinic_a, referral.pk)).status_code == 405
 
 
 # --- OpenAPI schema and query counts -----------------------------------------------------------------
@@ -410,7 +431,8 @@ def test_referral_list_query_count_does_not_grow_with_referrals(
         make_referral(clinic_a, patient=patient, provider=provider, program=program)
     client = api["physiologist"]
     client.get(url("program-list", clinic_a))  # the token's once-a-minute last_used_at write happens here
-    with django_assert_max_num_queries(6):  # 5 today: token, membership, count, page, audit entry
+    # token, membership, count, page, audit entry, and row-level security's five (clinic/rls.py)
+    with django_assert_max_num_queries(11):
         response = client.get(url("referral-list", clinic_a))
     assert len(response.json()["results"]) == count
 

@@ -24,6 +24,8 @@ HF = {
     "lvef_percent": 30,
     "nyha_class": 3,
     "hf_optimal_therapy_weeks": 8,
+    "hf_recent_cv_event": False,
+    "hf_planned_cv_procedure": False,
 }
 COPD = {
     "qualifying_condition": "copd",
@@ -32,7 +34,12 @@ COPD = {
     "fev1_percent_predicted": 55,
     "cleared_for_exercise": True,
 }
-COVID = {"qualifying_condition": "post_covid", "covid_symptom_weeks": 8, "cleared_for_exercise": True}
+COVID = {
+    "qualifying_condition": "post_covid",
+    "covid_confirmed_or_suspected": True,
+    "covid_symptom_weeks": 8,
+    "cleared_for_exercise": True,
+}
 DPP = {
     "bmi": Decimal("27.0"),
     "diabetes_diagnosis": False,
@@ -78,15 +85,35 @@ BASELINES = [
     pytest.param(
         "cr",
         HF,
-        ["Qualifying condition", "LVEF", "NYHA class", "Optimal therapy", "Medical clearance"],
+        [
+            "Qualifying condition",
+            "LVEF",
+            "NYHA class",
+            "Heart-failure stability",
+            "Optimal therapy",
+            "Medical clearance",
+        ],
         id="cr-heart-failure",
     ),
     pytest.param("icr", MI, ["Qualifying condition", "Qualifying event", "Medical clearance"], id="icr-mi"),
     pytest.param("pr", COPD, ["Qualifying condition", "GOLD stage", "Spirometry", "Medical clearance"], id="pr-copd"),
-    pytest.param("pr", COVID, ["Qualifying condition", "COVID symptoms", "Medical clearance"], id="pr-post-covid"),
-    pytest.param("dpp", DPP, ["Age", "BMI", "Diabetes", "Pregnancy", "Prediabetes basis"], id="dpp"),
     pytest.param(
-        "mdpp", MDPP, ["Medicare Part B", "BMI", "Blood test", "Diabetes", "ESRD", "Prior MDPP"], id="mdpp-no-age-rule"
+        "pr",
+        COVID,
+        ["Qualifying condition", "COVID-19 diagnosis", "COVID symptoms", "Medical clearance"],
+        id="pr-post-covid",
+    ),
+    pytest.param(
+        "dpp",
+        DPP,
+        ["Age", "BMI", "Diabetes", "Diabetes-range blood test", "Pregnancy", "Prediabetes basis"],
+        id="dpp",
+    ),
+    pytest.param(
+        "mdpp",
+        MDPP,
+        ["Program in force", "Medicare Part B", "BMI", "Blood test", "Diabetes", "ESRD", "Prior MDPP"],
+        id="mdpp-no-age-rule",
     ),
     pytest.param("post_rehab", CLEARED, ["Medical clearance"], id="post-rehab"),
     pytest.param("chronic_disease", CLEARED, ["Medical clearance"], id="chronic-disease"),
@@ -196,15 +223,26 @@ RULE_CASES = [
     case("dpp-bmi-23-not-asian", "dpp", DPP, "BMI", "not_met", bmi=Decimal("23.0")),
     case("dpp-asian-bmi-22.9", "dpp", DPP, "BMI", "not_met", bmi=Decimal("22.9"), asian_american=True),
     case("dpp-asian-bmi-23", "dpp", DPP, "BMI", "met", bmi=Decimal("23.0"), asian_american=True),
+    # 72.2 kg at 170 cm is a BMI of 24.98: below 25, although it rounds to 25.0.
     case(
-        "dpp-bmi-from-height-weight-rounds-to-25",
+        "dpp-bmi-from-height-weight-24.98-is-not-rounded-up",
+        "dpp",
+        DPP,
+        "BMI",
+        "not_met",
+        bmi=None,
+        height_cm=Decimal("170.0"),
+        weight_kg=Decimal("72.2"),
+    ),
+    case(
+        "dpp-bmi-from-height-weight-25.01",
         "dpp",
         DPP,
         "BMI",
         "met",
         bmi=None,
         height_cm=Decimal("170.0"),
-        weight_kg=Decimal("72.2"),
+        weight_kg=Decimal("72.3"),
     ),
     case(
         "dpp-bmi-from-height-weight-24.9",
@@ -273,6 +311,35 @@ RULE_CASES = [
         "unknown",
         gestational_diabetes_history=False,
     ),
+    # CR / ICR heart failure: stable (no major CV hospitalization or procedure in 6 weeks, none planned in 6 months)
+    case("cr-hf-recent-cv-event", "cr", HF, "Heart-failure stability", "not_met", hf_recent_cv_event=True),
+    case("icr-hf-planned-procedure", "icr", HF, "Heart-failure stability", "not_met", hf_planned_cv_procedure=True),
+    case("cr-hf-stability-not-recorded", "cr", HF, "Heart-failure stability", "unknown", hf_recent_cv_event=None),
+    # PR post-COVID: the diagnosis is a fact of its own
+    case("pr-covid-not-confirmed", "pr", COVID, "COVID-19 diagnosis", "not_met", covid_confirmed_or_suspected=False),
+    case("pr-covid-diagnosis-missing", "pr", COVID, "COVID-19 diagnosis", "unknown", covid_confirmed_or_suspected=None),
+    # CDC DPP: a result in the diabetes range rules the patient out, whatever else qualifies
+    case("dpp-a1c-6.4-not-diabetes-range", "dpp", DPP, "Diabetes-range blood test", "met", a1c_percent=Decimal("6.4")),
+    case(
+        "dpp-a1c-6.8-beside-gdm",
+        "dpp",
+        DPP,
+        "Diabetes-range blood test",
+        "not_met",
+        a1c_percent=Decimal("6.8"),
+        gestational_diabetes_history=True,
+    ),
+    case(
+        "dpp-fpg-126-beside-high-risk-score",
+        "dpp",
+        DPP,
+        "Diabetes-range blood test",
+        "not_met",
+        a1c_percent=None,
+        fasting_glucose=126,
+        risk_test_score=7,
+    ),
+    case("dpp-ogtt-200-diabetes", "dpp", DPP, "Diabetes-range blood test", "not_met", a1c_percent=None, ogtt_2h=200),
     # Medicare DPP: Part B, BMI
     case("mdpp-no-part-b", "mdpp", MDPP, "Medicare Part B", "not_met", medicare_part_b=False),
     case("mdpp-part-b-not-recorded", "mdpp", MDPP, "Medicare Part B", "unknown", medicare_part_b=None),
@@ -365,6 +432,23 @@ def test_every_rule_case_id_is_unique():
 # --- Reasons a clinician reads --------------------------------------------------------------------------------
 
 REASON_CASES = [
+    case(
+        "dpp-diabetes-range-lab-is-named",
+        "dpp",
+        DPP,
+        "Diabetes-range blood test",
+        "A1c 6.8% is in the diabetes range (6.5% or more). Refer for diabetes care instead.",
+        a1c_percent=Decimal("6.8"),
+        gestational_diabetes_history=True,
+    ),
+    case(
+        "mdpp-second-lab-in-diabetes-range-warns",
+        "mdpp",
+        MDPP,
+        "Blood test",
+        "Warning: Fasting glucose 130 mg/dL is in the diabetes range (126 mg/dL or more).",
+        fasting_glucose=130,
+    ),
     case(
         "mdpp-fpg-below-medicare-range",
         "mdpp",
@@ -482,6 +566,16 @@ REASON_CASES = [
         covid_symptom_weeks=None,
     ),
     case("dpp-bmi-below", "dpp", DPP, "BMI", "BMI 24.9 is below 25.", bmi=Decimal("24.9")),
+    case(
+        "dpp-bmi-computed-shows-two-decimals",
+        "dpp",
+        DPP,
+        "BMI",
+        "BMI 24.98 is below 25.",
+        bmi=None,
+        height_cm=Decimal("170.0"),
+        weight_kg=Decimal("72.2"),
+    ),
     case(
         "dpp-asian-bmi-below",
         "dpp",
@@ -650,3 +744,43 @@ def test_float_values_are_compared_exactly():
     # 6.4 as a float is 6.4000000000000003…; it must not read as above the range's top.
     result = check_eligibility(make_referral("dpp", DPP, a1c_percent=6.4, bmi=25.0))
     assert result.status == "eligible"
+
+
+# --- Rules start when they started (dated rows, referrals/migrations/0008_dated_conditions.py) -------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "program_type, base, changes, rule, text",
+    [
+        pytest.param(
+            "mdpp", MDPP, {"referral_date": date(2018, 2, 15), "lab_test_date": date(2018, 1, 10)},
+            "Program in force", "Medicare DPP began on 2018-04-01; the referral date 2018-02-15 is before it.",
+            id="mdpp-february-2018",
+        ),
+        pytest.param(
+            "pr", {**COVID, "covid_symptom_weeks": 6},
+            {"referral_date": date(2020, 6, 1)}, "Qualifying condition",
+            "Post-COVID persistent symptoms qualifies for pulmonary rehab from 2022-01-01",
+            id="post-covid-pr-june-2020",
+        ),
+        pytest.param(
+            "icr", HF, {"referral_date": date(2018, 6, 1)}, "Qualifying condition",
+            "Stable chronic heart failure qualifies for intensive cardiac rehab from 2019-01-01",
+            id="icr-heart-failure-june-2018",
+        ),
+    ],
+)  # fmt: skip
+def test_a_rule_does_not_apply_before_it_started(program_type, base, changes, rule, text):
+    result = check_eligibility(make_referral(program_type, base, **changes))
+    assert outcome_for(result, rule).status == "not_met"
+    assert text in outcome_for(result, rule).reason
+    assert result.status == "not_eligible"
+
+
+@pytest.mark.django_db
+def test_heart_failure_qualifies_for_cardiac_rehab_from_february_2014_in_the_data():
+    from referrals.models import EligibilityThreshold
+
+    row = EligibilityThreshold.objects.get(key="cr.condition.heart_failure")
+    assert row.effective_from == date(2014, 2, 18)

@@ -13,7 +13,7 @@ from clinic import services as clinic_services
 from clinic.models import Patient, Program
 from referrals import fhir
 from referrals.models import Referral, ReferringProvider
-from tests.conftest import make_patient
+from tests.conftest import make_member, make_patient, run_at_once
 
 VALID_NPI = "1234567893"
 PATIENT_URL = "urn:uuid:8d3f2c1e-5b6a-4c7d-9e8f-0a1b2c3d4e5f"
@@ -366,3 +366,121 @@ def test_a_billing_members_token_cannot_create_referrals(team_a, clinic_a, cardi
     response = post(Client(headers={"Authorization": f"Bearer {raw}"}), clinic_a, bundle())
     assert response.status_code == 404
     assert not Referral.objects.exists()
+
+
+# --- Malformed requests -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("authored_on", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_an_authored_on_at_the_edge_of_the_calendar_is_refused_naming_the_field(api, clinic_a, authored_on):
+    body = bundle()
+    resource(body, REQUEST)["authoredOn"] = authored_on
+    response = post(api, clinic_a, body)
+    assert response.status_code == 400
+    assert expressions_of(response) == {"Bundle.entry[2].resource.authoredOn"}
+    assert "in the years 1 to 9999" in issues_of(response)[0]["diagnostics"]
+    assert counts() == (0, 0, 0)
+
+
+def refusal_of(response) -> str:
+    """The one issue of a refused request, which must be an OperationOutcome served as FHIR JSON."""
+    assert response["Content-Type"] == "application/fhir+json"
+    (issue,) = issues_of(response)
+    assert issue["severity"] == "error"
+    return issue["code"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"resourceType": "Bundle",', b'{"resourceType": "Bundle\xff"}', b"[" * 101 + b"]" * 101, b"[" * 5000],
+    ids=["unparsable", "invalid utf-8", "nested too deep", "nested far too deep"],
+)
+def test_a_body_that_is_not_acceptable_json_is_refused_as_an_operation_outcome(api, clinic_a, raw):
+    response = api.post(intake_url(clinic_a), raw, content_type="application/fhir+json")
+    assert response.status_code == 400
+    assert refusal_of(response) == "structure"
+
+
+def test_a_nul_in_a_bundle_is_refused_as_an_operation_outcome_and_saves_nothing(api, clinic_a):
+    body = bundle()
+    resource(body, PATIENT)["name"] = [{"family": "Ri\x00vera", "given": ["Maria"]}]
+    response = post(api, clinic_a, body)
+    assert response.status_code == 400
+    assert refusal_of(response) == "structure"
+    assert counts() == (0, 0, 0)
+
+
+def test_a_body_that_is_not_json_is_refused_as_unsupported_media_type(api, clinic_a):
+    response = api.post(intake_url(clinic_a), "<Bundle/>", content_type="application/fhir+xml")
+    assert response.status_code == 415
+    assert refusal_of(response) == "not-supported"
+
+
+def test_an_oversized_body_is_refused_as_too_large(api, clinic_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = bundle()
+    resource(body, REQUEST)["note"] = [{"text": "x" * 2000}]
+    response = post(api, clinic_a, body)
+    assert response.status_code == 413
+    assert refusal_of(response) == "too-costly"
+
+
+def test_an_anonymous_request_is_refused_as_an_operation_outcome(client, clinic_a):
+    response = post(client, clinic_a, bundle())
+    assert response.status_code == 401
+    assert refusal_of(response) == "login"
+
+
+def test_an_unsupported_method_is_refused_as_an_operation_outcome(api, clinic_a):
+    response = api.put(intake_url(clinic_a), json.dumps(bundle()), content_type="application/fhir+json")
+    assert response.status_code == 405
+    assert refusal_of(response) == "not-supported"
+
+
+# --- The same order posted again ----------------------------------------------------------------------------
+
+
+def with_order_identifier(body: dict, value: str = "ORD-1001") -> dict:
+    resource(body, REQUEST)["identifier"] = [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": value}]
+    return body
+
+
+def test_a_bundle_posted_again_returns_the_referral_created_the_first_time(api, clinic_a):
+    first = post(api, clinic_a, with_order_identifier(bundle()))
+    again = post(api, clinic_a, with_order_identifier(bundle()))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert counts() == (1, 1, 1)
+
+
+def test_another_order_identifier_creates_another_referral(api, clinic_a):
+    post(api, clinic_a, with_order_identifier(bundle(), "ORD-1"))
+    assert post(api, clinic_a, with_order_identifier(bundle(), "ORD-2")).status_code == 201
+    assert Referral.objects.count() == 2
+
+
+def test_bundles_without_an_order_identifier_each_create_a_referral(api, clinic_a):
+    post(api, clinic_a, bundle())
+    assert post(api, clinic_a, bundle()).status_code == 201
+    assert Referral.objects.count() == 2
+
+
+def test_the_same_order_identifier_in_another_clinic_is_another_referral(api, clinic_a, clinic_b):
+    post(api, clinic_a, with_order_identifier(bundle()))
+    Program.objects.create(clinic=clinic_b, name="Cardiac Rehab", program_type="cr")
+    _, raw = clinic_services.api_token_create(membership=make_member(clinic_b, "physiologist"), name="Bravo interface")
+    response = post(Client(headers={"Authorization": f"Bearer {raw}"}), clinic_b, with_order_identifier(bundle()))
+    assert response.status_code == 201
+    assert Referral.objects.filter(external_identifier="urn:oid:2.16.840.1.113883.19.5|ORD-1001").count() == 2
+
+
+def test_the_same_bundle_posted_at_once_creates_one_referral(transactional_db, api, clinic_a):
+    answers = []
+
+    def send():
+        answers.append(post(api, clinic_a, with_order_identifier(bundle())))
+
+    run_at_once(send, times=4)
+    assert sorted(answer.status_code for answer in answers) == [200, 200, 200, 201]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert counts() == (1, 1, 1)

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from clinic import services
+from clinic import rls, services
 from clinic.models import Role, User
 
 
@@ -24,7 +24,11 @@ class Command(BaseCommand):
                     raise CommandError(
                         "Create a superuser first (manage.py createsuperuser): invitations name an inviter."
                     )
-                _, raw = services.invitation_create(clinic=clinic, actor=inviter, email=admin_email, roles=[Role.ADMIN])
+                # Row-level security: this command writes in the new clinic only.
+                with rls.scoped(rls.clinic_scope(clinic.pk)):
+                    _, raw = services.invitation_create(
+                        clinic=clinic, actor=inviter, email=admin_email, roles=[Role.ADMIN]
+                    )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
         self.stdout.write(f"Created {clinic.name} ({clinic.slug}). Invitation link for {admin_email}:")

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 from faker import Faker
 
+from clinic import rls
 from clinic.models import Clinic, Membership, Patient, PatientPhysician, Role, User
 
 DEMO_PASSWORD = "medfit-demo"  # noqa: S105  (documented demo login; the command refuses to run in production)
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo creates accounts with a published password; use --force to run it anyway.")
         for spec in DEMO_CLINICS:
-            with transaction.atomic():
+            with transaction.atomic(), rls.bypass(reason="manage.py seed_demo"):
                 clinic = self.seed_clinic(spec)
                 created = self.seed_patients(clinic, spec)
                 # Each app adds its own demo data (settings.DEMO_SEEDERS), so this command needs no
