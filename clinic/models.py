@@ -88,6 +88,17 @@ class Clinic(models.Model):
         help_text="Sign members out after this many idle minutes (2–60).",
     )
     logout_on_browser_close = models.BooleanField(default=False)
+    # Scheduling preferences (scheduling/): reminders and the late-cancellation window.
+    reminder_lead_hours = models.PositiveSmallIntegerField(
+        "send reminders this many hours ahead", default=24, validators=[MinValueValidator(1), MaxValueValidator(168)]
+    )
+    reminder_by_email = models.BooleanField("email reminders", default=True)
+    reminder_by_sms = models.BooleanField("text message reminders", default=False)
+    late_cancel_hours = models.PositiveSmallIntegerField(
+        "cancellations inside this many hours count as late",
+        default=24,
+        validators=[MaxValueValidator(168)],
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -390,6 +401,15 @@ class Enrollment(models.Model):
     first_session_at = models.DateTimeField(null=True, blank=True)
     ended_on = models.DateField(null=True, blank=True)
     discharge_reason = models.CharField(max_length=300, blank=True)
+    # Precautions for the gym floor, taken from the referral at enrollment and kept current by staff:
+    # the referral stays what the physician sent, these are what the physiologist works with today.
+    beta_blocker = models.BooleanField("takes a beta-blocker (heart-rate targets unreliable)", default=False)
+    supplemental_oxygen = models.BooleanField(default=False)
+    hr_ceiling = models.PositiveSmallIntegerField(
+        "heart-rate ceiling (bpm)", null=True, blank=True, validators=[MinValueValidator(60), MaxValueValidator(220)]
+    )
+    has_diabetes = models.BooleanField("has diabetes (check glucose before exercise)", default=False)
+    precaution_notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -397,6 +417,160 @@ class Enrollment(models.Model):
 
     def __str__(self):
         return f"{self.patient} in {self.program}"
+
+
+# --- Exercise prescription (FITT-VP) -----------------------------------------------------------
+
+
+class HrMaxMethod(models.TextChoices):
+    MEASURED = "measured", "Measured (exercise test)"
+    AGE = "220_age", "220 − age"
+    TANAKA = "tanaka", "Tanaka: 208 − 0.7 × age"
+    GELLISH = "gellish", "Gellish: 207 − 0.7 × age"
+
+
+class ExercisePrescription(models.Model):
+    """One version of an enrollment's exercise prescription. A new version supersedes the current
+    one; old versions stay as they were signed off, so the history reads as it happened."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="prescriptions")
+    version = models.PositiveSmallIntegerField()
+    resting_hr = models.PositiveSmallIntegerField(
+        "resting heart rate (bpm)", null=True, blank=True, validators=[MinValueValidator(20), MaxValueValidator(250)]
+    )
+    hr_max_method = models.CharField("HRmax from", max_length=10, choices=HrMaxMethod.choices, default=HrMaxMethod.AGE)
+    hr_max_measured = models.PositiveSmallIntegerField(
+        "measured peak heart rate (bpm)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(250)],
+    )
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "enrollment", "version"], name="prescription_version_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "enrollment"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="prescription_one_current",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Prescription v{self.version} for {self.enrollment}"
+
+
+class PrescriptionComponent(models.Model):
+    """Aerobic, resistance, flexibility or neuromotor work: frequency, intensity, time, type, volume, progression."""
+
+    class Kind(models.TextChoices):
+        AEROBIC = "aerobic", "Aerobic"
+        RESISTANCE = "resistance", "Resistance"
+        FLEXIBILITY = "flexibility", "Flexibility"
+        NEUROMOTOR = "neuromotor", "Neuromotor / balance"
+
+    class Intensity(models.TextChoices):
+        HRR = "pct_hrr", "% heart-rate reserve (Karvonen)"
+        HRMAX = "pct_hrmax", "% HRmax"
+        TARGET_HR = "target_hr", "Target heart rate (bpm)"
+        RPE = "rpe", "RPE (6–20)"
+        CR10 = "cr10", "RPE (CR10, 0–10)"
+        METS = "mets", "METs"
+        WATTS = "watts", "Watts"
+        SPEED_GRADE = "speed_grade", "Treadmill speed and grade"
+        PCT_1RM = "pct_1rm", "% 1RM"
+        LOAD = "load", "Load (kg)"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    prescription = models.ForeignKey(ExercisePrescription, on_delete=models.PROTECT, related_name="components")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    frequency_per_week = models.PositiveSmallIntegerField(
+        "days per week", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(7)]
+    )
+    intensity_method = models.CharField(max_length=12, choices=Intensity.choices, blank=True)
+    intensity_low = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    intensity_high = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    speed_mph = models.DecimalField("speed (mph)", max_digits=4, decimal_places=1, null=True, blank=True)
+    grade_percent = models.DecimalField("grade (%)", max_digits=4, decimal_places=1, null=True, blank=True)
+    target_hr_low = models.PositiveSmallIntegerField(null=True, blank=True)
+    target_hr_high = models.PositiveSmallIntegerField(null=True, blank=True)
+    minutes = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(240)])
+    sets = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(20)])
+    reps = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
+    modality = models.CharField("type / modality", max_length=200, blank=True)
+    volume = models.CharField(max_length=200, blank=True)
+    progression = models.TextField("progression", blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "prescription", "kind"], name="prescription_component_unique")
+        ]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+# --- Measures and observations ------------------------------------------------------------------
+
+
+class Measure(models.Model):
+    """A coded measure (LOINC where one fits, a local code otherwise) with its UCUM unit and valid range.
+
+    Reference data shared by all clinics, loaded by migrations. Everything measured is stored in this
+    unit; pages convert to the clinic's preferred units for display.
+    """
+
+    code = models.CharField(max_length=40, unique=True)
+    code_system = models.CharField(max_length=60, default="http://loinc.org")
+    name = models.CharField(max_length=120)
+    unit = models.CharField("UCUM unit", max_length=30)
+    min_value = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    max_value = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.unit})"
+
+
+class Observation(models.Model):
+    """One measured value of one patient, in the measure's unit. `source` says what recorded it (the
+    floor sheet's session log, an assessment) and `source_id` which row, as FHIR's Observation points
+    at its encounter."""
+
+    class Source(models.TextChoices):
+        SESSION = "session", "Session log"
+        ASSESSMENT = "assessment", "Assessment"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="observations")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="+")
+    value = models.DecimalField(max_digits=9, decimal_places=3)
+    unit = models.CharField(max_length=30)
+    observed_at = models.DateTimeField()
+    phase = models.CharField(max_length=20, blank=True, help_text="pre, peak or post for session vitals.")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    source_id = models.BigIntegerField()
+    recorded_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "patient", "measure", "observed_at"], name="observation_series_idx"),
+            models.Index(fields=["clinic", "source", "source_id"], name="observation_source_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.measure.code} = {self.value} {self.unit}"
 
 
 # --- Messages ---------------------------------------------------------------------------------

@@ -402,14 +402,38 @@ def referral_accept(*, clinic: Clinic, actor: User | None, referral: Referral, s
     if open_episode.exists():
         raise ValidationError(f"The patient is already enrolled in {referral.program.name}; decline this referral.")
     enrollment = Enrollment.objects.create(
-        clinic=clinic, patient_id=referral.patient_id, program=referral.program, start_date=start_date
-    )
+        clinic=clinic, patient_id=referral.patient_id, program=referral.program, start_date=start_date,
+        **precautions_from(referral),
+    )  # fmt: skip
     _record_status(referral, actor, Referral.Status.ACCEPTED)
     referral.status, referral.enrollment, referral.last_action_at = Referral.Status.ACCEPTED, enrollment, timezone.now()
     referral.save(update_fields=["status", "enrollment", "last_action_at"])
     _link_physician(referral)
     _notify(referral, ReferralNotification.Event.ACCEPTED)
     return referral
+
+
+DIABETES_CODE_PREFIXES = ("E08", "E09", "E10", "E11", "E13")  # ICD-10-CM diabetes mellitus categories
+
+
+def precautions_from(referral: Referral) -> dict:
+    """What the floor sheet needs to know from the referral, copied onto the enrollment at acceptance."""
+    notes = "\n".join(
+        text.strip()
+        for text in (
+            referral.contraindications, referral.weight_bearing_restrictions,
+            referral.range_of_motion_restrictions, referral.precaution_notes,
+        )
+        if text and text.strip()
+    )  # fmt: skip
+    return {
+        "beta_blocker": referral.beta_blocker,
+        "supplemental_oxygen": referral.supplemental_oxygen,
+        "hr_ceiling": referral.target_hr_ceiling,
+        "has_diabetes": bool(referral.diabetes_diagnosis)
+        or any(code.upper().startswith(DIABETES_CODE_PREFIXES) for code in referral.diagnosis_codes),
+        "precaution_notes": notes,
+    }
 
 
 @transaction.atomic

@@ -178,6 +178,19 @@ def test_accepting_opens_an_enrollment_in_the_program(clinic_a, team_a, program,
     )
 
 
+def test_accepting_gives_the_enrollment_the_referrals_precautions(clinic_a, team_a, program, doctor):
+    referral = create(
+        clinic_a, None, program, doctor, beta_blocker=True, supplemental_oxygen=True, target_hr_ceiling=130,
+        diagnosis_codes=["E11.9"], contraindications="No overhead lifting", precaution_notes="Hearing aid",
+    )  # fmt: skip
+    services.referral_accept(clinic=clinic_a, actor=None, referral=referral, start_date=timezone.localdate())
+    enrollment = Enrollment.objects.get()
+    assert (
+        enrollment.beta_blocker, enrollment.supplemental_oxygen, enrollment.hr_ceiling,
+        enrollment.has_diabetes, enrollment.precaution_notes,
+    ) == (True, True, 130, True, "No overhead lifting\nHearing aid")  # fmt: skip
+
+
 def test_a_not_eligible_patient_is_accepted_only_after_an_override(clinic_a, team_a, program, doctor):
     referral = create(clinic_a, None, program, doctor, cleared_for_exercise=False)
     with pytest.raises(ValidationError):
