@@ -168,3 +168,21 @@ def attachment_get(*, membership: Membership, referral_id: int, attachment_id: i
     if attachment is None:
         raise Http404
     return attachment
+
+
+def medicare_dpp_warnings_at_first_session(*, clinic, enrollment_ids: list[int]) -> dict[int, str]:
+    """For the floor sheet: Medicare DPP enrollments whose patient, judged again at the first core session
+    (lab window, BMI measured there), is not eligible, with the reasons. Other enrollments are left out."""
+    from referrals.eligibility import NOT_ELIGIBLE, NOT_MET, eligibility_or_unknown
+
+    referrals = Referral.objects.filter(
+        clinic=clinic, enrollment_id__in=enrollment_ids, program__program_type="mdpp",
+        enrollment__first_session_at__isnull=False,
+    ).select_related("program", "enrollment")  # fmt: skip
+    warnings = {}
+    for referral in referrals:
+        result = eligibility_or_unknown(referral)
+        if result.status == NOT_ELIGIBLE and not result.overridden:
+            reasons = " ".join(o.reason for o in result.outcomes if o.status == NOT_MET)
+            warnings[referral.enrollment_id] = f"Not eligible for Medicare DPP at the first session: {reasons}"
+    return warnings

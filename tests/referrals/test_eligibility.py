@@ -864,3 +864,34 @@ def test_medicare_dpp_counts_the_bmi_measured_at_the_first_session(clinic_a, pat
     )  # fmt: skip
     outcome = outcome_for(check_eligibility(referral), "BMI")
     assert (outcome.status, outcome.reason) == ("not_met", "At the first session 2026-10-05: BMI 24.22 is below 25.")
+
+
+def test_the_floor_sheet_warns_of_a_medicare_dpp_patient_not_eligible_at_the_first_session(clinic_a, patient_a):
+    from referrals.selectors import medicare_dpp_warnings_at_first_session
+
+    program = make_program(clinic_a, "mdpp", name="Medicare DPP")
+    first_session = timezone.make_aware(datetime.datetime(2026, 10, 5, 9))
+    late, on_time = (
+        Enrollment.objects.create(
+            clinic=clinic_a,
+            patient=patient_a,
+            program=program,
+            start_date=date(2026, 9, 15),
+            first_session_at=first_session,
+        )
+        for _ in range(2)
+    )
+    fields = {**MDPP, "bmi": None, "referral_date": REFERRAL_DATE}
+    saved_referral(clinic_a, patient_a, program, late, {**fields, "lab_test_date": date(2025, 10, 1)})
+    saved_referral(clinic_a, patient_a, program, on_time, {**fields, "lab_test_date": date(2026, 6, 1)})
+    warnings = medicare_dpp_warnings_at_first_session(clinic=clinic_a, enrollment_ids=[late.pk, on_time.pk])
+    assert list(warnings) == [late.pk]
+    assert warnings[late.pk].startswith(
+        "Not eligible for Medicare DPP at the first session: Blood test from 2025-10-01"
+    )
+
+
+def saved_referral(clinic, patient, program, enrollment, fields):
+    from tests.conftest import make_referral as save_referral
+
+    return save_referral(clinic, patient, program=program, enrollment=enrollment, **fields)
