@@ -106,6 +106,15 @@ def test_seed_demo_links_the_physician_only_to_patients_their_referrals_name(db,
         assert Referral.objects.filter(patient=link.patient, referring_provider__membership=link.physician).exists()
 
 
+def test_seed_demo_physicians_home_card_counts_what_my_patients_lists(db, settings, client):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    client.force_login(Membership.objects.get(user__email="physician@riverside.example").user)
+    home = client.get(reverse("clinic_home", args=["riverside"])).content.decode()
+    listed = client.get(reverse("my_patients", args=["riverside"])).context["page"].paginator.count
+    assert f'<span class="stat-number">{listed}</span>' in home and listed > 0
+
+
 def test_seed_demo_refuses_to_run_in_production(db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError):
