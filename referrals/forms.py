@@ -308,9 +308,15 @@ class QueueFilterForm(forms.Form):
 
 
 class PortalFilterForm(forms.Form):
+    """The filters of "My patients". Without `memberships` (the page of one clinic) there is no clinic choice."""
+
     clinic = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "All statuses"), *Referral.Status.choices])
 
-    def __init__(self, *args, memberships=(), **kwargs):
+    def __init__(self, *args, memberships=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].choices = [("", "All clinics")] + [(m.clinic.slug, m.clinic.name) for m in memberships]
+        if memberships is None:
+            del self.fields["clinic"]
+        else:
+            choices = [(m.clinic.slug, m.clinic.name) for m in memberships]
+            self.fields["clinic"].choices = [("", "All clinics"), *choices]

@@ -329,28 +329,47 @@ def portal_refer(request):
             messages.success(
                 request, f"Referral sent to {request.clinic.name}. You'll get an email when it is accepted."
             )
-            return redirect("portal_home")
+            return redirect("my_patients", clinic_slug=request.clinic.slug)
     return render(request, "referrals/portal_refer.html", {"form": form, "profile": profile})
+
+
+@clinic_view("referral.portal")
+def my_patients(request):
+    """My patients in this clinic, inside the clinic's navigation: the physician's referrals here."""
+    form = forms.PortalFilterForm(request.GET or None)
+    status = form.cleaned_data.get("status", "") if form.is_valid() else ""
+    page = _physician_referrals_page(
+        request, memberships=[request.membership], clinic_slug=request.clinic.slug, status=status
+    )
+    return render(request, "referrals/my_patients.html", {"page": page, "form": form, "today": timezone.localdate()})
 
 
 @login_required
 def portal_home(request):
-    """My patients: every referral the physician sent, in every clinic where they are a physician."""
+    """My patients in every clinic where the person is a physician (for when no clinic is chosen)."""
     rls.activate(rls.member_clinics_scope(request.user))
     memberships = list(selectors.physician_memberships(request.user))
     form = forms.PortalFilterForm(request.GET or None, memberships=memberships)
     filters = form.cleaned_data if form.is_valid() else {}
-    referrals = selectors.physician_referrals(
-        user=request.user, clinic_slug=filters.get("clinic", ""), status=filters.get("status", "")
+    page = _physician_referrals_page(
+        request, memberships=memberships, clinic_slug=filters.get("clinic", ""), status=filters.get("status", "")
     )
-    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
-    for membership in memberships:
-        if any(r.clinic_id == membership.clinic_id for r in page):
-            audit.record_list_access(
-                clinic=membership.clinic, actor=request.user, model=Referral, request=request,
-                object_ids=[r.pk for r in page if r.clinic_id == membership.clinic_id], detail="Physician portal",
-            )  # fmt: skip
     return render(
         request, "referrals/portal_home.html",
         {"page": page, "form": form, "memberships": memberships, "today": timezone.localdate()},
     )  # fmt: skip
+
+
+def _physician_referrals_page(request, *, memberships, clinic_slug: str, status: str):
+    """One page of the physician's referrals (selectors.physician_referrals), with an access entry in the
+    audit trail of each clinic whose referrals it shows."""
+    referrals = selectors.physician_referrals(user=request.user, clinic_slug=clinic_slug, status=status)
+    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    for membership in memberships:
+        shown = [r.pk for r in page if r.clinic_id == membership.clinic_id]
+        if shown:
+            audit.record_list_access(
+                clinic=membership.clinic, actor=request.user, model=Referral, request=request, object_ids=shown,
+                detail=f"My patients ({status or 'all'}), page {page.number}",
+            )  # fmt: skip
+    return page

@@ -128,6 +128,7 @@ ROLE_MATRIX = [
     ("program_list", False, "get", ALL),
     ("program_create", False, "get", {"admin"}),
     ("portal_refer", False, "get", {"physician"}),
+    ("my_patients", False, "get", {"physician"}),
     ("api-referral-list", False, "get", {"admin", "physiologist", "physician"}),
     ("api-provider-list", False, "get", {"admin", "physiologist"}),
     ("api-program-list", False, "get", ALL),

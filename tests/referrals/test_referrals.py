@@ -387,7 +387,7 @@ def test_physician_refers_through_the_portal_and_their_details_are_remembered(te
         },
     )
     referral = Referral.objects.get()
-    assert response.url == reverse("portal_home")
+    assert response.url == reverse("my_patients", args=[clinic_a.slug])
     assert (referral.source, referral.referring_provider.npi) == ("portal", "1245319599")
     form = persona.client.get(reverse("portal_refer", args=[clinic_a.slug])).context["profile"]
     assert form.initial["npi"] == "1245319599"
