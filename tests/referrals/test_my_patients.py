@@ -208,3 +208,26 @@ def test_referral_page_tells_the_physician_when_the_chart_opens(physician, docto
     referral = refer(doctor, program)
     html = physician.client.get(reverse("referral_detail", args=[physician.clinic.slug, referral.pk])).content
     assert "Opens to you once the clinic accepts the referral" in html.decode()
+
+
+def test_my_patients_and_the_referral_show_days_from_referral_to_first_session(
+    physician, team_a, doctor, program, patient_a
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from clinic.models import Enrollment
+
+    enrollment = Enrollment.objects.create(
+        clinic=physician.clinic, patient=patient_a, program=program, start_date=datetime.date(2026, 9, 10),
+        first_session_at=timezone.make_aware(datetime.datetime(2026, 9, 15, 9)),
+    )  # fmt: skip
+    referral = refer(
+        doctor, program, patient=patient_a, status="accepted", enrollment=enrollment,
+        referral_date=datetime.date(2026, 9, 1),
+    )  # fmt: skip
+    assert "14 days after referral" in my_patients(physician).content.decode()
+    staff = team_a["physiologist"]
+    page = staff.client.get(reverse("referral_detail", args=[staff.clinic.slug, referral.pk]))
+    assert "First session 09/15/2026, 14 days after the referral." in page.content.decode()
