@@ -51,17 +51,43 @@ def referral_queue(request):
     )  # fmt: skip
 
 
+def _program_changed(request, form) -> bool:
+    """Whether a posted referral form is only to be shown again with the program's own sections, not
+    saved: htmx asks for that when the program changes, as does the button shown without JavaScript;
+    and a save posted with another program's sections on screen (the program changed without
+    JavaScript) must not go through without the new program's fields."""
+    if request.method != "POST":
+        return False
+    shown = request.POST.get("_sections")
+    return "_refresh" in request.POST or (shown is not None and shown != form.sections_key)
+
+
+def _show_program_sections(request, template, context):
+    """The form as it was typed, with the chosen program's sections, judged and saved on the next submit."""
+    for value in context.values():
+        if isinstance(value, forms.Preview):
+            value.show_as_typed()
+    if request.htmx:
+        return render(request, "referrals/_program_sections.html", context)
+    return render(request, template, {**context, "program_changed": True})
+
+
 @clinic_view("referral.manage")
 def referral_create(request):
-    form = forms.ReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    form = forms.ReferralForm(
+        request.POST or None, request.FILES or None, clinic=request.clinic, new_provider=True,
+        initial={"program": request.GET.get("program")},
+    )  # fmt: skip
+    if _program_changed(request, form):
+        return _show_program_sections(request, "referrals/form.html", {"form": form, "referral": None})
     if request.method == "POST" and form.is_valid():
         try:
             referral = services.referral_create(
                 clinic=request.clinic, actor=request.user, data=form.cleaned_data,
-                attachment=form.cleaned_data.get("attachment"),
+                attachment=form.cleaned_data.get("attachment"), new_provider=form.cleaned_data.get("new_provider"),
             )  # fmt: skip
         except ValidationError as error:
-            attach_errors(form, error)
+            form.add_service_errors(error)
         else:
             messages.success(
                 request, f"Referral for {referral.patient_first_name} {referral.patient_last_name} received."
@@ -125,13 +151,15 @@ def referral_edit(request, referral_id):
         audit.record_access(
             clinic=request.clinic, actor=request.user, obj=referral, request=request, detail="Edit form"
         )
+    if _program_changed(request, form):
+        return _show_program_sections(request, "referrals/form.html", {"form": form, "referral": referral})
     if request.method == "POST" and form.is_valid():
         try:
             services.referral_update(
                 clinic=request.clinic, actor=request.user, referral=referral, data=form.cleaned_data
             )
         except ValidationError as error:
-            attach_errors(form, error)
+            form.add_service_errors(error)
         else:
             messages.success(request, "Referral updated.")
             return _referral_redirect(request, referral)
@@ -317,6 +345,8 @@ def portal_refer(request):
     provider = selectors.provider_of_physician(membership=request.membership)
     form = forms.PortalReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
     profile = forms.PhysicianProfileForm(request.POST or None, instance=provider, prefix="me")
+    if _program_changed(request, form):
+        return _show_program_sections(request, "referrals/portal_refer.html", {"form": form, "profile": profile})
     if request.method == "POST" and form.is_valid() and profile.is_valid():
         try:
             services.portal_referral_submit(
