@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic import rls
 from clinic.models import AuditEntry
-from scheduling import reminders, sms, tasks
+from scheduling import reminder_demo, reminders, sms, tasks
 from scheduling.models import Booking, Occurrence, Reminder
 from tests.clinic.test_outbox import ROOT, subprocess_env
 from tests.conftest import link_physician, make_patient, run_at_once
@@ -503,3 +503,16 @@ def test_the_settings_page_refuses_an_impossible_reminder_setting(team_a, clinic
     assert message in response.context["form"].errors[field]
     clinic.refresh_from_db()
     assert getattr(clinic, field) == 24
+
+
+# --- Demo data -----------------------------------------------------------------------------------
+
+
+def test_the_demo_seeder_records_past_reminders_as_sent_and_plans_the_coming_ones(clinic):
+    past = make_booking(make_occurrence(clinic, starts_in=-48 * HOUR))
+    coming = make_booking(make_occurrence(clinic, starts_in=20 * HOUR))
+    reminder_demo.seed(clinic)
+    reminder_demo.seed(clinic)  # idempotent
+    assert set(Reminder.objects.filter(booking=past).values_list("status", flat=True)) <= {"sent", "cancelled"}
+    assert Reminder.objects.filter(booking=past).count() == 2
+    assert set(Reminder.objects.filter(booking=coming).values_list("status", flat=True)) == {"pending"}
