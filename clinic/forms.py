@@ -129,20 +129,18 @@ class ClinicSettingsForm(forms.ModelForm):
             "mfa_required": "Require two-factor authentication",
             "idle_timeout_minutes": "Idle sign-out (minutes)",
             "logout_on_browser_close": "Sign out when the browser closes",
-            "reminder_lead_hours": "Send session reminders (hours ahead)",
+            "reminder_lead_hours": "Reminder lead time (hours)",
             "reminder_by_email": "Email reminders",
             "reminder_by_sms": "Text message reminders",
-            "late_cancel_hours": "Late cancellation window (hours)",
+            "late_cancel_hours": "Late cancellation (hours)",
         }
         help_texts = {
-            "reminder_lead_hours": "1–168 hours before each booked session.",
-            "reminder_by_email": "To patients who opted in to email reminders.",
-            "reminder_by_sms": "To patients who opted in to text messages.",
-            "late_cancel_hours": "0–168; a cancellation inside this many hours before the session counts as late.",
+            "reminder_lead_hours": "1–168 hours before each booked session, to patients who opted in.",
+            "late_cancel_hours": "0–168; cancelling this close to the session counts as late.",
         }
 
     # Shown under their own heading (templates/clinic/settings.html).
-    SCHEDULING_FIELDS = ["reminder_lead_hours", "reminder_by_email", "reminder_by_sms", "late_cancel_hours"]
+    SCHEDULING_FIELDS = ["reminder_by_email", "reminder_by_sms", "reminder_lead_hours", "late_cancel_hours"]
 
     def general_fields(self):
         return [field for field in self if field.name not in self.SCHEDULING_FIELDS]
