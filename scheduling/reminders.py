@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import dateformat, timezone
 
@@ -48,7 +48,7 @@ logger = logging.getLogger("medfit.reminders")
 
 # Rows are written this long before they fall due, so a run that comes a little late still finds them.
 PLAN_MARGIN = datetime.timedelta(hours=1)
-BATCH_SIZE = 20
+BATCH_SIZE = 50
 MAX_ATTEMPTS = 5
 RETRY_AFTER = datetime.timedelta(minutes=1)  # doubled with each failed attempt
 MAX_RETRY_DELAY = datetime.timedelta(hours=1)
@@ -148,23 +148,41 @@ def reminder_message(*, clinic: Clinic, occurrence: Occurrence, channel: str) ->
 # --- Sending -----------------------------------------------------------------------------------
 
 
-def _reason_not_to_send(clinic: Clinic, reminder: Reminder, now: datetime.datetime) -> str | None:
-    booking, patient = reminder.booking, reminder.patient
-    occurrence = booking.occurrence
-    if booking.status != Booking.Status.BOOKED:
+@dataclass
+class Claimed:
+    """A due reminder, locked, with what the checks and the message need (read in the claim's query;
+    plain attributes rather than four model instances a row: a day's reminders are tens of thousands)."""
+
+    pk: int
+    channel: str
+    attempts: int
+    booking_status: str
+    occurrence_id: int
+    starts_at: datetime.datetime
+    room: str
+    occurrence_status: str
+    patient_status: str
+    email: str
+    phone: str
+    email_opt_in: bool
+    sms_opt_in: bool
+
+
+def _reason_not_to_send(clinic: Clinic, reminder: Claimed, now: datetime.datetime) -> str | None:
+    if reminder.booking_status != Booking.Status.BOOKED:
         return BOOKING_NOT_BOOKED
-    if occurrence.status != Occurrence.Status.SCHEDULED:
+    if reminder.occurrence_status != Occurrence.Status.SCHEDULED:
         return CLASS_CANCELLED
-    if occurrence.starts_at <= now:
+    if reminder.starts_at <= now:
         return SESSION_STARTED
-    if patient.status != Patient.Status.ACTIVE:
+    if reminder.patient_status != Patient.Status.ACTIVE:
         return PATIENT_INACTIVE
     if reminder.channel not in clinic_channels(clinic):
         return CHANNEL_OFF
     opted_in, address = (
-        (patient.email_opt_in, patient.email)
+        (reminder.email_opt_in, reminder.email)
         if reminder.channel == Reminder.Channel.EMAIL
-        else (patient.sms_opt_in, patient.phone)
+        else (reminder.sms_opt_in, reminder.phone)
     )
     if not opted_in:
         return OPTED_OUT
@@ -179,21 +197,24 @@ class _Senders:
     def __init__(self):
         self.email_connection = None
         self.sms_backend = None
+        self.messages = {}  # a class's patients get the same text: render it once per batch
 
-    def send(self, clinic: Clinic, reminder: Reminder) -> None:
-        occurrence = reminder.booking.occurrence
-        subject, body = reminder_message(clinic=clinic, occurrence=occurrence, channel=reminder.channel)
+    def message(self, clinic: Clinic, reminder: Claimed) -> tuple[str, str]:
+        key = (reminder.occurrence_id, reminder.starts_at, reminder.room, reminder.channel)
+        if key not in self.messages:
+            self.messages[key] = reminder_message(clinic=clinic, occurrence=reminder, channel=reminder.channel)
+        return self.messages[key]
+
+    def send(self, clinic: Clinic, reminder: Claimed) -> None:
+        subject, body = self.message(clinic, reminder)
         if reminder.channel == Reminder.Channel.SMS:
             self.sms_backend = self.sms_backend or sms.get_backend()
-            sms.send_sms(reminder.patient.phone.strip(), body, backend=self.sms_backend)
+            sms.send_sms(reminder.phone.strip(), body, backend=self.sms_backend)
             return
         if self.email_connection is None:
             self.email_connection = get_connection()
         reply_to = [clinic.email] if clinic.email else None
-        message = EmailMessage(
-            subject, body, to=[reminder.patient.email], reply_to=reply_to, connection=self.email_connection
-        )
-        message.send()
+        EmailMessage(subject, body, to=[reminder.email], reply_to=reply_to, connection=self.email_connection).send()
 
     def close(self):
         if self.email_connection is not None:
@@ -207,14 +228,42 @@ def _retry_delay(attempts: int) -> datetime.timedelta:
     return min(MAX_RETRY_DELAY, RETRY_AFTER * 2 ** (attempts - 1))
 
 
-def _claim(clinic: Clinic, now: datetime.datetime, batch_size: int) -> list[Reminder]:
-    """Lock up to `batch_size` due pending rows that no other run holds (in the caller's transaction)."""
-    return list(
-        Reminder.objects.filter(clinic_id=clinic.pk, status=Reminder.Status.PENDING, due_at__lte=now)
-        .select_related("booking__occurrence", "patient")
-        .select_for_update(skip_locked=True, of=("self",))
-        .order_by("due_at", "id")[:batch_size]
-    )
+# The CTE locks in the order of the partial index `reminder_due_idx` (pending rows by due_at), so the
+# scan stops after `batch_size` rows instead of sorting every due row of the clinic on each claim;
+# rows another run holds are skipped, not waited for.
+CLAIM_SQL = """
+WITH claimed AS (
+    SELECT id FROM scheduling_reminder
+    WHERE clinic_id = %(clinic_id)s AND status = 'pending' AND due_at <= %(now)s
+    ORDER BY due_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+SELECT r.id, r.channel, r.attempts, b.status, o.id, o.starts_at, o.room, o.status,
+       p.status, p.email, p.phone, p.email_opt_in, p.sms_opt_in
+FROM claimed
+JOIN scheduling_reminder r ON r.id = claimed.id
+JOIN scheduling_booking b ON b.id = r.booking_id
+JOIN scheduling_occurrence o ON o.id = b.occurrence_id
+JOIN clinic_patient p ON p.id = r.patient_id
+ORDER BY r.due_at, r.id
+"""
+
+# By primary key only: the batch holds these rows' locks, so they are still pending.
+MARK_SENT_SQL = """
+UPDATE scheduling_reminder SET status = 'sent', sent_at = %s, attempts = attempts + 1, last_error = ''
+WHERE id = ANY(%s::bigint[])
+"""
+MARK_CANCELLED_SQL = """
+UPDATE scheduling_reminder SET status = 'cancelled', last_error = %s WHERE id = ANY(%s::bigint[])
+"""
+
+
+def _claim(clinic: Clinic, now: datetime.datetime, batch_size: int) -> list[Claimed]:
+    """Lock up to `batch_size` due pending rows that no other run holds, in the caller's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, {"clinic_id": clinic.pk, "now": now, "limit": batch_size})
+        return [Claimed(*row) for row in cursor.fetchall()]
 
 
 def _send_batch(clinic: Clinic, now: datetime.datetime, batch_size: int) -> RunResult | None:
@@ -233,7 +282,7 @@ def _send_batch(clinic: Clinic, now: datetime.datetime, batch_size: int) -> RunR
                 if reason:
                     cancelled[reason].append(reminder.pk)
                     continue
-                due_at = reminder.booking.occurrence.starts_at - lead
+                due_at = reminder.starts_at - lead
                 if due_at > now:  # the class moved or the clinic shortened its lead time
                     not_yet.append((reminder.pk, due_at))
                     continue
@@ -245,21 +294,19 @@ def _send_batch(clinic: Clinic, now: datetime.datetime, batch_size: int) -> RunR
                     sent.append(reminder.pk)
         finally:
             senders.close()
-        pending = Reminder.objects.filter(status=Reminder.Status.PENDING)
-        if sent:
-            pending.filter(pk__in=sent).update(
-                status=Reminder.Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
-            )
-        for reason, ids in cancelled.items():
-            pending.filter(pk__in=ids).update(status=Reminder.Status.CANCELLED, last_error=reason)
+        with connection.cursor() as cursor:
+            if sent:
+                cursor.execute(MARK_SENT_SQL, [timezone.now(), sent])
+            for reason, ids in cancelled.items():
+                cursor.execute(MARK_CANCELLED_SQL, [reason, ids])
         for pk, due_at in not_yet:
-            pending.filter(pk=pk).update(due_at=due_at)
+            Reminder.objects.filter(pk=pk, status=Reminder.Status.PENDING).update(due_at=due_at)
     result.sent += len(sent)
     result.cancelled += sum(len(ids) for ids in cancelled.values())
     return result
 
 
-def _record_failure(reminder: Reminder, error: Exception, now: datetime.datetime, result: RunResult) -> None:
+def _record_failure(reminder: Claimed, error: Exception, now: datetime.datetime, result: RunResult) -> None:
     attempts = reminder.attempts + 1
     fields = {"attempts": attempts, "last_error": f"Not sent ({type(error).__name__}); attempt {attempts}."}
     if attempts >= MAX_ATTEMPTS:
