@@ -418,6 +418,33 @@ def test_the_chart_shows_the_patients_reminder_history(team_a, clinic):
     assert "Session reminders" in html and "Text message" in html and "Sent" in html
 
 
+def test_the_charts_reminder_history_takes_the_same_queries_however_long_it_is(team_a, clinic):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def chart_queries(mrn: str, sessions: int) -> int:
+        patient = make_patient(clinic, mrn, email=f"{mrn}@example.test", email_opt_in=True)
+        for hours in range(2, 2 + 2 * sessions, 2):
+            make_booking(make_occurrence(clinic, starts_in=hours * HOUR), patient)
+        reminders.reminders_plan(clinic=clinic)
+        with CaptureQueriesContext(connection) as queries:
+            response = team_a["physiologist"].client.get(reverse("patient_detail", args=[clinic.slug, patient.pk]))
+        assert response.content.decode().count("Pending") == sessions
+        return len(queries)
+
+    team_a["physiologist"].client.get(reverse("patient_list", args=[clinic.slug]))  # the session's first visit
+    assert chart_queries("ONE", 1) == chart_queries("TEN", 10)
+
+
+def test_the_reminder_api_is_in_the_openapi_schema(team_a):
+    paths = team_a["admin"].client.get("/api/schema/?format=json").json()["paths"]
+    assert {
+        "/api/v1/clinics/{clinic_slug}/reminders/",
+        "/api/v1/clinics/{clinic_slug}/reminders/{reminder_id}/",
+    } <= set(paths)
+    assert set(paths["/api/v1/clinics/{clinic_slug}/reminders/"]) == {"get"}
+
+
 def test_a_physician_sees_no_reminder_history(team_a, clinic):
     reminder = due_reminder(clinic)
     physician = team_a["physician"]
