@@ -336,6 +336,15 @@ def test_the_job_runs_every_clinic_in_its_own_scope(clinic, clinic_b, sms_outbox
     assert len(mail.outbox) == 2 and len(sms_outbox) == 1
 
 
+def test_the_celery_worker_runs_the_job(celery_worker, clinic):
+    booking = make_booking(make_occurrence(clinic))
+    tasks.send_session_reminders.delay()
+    deadline = time.monotonic() + 20
+    while len(mail.outbox) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [m.to for m in mail.outbox] == [[booking.patient.email]]
+
+
 def test_beat_runs_the_reminder_job_every_minute():
     entry = django_settings.CELERY_BEAT_SCHEDULE["session-reminders"]
     assert entry["task"] == "scheduling.tasks.send_session_reminders" and entry["schedule"] == 60.0
