@@ -126,8 +126,9 @@ def _one_line(address: str) -> str:
     return ", ".join(line.strip() for line in address.splitlines() if line.strip())
 
 
-def reminder_message(*, clinic: Clinic, occurrence: Occurrence, channel: str) -> tuple[str, str]:
-    """(subject, body) of a reminder: date, time, place and the clinic's phone; nothing clinical."""
+def reminder_message(*, clinic: Clinic, occurrence: "Occurrence | Claimed", channel: str) -> tuple[str, str]:
+    """(subject, body) of a reminder: date, time, place and the clinic's phone; nothing clinical. Reads
+    only the occurrence's `starts_at` and `room` (never its name, which names the program)."""
     starts = timezone.localtime(occurrence.starts_at, zoneinfo.ZoneInfo(clinic.timezone))
     day, time = dateformat.format(starts, "l, F j, Y"), dateformat.format(starts, "g:i A")
     place = ", ".join(part for part in (occurrence.room.strip(), clinic.name, _one_line(clinic.address)) if part)
