@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "program.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
     "program.manage": {ADMIN},
     "enrollment.manage": {ADMIN, PHYSIOLOGIST},
+    # Session reminders (scheduling/reminders.py): their history on the chart and in the API.
+    "reminder.view": {ADMIN, PHYSIOLOGIST, BILLING},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

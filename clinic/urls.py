@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from clinic import api, errors, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
+from scheduling import reminder_api
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
@@ -21,6 +22,7 @@ router.register("patients", api.PatientViewSet, basename="api-patient")
 router.register("referrals", referrals_api.ReferralViewSet, basename="api-referral")
 router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
 router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
+router.register("reminders", reminder_api.ReminderViewSet, basename="api-reminder")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),

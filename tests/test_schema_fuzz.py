@@ -23,7 +23,9 @@ from schemathesis.specs.openapi.checks import (
 
 from clinic import services
 from clinic.models import Role
+from scheduling.models import Reminder
 from tests.conftest import link_physician, make_program, make_provider, make_referral
+from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 6  # per operation, role and generation mode: enough to reach each kind of answer, bounded in time
@@ -50,7 +52,12 @@ def objects(team_a, patient_a):
     provider = make_provider(clinic, membership=team_a["physician"].membership, npi="1234567893")
     program = make_program(clinic, "post_rehab")
     referral = make_referral(clinic, patient=patient_a, provider=provider, program=program)
+    booking = make_booking(make_occurrence(clinic, program=program), patient_a)
+    reminder = Reminder.objects.create(
+        clinic=clinic, booking=booking, patient=patient_a, channel="email", due_at=booking.occurrence.starts_at
+    )
     return {
+        "reminder_id": reminder.pk,
         "clinic_slug": clinic.slug,
         "patient_id": patient_a.pk,
         "referral_id": referral.pk,

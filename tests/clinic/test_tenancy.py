@@ -7,7 +7,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic import services
 from referrals.models import ReferralAttachment
+from scheduling.models import Reminder
 from tests.conftest import link_physician, make_member, make_patient, make_referral
+from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
 CLINIC_PREFIXES = ("c/<slug:clinic_slug>/", "api/v1/clinics/<slug:clinic_slug>/")
 
@@ -51,8 +53,13 @@ def clinic_b_objects(team_b, patient_b):
         clinic=referral.clinic, referral=referral, file="x.pdf", original_name="x.pdf", content_type="application/pdf",
         size=1,
     )  # fmt: skip
+    booking = make_booking(make_occurrence(referral.clinic), patient_b)
+    reminder = Reminder.objects.create(
+        clinic=booking.clinic, booking=booking, patient=patient_b, channel="email", due_at=booking.occurrence.starts_at
+    )
     return {
         "patient_id": patient_b.pk,
+        "reminder_id": reminder.pk,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
@@ -132,6 +139,7 @@ ROLE_MATRIX = [
     ("api-referral-list", False, "get", {"admin", "physiologist", "physician"}),
     ("api-provider-list", False, "get", {"admin", "physiologist"}),
     ("api-program-list", False, "get", ALL),
+    ("api-reminder-list", False, "get", {"admin", "physiologist", "billing"}),
 ]
 
 
