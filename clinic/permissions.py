@@ -22,6 +22,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "program.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
     "program.manage": {ADMIN},
     "enrollment.manage": {ADMIN, PHYSIOLOGIST},
+    # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
+    "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "prescription.edit": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},
