@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from clinic import services
-from clinic.models import Role
+from clinic.models import Enrollment, Role
 from tests.conftest import link_physician, make_program, make_provider, make_referral
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -50,7 +50,9 @@ def objects(team_a, patient_a):
     provider = make_provider(clinic, membership=team_a["physician"].membership, npi="1234567893")
     program = make_program(clinic, "post_rehab")
     referral = make_referral(clinic, patient=patient_a, provider=provider, program=program)
+    enrollment = Enrollment.objects.create(clinic=clinic, patient=patient_a, program=program, start_date="2026-01-05")
     return {
+        "enrollment_id": enrollment.pk,
         "clinic_slug": clinic.slug,
         "patient_id": patient_a.pk,
         "referral_id": referral.pk,
