@@ -323,10 +323,10 @@ def _validate(*, enrollment: Enrollment, data: dict, components: dict[str, dict]
     measured, resting = data.get("hr_max_measured"), data.get("resting_hr")
     if method == HrMaxMethod.MEASURED and measured in (None, ""):
         errors["hr_max_measured"] = "Enter the peak heart rate measured in the exercise test, or estimate HRmax."
-    if method != HrMaxMethod.MEASURED and measured not in (None, ""):
-        errors["hr_max_measured"] = "A measured peak heart rate is recorded only with HRmax “measured”."
     age = age_on(enrollment.patient.date_of_birth, today)
-    hr_max = hr_max_for(method, age=age, measured=measured if measured not in (None, "") else None)
+    # A peak typed in before switching to an estimate is not saved (prescription_save) and not used.
+    measured = measured if method == HrMaxMethod.MEASURED and measured not in (None, "") else None
+    hr_max = hr_max_for(method, age=age, measured=measured)
     if resting not in (None, "") and hr_max is not None and int(resting) >= hr_max:
         errors["resting_hr"] = f"Resting heart rate must be below HRmax ({hr_max} bpm)."
 
@@ -367,12 +367,14 @@ def prescription_save(
     data: dict,
     components: dict[str, dict],
     based_on_version: int | None = None,
+    written_at: datetime.datetime | None = None,
 ) -> ExercisePrescription:
     """Write a new version of the enrollment's prescription and supersede the current one.
 
     `components` maps a kind (aerobic, …) to its fields; a kind left empty is not prescribed.
     `based_on_version` is the version the author started from (0 for "there was none"): when another
     version was saved meanwhile, nothing is written and the author is told to reload. None skips the check.
+    `written_at` (default now) is for imports and demo data of prescriptions written on paper earlier.
     """
     if enrollment.clinic_id != clinic.pk or actor.clinic_id != clinic.pk:
         raise ValidationError("This enrollment belongs to another clinic.")
@@ -380,8 +382,9 @@ def prescription_save(
     if unknown:
         raise ValidationError({"components": f"Unknown component: {', '.join(sorted(unknown))}."})
     # Saves of one enrollment's prescription take turns from here; the precautions are read under the lock.
-    locked = Enrollment.objects.select_for_update().select_related("patient").get(clinic=clinic, pk=enrollment.pk)
-    now = timezone.now()
+    enrollments = Enrollment.objects.select_for_update(of=("self",)).select_related("patient")
+    locked = enrollments.get(clinic=clinic, pk=enrollment.pk)
+    now = written_at or timezone.now()
     errors = _validate(enrollment=locked, data=data, components=components, today=timezone.localdate(now))
     if errors:
         raise ValidationError(errors)
