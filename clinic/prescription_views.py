@@ -6,6 +6,7 @@ Physiologists and admins write; physicians read those of their own patients; bil
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from clinic import audit
 from clinic import prescriptions as rx
@@ -95,6 +96,7 @@ def prescription_edit(request, patient_id, enrollment_id):
         ComponentForm(post, kind=kind, initial=components.get(kind, {})) for kind in PrescriptionComponent.Kind.values
     ]
     valid = [form.is_valid()] + [f.is_valid() for f in component_forms]  # every form's errors, not the first's
+    preview = _preview(enrollment, form, component_forms)  # before the service's errors take fields out
     if post is not None and all(valid):
         try:
             prescription = rx.prescription_save(
@@ -120,8 +122,43 @@ def prescription_edit(request, patient_id, enrollment_id):
         request,
         "clinic/prescriptions/form.html",
         {"enrollment": enrollment, "patient": enrollment.patient, "current": current, "form": form,
-         "component_forms": component_forms, "based_on": based_on},
+         "component_forms": component_forms, "based_on": based_on,
+         "preview": preview},
     )  # fmt: skip
+
+
+def _form_values(form, component_forms) -> tuple[dict, dict]:
+    """The values typed so far: the valid fields of bound forms, the starting values of unbound ones."""
+
+    def values(f, names):
+        source = f.cleaned_data if f.is_bound and hasattr(f, "cleaned_data") else f.initial
+        return {name: source.get(name) for name in names}
+
+    return (
+        values(form, rx.PRESCRIPTION_FIELDS),
+        {f.kind: values(f, rx.COMPONENT_FIELDS) for f in component_forms},
+    )
+
+
+def _preview(enrollment, form, component_forms) -> rx.Preview:
+    data, components = _form_values(form, component_forms)
+    return rx.prescription_preview(enrollment=enrollment, data=data, components=components)
+
+
+@require_POST
+@clinic_view("prescription.edit")
+def prescription_preview(request, patient_id, enrollment_id):
+    """The computed targets and any refusal, as the form is filled in (htmx); writes nothing."""
+    enrollment = _enrollment(request, patient_id, enrollment_id)
+    form = PrescriptionForm(request.POST)
+    component_forms = [ComponentForm(request.POST, kind=kind) for kind in PrescriptionComponent.Kind.values]
+    for f in [form, *component_forms]:
+        f.is_valid()
+    return render(
+        request,
+        "clinic/prescriptions/_preview.html",
+        {"enrollment": enrollment, "preview": _preview(enrollment, form, component_forms)},
+    )
 
 
 def _attach(error: ValidationError, form, component_forms: dict) -> None:

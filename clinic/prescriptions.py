@@ -526,3 +526,39 @@ def describe(prescription: ExercisePrescription, enrollment: Enrollment) -> list
             )  # fmt: skip
         )
     return described
+
+
+# --- A preview while the form is filled in ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    hr_max: int | None
+    age: int
+    targets: dict[str, TargetRange]
+    errors: dict[str, str]
+
+
+def prescription_preview(*, enrollment: Enrollment, data: dict, components: dict[str, dict]) -> Preview:
+    """What saving these values would compute and refuse, without writing anything."""
+    today = timezone.localdate()
+    present = {kind: values for kind, values in components.items() if kind in Kind.values and not _is_empty(values)}
+    errors = _validate(enrollment=enrollment, data=data, components=present, today=today) if present else {}
+    method = data.get("hr_max_method") or HrMaxMethod.AGE
+    if method not in HrMaxMethod.values:
+        method = HrMaxMethod.AGE
+    age = age_on(enrollment.patient.date_of_birth, today)
+    measured = data.get("hr_max_measured") if method == HrMaxMethod.MEASURED else None
+    hr_max = hr_max_for(method, age=age, measured=measured or None)
+    targets = {}
+    for kind, values in present.items():
+        low = _decimal(values.get("intensity_low"))
+        if values.get("intensity_method") not in HR_METHODS or low is None or any(k.startswith(kind) for k in errors):
+            continue
+        target = target_range(
+            method=values["intensity_method"], low=low, high=_decimal(values.get("intensity_high")) or low,
+            resting_hr=data.get("resting_hr"), hr_max=hr_max, ceiling=enrollment.hr_ceiling,
+        )  # fmt: skip
+        if target is not None:
+            targets[Kind(kind).label] = target
+    return Preview(hr_max=hr_max, age=age, targets=targets, errors=errors)

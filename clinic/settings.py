@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "clinic.models.Patient.Sex",
         "PatientStatusEnum": "clinic.models.Patient.Status",
         "ReferralStatusEnum": "referrals.models.Referral.Status",
+        "PrescriptionComponentKindEnum": "clinic.models.PrescriptionComponent.Kind",
+        "IntensityMethodEnum": "clinic.models.PrescriptionComponent.Intensity",
+        "HrMaxMethodEnum": "clinic.models.HrMaxMethod",
     },
 }
 

@@ -49,6 +49,7 @@ clinic_patterns = [
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path(RX, prescription_views.prescription_detail, name="prescription_detail"),
     path(RX + "new/", prescription_views.prescription_edit, name="prescription_edit"),
+    path(RX + "preview/", prescription_views.prescription_preview, name="prescription_preview"),
     path(RX + "history/", prescription_views.prescription_history, name="prescription_history"),
     path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
     path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),

@@ -51,6 +51,9 @@ def test_physiologist_writes_revises_and_prints_a_prescription(page, shot):
     resistance.get_by_label("Sets").fill("2")
     resistance.get_by_label("Reps").fill("12")
     expect(page.get_by_text("Left knee replacement 2024")).to_be_visible()
+    preview = page.locator("#rx-preview")
+    expect(preview).to_contain_text("106–120 bpm")  # computed as the form is filled in, capped at the ceiling
+    expect(preview).to_contain_text("capped at 120 bpm")
     shot(page, "form")
     page.get_by_role("button", name="Save version 1").click()
 
@@ -93,6 +96,7 @@ def test_beta_blocker_refusal_shows_beside_the_aerobic_intensity(page, shot):
     aerobic = page.get_by_role("group", name="Aerobic")
     aerobic.get_by_label("Intensity as").select_option("pct_hrmax")
     aerobic.get_by_label("Intensity from").fill("60")
+    expect(page.locator("#rx-preview")).to_contain_text("takes a beta-blocker")
     page.get_by_role("button", name="Save version 1").click()
     expect(aerobic.get_by_text(re.compile("takes a beta-blocker.*RPE"))).to_be_visible()
     shot(page, "refused")

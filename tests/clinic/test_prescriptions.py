@@ -278,6 +278,7 @@ def test_the_form_shows_the_beta_blocker_refusal_on_the_intensity_field(sixty, p
     response = physiologist.client.post(page_url("prescription_edit", enrollment), form_post())
     assert response.status_code == 200
     assert "beta-blocker" in str(response.context["component_forms"][0].errors["intensity_method"])
+    assert "takes a beta-blocker" in str(response.context["preview"].errors)  # the preview says the same
     assert not ExercisePrescription.objects.exists()
 
 
@@ -285,6 +286,26 @@ def test_the_form_shows_a_reload_message_when_someone_saved_first(enrollment, ph
     save(enrollment, physiologist.membership)
     response = physiologist.client.post(page_url("prescription_edit", enrollment), form_post(based_on_version=0))
     assert "Someone else just saved version 1" in str(response.context["form"].non_field_errors())
+
+
+def test_the_preview_computes_the_target_range_as_the_form_is_filled_and_saves_nothing(enrollment, physiologist):
+    response = physiologist.client.post(page_url("prescription_preview", enrollment), form_post())
+    content = response.content.decode()
+    assert "106–124 bpm" in content and "160 bpm" in content and "<html" not in content
+    assert not ExercisePrescription.objects.exists()
+
+
+def test_the_preview_shows_the_beta_blocker_refusal_before_saving(sixty, physiologist):
+    enrollment = make_enrollment(sixty, beta_blocker=True)
+    content = physiologist.client.post(page_url("prescription_preview", enrollment), form_post()).content.decode()
+    assert "takes a beta-blocker" in content and "bpm</strong>" not in content
+
+
+def test_the_form_shows_the_current_versions_targets_beside_it(enrollment, physiologist):
+    save(enrollment, physiologist.membership)
+    response = physiologist.client.get(page_url("prescription_edit", enrollment))
+    assert response.context["preview"].targets["Aerobic"].high == 124
+    assert response.context["form"]["based_on_version"].value() == 1
 
 
 def test_precautions_show_beside_the_form_and_on_the_prescription(sixty, physiologist):

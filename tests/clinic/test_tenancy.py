@@ -205,6 +205,7 @@ ENROLLMENT_ROLE_MATRIX = [
     ("prescription_detail", {}, "get", {"admin", "physiologist"}),
     ("prescription_edit", {}, "get", {"admin", "physiologist"}),
     ("prescription_history", {}, "get", {"admin", "physiologist"}),
+    ("prescription_preview", {}, "post", {"admin", "physiologist"}),
     ("prescription_version", {"version": 1}, "get", {"admin", "physiologist"}),
     ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
     ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
