@@ -272,6 +272,9 @@ def _check_intensity(kind: str, data: dict, enrollment: Enrollment, errors: dict
         if low is not None or high is not None or data.get("speed_mph") not in (None, ""):
             errors[key % "intensity_method"] = "Choose how the intensity is expressed."
         return
+    if method not in Intensity.values:
+        errors[key % "intensity_method"] = f"Unknown intensity method {method!r}."
+        return
     if method not in METHODS_BY_KIND[kind]:
         allowed = ", ".join(Intensity(m).label for m in Intensity if m in METHODS_BY_KIND[kind])
         errors[key % "intensity_method"] = f"{Intensity(method).label} does not suit {label} work; use {allowed}."

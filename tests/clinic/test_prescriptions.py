@@ -192,6 +192,20 @@ def test_rpe_outside_6_to_20_is_refused(enrollment, physiologist):
     assert "6–20" in refused.value.message_dict["resistance.intensity_low"][0]
 
 
+def test_an_intensity_that_does_not_suit_the_component_is_refused(enrollment, physiologist):
+    resistance = {**RESISTANCE, "intensity_method": Intensity.HRR, "intensity_low": 40}
+    with pytest.raises(ValidationError) as refused:
+        save(enrollment, physiologist.membership, components={"resistance": resistance})
+    assert "does not suit resistance work" in refused.value.message_dict["resistance.intensity_method"][0]
+
+
+def test_sets_without_repetitions_are_refused(enrollment, physiologist):
+    resistance = {**RESISTANCE, "reps": None}
+    with pytest.raises(ValidationError) as refused:
+        save(enrollment, physiologist.membership, components={"resistance": resistance})
+    assert "both sets and repetitions" in refused.value.message_dict["resistance.reps"][0]
+
+
 def test_a_prescription_without_any_component_is_refused(enrollment, physiologist):
     with pytest.raises(ValidationError, match="at least one component"):
         save(enrollment, physiologist.membership, components={"aerobic": {}})
