@@ -44,9 +44,9 @@ class ComponentForm(forms.ModelForm):
         }
         help_texts = {"volume": "e.g. 600 MET·min/week, 8 exercises", "intensity_high": "Leave empty for one value."}
 
-    def __init__(self, *args, kind: str, **kwargs):
+    def __init__(self, *args, kind: str, first: bool = False, **kwargs):
         super().__init__(*args, prefix=kind, **kwargs)
-        self.kind = kind
+        self.kind, self.first = kind, first
         self.label = PrescriptionComponent.Kind(kind).label
         allowed = METHODS_BY_KIND[kind]
         self.fields["intensity_method"].choices = [("", "—")] + [
@@ -61,6 +61,16 @@ class ComponentForm(forms.ModelForm):
 
     def _post_clean(self):
         pass
+
+    @property
+    def starts_open(self) -> bool:
+        """Shown open: a component with values (typed or from the current version) or errors, and on a
+        first prescription the two most prescribed, aerobic and resistance."""
+        if self.is_bound:
+            return bool(self.errors) or any(self.data.get(self.add_prefix(name)) for name in self.fields)
+        if any(value not in (None, "") for value in self.initial.values()):
+            return True
+        return self.first and self.kind in (PrescriptionComponent.Kind.AEROBIC, PrescriptionComponent.Kind.RESISTANCE)
 
     def values(self) -> dict:
         return {name: self.cleaned_data.get(name) for name in COMPONENT_FIELDS}

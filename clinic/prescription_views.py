@@ -93,7 +93,8 @@ def prescription_edit(request, patient_id, enrollment_id):
     post = request.POST if request.method == "POST" else None
     form = PrescriptionForm(post, initial={**data, "based_on_version": based_on})
     component_forms = [
-        ComponentForm(post, kind=kind, initial=components.get(kind, {})) for kind in PrescriptionComponent.Kind.values
+        ComponentForm(post, kind=kind, initial=components.get(kind, {}), first=current is None)
+        for kind in PrescriptionComponent.Kind.values
     ]
     valid = [form.is_valid()] + [f.is_valid() for f in component_forms]  # every form's errors, not the first's
     preview = _preview(enrollment, form, component_forms)  # before the service's errors take fields out

@@ -265,6 +265,20 @@ def test_concurrent_saves_without_a_base_version_take_turns_and_leave_one_curren
     assert list(versions.filter(superseded_at__isnull=True).values_list("version", flat=True)) == [6]
 
 
+def test_current_prescriptions_of_many_enrollments_take_two_queries(clinic_a, physiologist, django_assert_num_queries):
+    enrollments = [
+        make_enrollment(make_patient(clinic_a, f"RX-{i}", date_of_birth=born_years_ago(60))) for i in range(5)
+    ]
+    for enrollment in enrollments[:4]:
+        save(enrollment, physiologist.membership)
+        save(enrollment, physiologist.membership)
+    with django_assert_num_queries(2):
+        current = rx.current_prescriptions(clinic=clinic_a, enrollment_ids=[e.pk for e in enrollments])
+        highs = {pk: [c.target_hr_high for c in p.components.all()] for pk, p in current.items()}
+    assert highs == {e.pk: [124] for e in enrollments[:4]}
+    assert all(p.version == 2 for p in current.values())
+
+
 # --- Pages --------------------------------------------------------------------------------------
 
 
