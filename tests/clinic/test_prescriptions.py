@@ -389,6 +389,7 @@ def test_the_patient_copy_shows_clinic_patient_and_plain_language(sixty, physiol
     ]  # fmt: skip
     for text in expected:
         assert text in content, text
+    assert "heart-rate reserve" not in content  # the patient gets the target heart rate, not the method
 
 
 def test_reading_a_prescription_is_audited_under_the_patient(enrollment, physiologist):
