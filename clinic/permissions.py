@@ -24,6 +24,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "enrollment.manage": {ADMIN, PHYSIOLOGIST},
     # Session reminders (scheduling/reminders.py): their history on the chart and in the API.
     "reminder.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
+    "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "prescription.edit": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

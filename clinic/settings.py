@@ -275,11 +275,14 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "clinic.models.Patient.Sex",
         "PatientStatusEnum": "clinic.models.Patient.Status",
         "ReferralStatusEnum": "referrals.models.Referral.Status",
+        "PrescriptionComponentKindEnum": "clinic.models.PrescriptionComponent.Kind",
+        "IntensityMethodEnum": "clinic.models.PrescriptionComponent.Intensity",
+        "HrMaxMethodEnum": "clinic.models.HrMaxMethod",
     },
 }
 
 # Demo data of the apps that build on clinic/, run by `manage.py seed_demo` after its own.
-DEMO_SEEDERS = ["referrals.demo.seed", "scheduling.reminder_demo.seed"]
+DEMO_SEEDERS = ["referrals.demo.seed", "clinic.prescription_demo.seed", "scheduling.reminder_demo.seed"]
 
 # --- Audit trail ------------------------------------------------------------------------------
 # How many proxies of ours (load balancer, nginx) stand in front of the app. Each appends the address

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from clinic import api, errors, views
+from clinic import api, errors, prescription_api, prescription_views, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import reminder_api
@@ -23,6 +23,13 @@ router.register("referrals", referrals_api.ReferralViewSet, basename="api-referr
 router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
 router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
 router.register("reminders", reminder_api.ReminderViewSet, basename="api-reminder")
+router.register(
+    r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
+    prescription_api.PrescriptionViewSet,
+    basename="api-prescription",
+)
+
+RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -42,6 +49,12 @@ clinic_patterns = [
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
+    path(RX, prescription_views.prescription_detail, name="prescription_detail"),
+    path(RX + "new/", prescription_views.prescription_edit, name="prescription_edit"),
+    path(RX + "preview/", prescription_views.prescription_preview, name="prescription_preview"),
+    path(RX + "history/", prescription_views.prescription_history, name="prescription_history"),
+    path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
+    path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
     *referrals_urls.clinic_patterns,
 ]
 

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from clinic import services
-from clinic.models import Role
+from clinic.models import Enrollment, Role
 from scheduling.models import Reminder
 from tests.conftest import link_physician, make_program, make_provider, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
@@ -56,8 +56,10 @@ def objects(team_a, patient_a):
     reminder = Reminder.objects.create(
         clinic=clinic, booking=booking, patient=patient_a, channel="email", due_at=booking.occurrence.starts_at
     )
+    enrollment = Enrollment.objects.create(clinic=clinic, patient=patient_a, program=program, start_date="2026-01-05")
     return {
         "reminder_id": reminder.pk,
+        "enrollment_id": enrollment.pk,
         "clinic_slug": clinic.slug,
         "patient_id": patient_a.pk,
         "referral_id": referral.pk,

@@ -5,10 +5,11 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from clinic import services
+from clinic import prescriptions, services
+from clinic.models import Enrollment
 from referrals.models import ReferralAttachment
 from scheduling.models import Reminder
-from tests.conftest import link_physician, make_member, make_patient, make_referral
+from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
 CLINIC_PREFIXES = ("c/<slug:clinic_slug>/", "api/v1/clinics/<slug:clinic_slug>/")
@@ -57,9 +58,18 @@ def clinic_b_objects(team_b, patient_b):
     reminder = Reminder.objects.create(
         clinic=booking.clinic, booking=booking, patient=patient_b, channel="email", due_at=booking.occurrence.starts_at
     )
+    enrollment = Enrollment.objects.create(
+        clinic=referral.clinic, patient=patient_b, program=referral.program, start_date="2026-01-05"
+    )
+    prescription = prescriptions.prescription_save(
+        clinic=referral.clinic, actor=team_b["physiologist"].membership, enrollment=enrollment,
+        data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
+    )  # fmt: skip
     return {
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
+        "enrollment_id": enrollment.pk,
+        "version": prescription.version,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
@@ -196,3 +206,45 @@ def test_api_token_only_works_in_its_own_clinic(team_a, team_b, clinic_b):
     api = Client(headers={"Authorization": f"Bearer {raw}"})
     assert api.get(reverse("api-patient-list", args=[admin_a.clinic.slug])).status_code == 200
     assert api.get(reverse("api-patient-list", args=[clinic_b.slug])).status_code == 404
+
+
+# Routes under a patient's enrollment: (route name, extra kwargs, method, roles that get a success).
+# The physician did not refer the patient, so sees nothing (test_prescriptions covers their own patients).
+ENROLLMENT_ROLE_MATRIX = [
+    ("prescription_detail", {}, "get", {"admin", "physiologist"}),
+    ("prescription_edit", {}, "get", {"admin", "physiologist"}),
+    ("prescription_history", {}, "get", {"admin", "physiologist"}),
+    ("prescription_preview", {}, "post", {"admin", "physiologist"}),
+    ("prescription_version", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
+    ("api-prescription-detail", {"version": 1}, "get", {"admin", "physiologist"}),
+]
+
+
+@pytest.fixture
+def enrollment_a(team_a, patient_a):
+    enrollment = Enrollment.objects.create(
+        clinic=patient_a.clinic, patient=patient_a, program=make_program(patient_a.clinic), start_date="2026-01-05"
+    )
+    prescriptions.prescription_save(
+        clinic=patient_a.clinic, actor=team_a["physiologist"].membership, enrollment=enrollment,
+        data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
+    )  # fmt: skip
+    return enrollment
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+@pytest.mark.parametrize(
+    ("name", "extra", "method", "allowed"), ENROLLMENT_ROLE_MATRIX, ids=[r[0] for r in ENROLLMENT_ROLE_MATRIX]
+)
+def test_enrollment_role_table(name, extra, method, allowed, role, team_a, enrollment_a):
+    persona = team_a[role]
+    kwargs = {"clinic_slug": persona.clinic.slug, "enrollment_id": enrollment_a.pk, **extra}
+    if not name.startswith("api-"):
+        kwargs["patient_id"] = enrollment_a.patient_id
+    response = getattr(persona.client, method)(reverse(name, kwargs=kwargs))
+    if role in allowed:
+        assert response.status_code in (200, 302), response.status_code
+    else:
+        assert response.status_code == 404
