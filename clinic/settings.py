@@ -173,6 +173,8 @@ OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # Messages that Redis, a killed worker or a mail server left unsent (clinic/outbox.py).
     "send-due-messages": {"task": "clinic.tasks.send_due_messages", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    # Recurring classes generate their occurrences 8 weeks ahead (scheduling/services.py).
+    "extend-schedules": {"task": "scheduling.tasks.extend_schedules", "schedule": 24 * 60 * 60.0},
 }
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.

@@ -7,6 +7,8 @@ from rest_framework.routers import SimpleRouter
 from clinic import api, errors, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
+from scheduling import api as scheduling_api
+from scheduling import urls as scheduling_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
@@ -21,6 +23,10 @@ router.register("patients", api.PatientViewSet, basename="api-patient")
 router.register("referrals", referrals_api.ReferralViewSet, basename="api-referral")
 router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
 router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
+router.register("class-templates", scheduling_api.ClassTemplateViewSet, basename="api-class-template")
+router.register("occurrences", scheduling_api.OccurrenceViewSet, basename="api-occurrence")
+router.register("bookings", scheduling_api.BookingViewSet, basename="api-booking")
+router.register("authorizations", scheduling_api.AuthorizationViewSet, basename="api-authorization")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -41,6 +47,7 @@ clinic_patterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     *referrals_urls.clinic_patterns,
+    *scheduling_urls.clinic_patterns,
 ]
 
 urlpatterns = [
