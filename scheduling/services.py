@@ -110,7 +110,8 @@ def _dates_of(template: ClassTemplate, start: datetime.date, end: datetime.date)
 def occurrences_generate(
     *, clinic: Clinic, template: ClassTemplate, start: datetime.date | None = None, end: datetime.date | None = None
 ) -> int:
-    """Make the dated occurrences of `template` from `start` (today) to `end` (the horizon), in the clinic's
+    """Make the dated occurrences of `template` from `start` (today) to `end` (the horizon: 8 weeks, so 8
+    sessions of a weekly class), in the clinic's
     time zone. Idempotent: an occurrence is unique per template and start time, so running it again (or
     two at once) adds only what is missing. Standing bookings are carried into the new occurrences.
     Returns how many occurrences were made."""
@@ -118,7 +119,7 @@ def occurrences_generate(
         return 0
     today = timezone.now().astimezone(clinic_zone(clinic)).date()
     start = start or today
-    end = end or today + datetime.timedelta(weeks=HORIZON_WEEKS)
+    end = end or today + datetime.timedelta(weeks=HORIZON_WEEKS, days=-1)
     duration = datetime.timedelta(minutes=template.duration_minutes)
     rows = []
     for day in _dates_of(template, start, end):

@@ -31,7 +31,7 @@ def make_occurrence(clinic, program, *, starts_in=datetime.timedelta(days=3), ca
 def make_template(clinic, program, **fields) -> ClassTemplate:
     defaults = {
         "name": "CR Monday 9:00", "weekday": 0, "start_time": datetime.time(9, 0), "duration_minutes": 60,
-        "room": "Gym A", "capacity": 12, "starts_on": timezone.localdate(),
+        "room": "Gym A", "capacity": 12, "starts_on": timezone.localdate() - datetime.timedelta(days=7),
     }  # fmt: skip
     return ClassTemplate.objects.create(clinic=clinic, program=program, **{**defaults, **fields})
 

@@ -239,7 +239,7 @@ def test_sessions_generated_later_are_booked_for_standing_bookings(clinic_a, pro
     before = standing.bookings.count()
     # Two weeks past the horizon hold exactly two Mondays.
     today = services.local_date(clinic_a, timezone.now())
-    later = today + datetime.timedelta(weeks=services.HORIZON_WEEKS + 2)
+    later = today + datetime.timedelta(weeks=services.HORIZON_WEEKS + 2, days=-1)
     made = services.occurrences_generate(clinic=clinic_a, template=template, end=later)
     assert made == 2 and standing.bookings.count() == before + 2
 
