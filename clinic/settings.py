@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "clinic.models.Patient.Sex",
         "PatientStatusEnum": "clinic.models.Patient.Status",
         "ReferralStatusEnum": "referrals.models.Referral.Status",
+        "OccurrenceStatusEnum": "scheduling.models.Occurrence.Status",
+        "BookingStatusEnum": "scheduling.models.Booking.Status",
     },
 }
 

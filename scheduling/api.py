@@ -8,7 +8,7 @@ import datetime
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -22,7 +22,21 @@ from scheduling.models import Authorization, Booking, ClassTemplate, Occurrence
 MAX_RANGE_DAYS = 62
 
 
+@extend_schema_field({
+    "type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "09:00",
+    "description": "Wall-clock time in the clinic's time zone (HH:MM).",
+})  # fmt: skip
+class ClockTimeField(serializers.TimeField):
+    """A class's start, as the clinic's wall clock reads it: "09:00", no seconds, no offset (which the
+    schema's "time" format would demand, and which a weekly class across DST cannot have)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+
 class ClassTemplateSerializer(StrictModelSerializer):
+    start_time = ClockTimeField()
+
     class Meta:
         model = ClassTemplate
         fields = ["id", *services.TEMPLATE_FIELDS, "created_at"]
