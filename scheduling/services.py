@@ -60,7 +60,8 @@ def class_template_save(*, clinic: Clinic, actor: Membership, data: dict, templa
     """Create or change a recurring class, then generate its occurrences up to the horizon.
 
     A change of day, time or length replaces future occurrences that nobody is booked into; those with
-    bookings keep their time (the patients were told it) but take the new name, room, staff and capacity.
+    bookings keep their time (the patients were told it) but take the new name, room, staff and capacity
+    (never below the places already taken; new places go to the waitlist).
     """
     is_new = template is None
     template = template or ClassTemplate(clinic=clinic)
@@ -95,6 +96,10 @@ def _update_future_occurrences(clinic: Clinic, template: ClassTemplate, *, timin
         occurrence.name, occurrence.room, occurrence.staff_id = template.name, template.room, template.staff_id
         occurrence.capacity = max(template.capacity, occurrence.booked_count)
         occurrence.save(update_fields=["name", "room", "staff", "capacity"])
+        # A larger room: the waitlist moves up into the new places, first come first served.
+        for _ in range(occurrence.capacity - occurrence.booked_count):
+            if _promote_waitlisted(clinic, occurrence.pk) is None:
+                break
 
 
 def _dates_of(template: ClassTemplate, start: datetime.date, end: datetime.date):

@@ -5,13 +5,14 @@ import datetime
 import threading
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic import services as clinic_services
-from clinic.models import Enrollment, OutboundMessage
+from clinic.models import AuditEntry, Enrollment, OutboundMessage
 from scheduling import services
 from scheduling.models import Booking, Occurrence, StandingBooking
 from tests.conftest import link_physician, make_member, run_at_once
@@ -472,3 +473,23 @@ def test_the_booking_list_filters_by_date_in_the_clinics_time_zone(team_a, clini
     assert api.get(url, {"start": day.isoformat(), "end": day.isoformat()}).json()["count"] == 1
     next_day = (day + datetime.timedelta(days=1)).isoformat()
     assert api.get(url, {"start": next_day}).json()["count"] == 0
+
+
+# --- Audit ------------------------------------------------------------------------------------------
+
+
+def test_a_booking_and_its_cancellation_are_in_the_patients_audit_trail(staff, occurrence, enrollment):
+    booking, _ = book(staff, occurrence, enrollment)
+    services.booking_cancel(clinic=occurrence.clinic, actor=staff, booking=booking)
+    booking_type = ContentType.objects.get_for_model(Booking)
+    entries = AuditEntry.objects.filter(
+        patient=enrollment.patient, content_type=booking_type, object_pk=str(booking.pk)
+    )
+    assert sorted(entries.values_list("event", flat=True)) == ["create", "update"]
+
+
+def test_opening_a_class_records_who_saw_its_bookings(team_a, staff, occurrence, enrollment):
+    booking, _ = book(staff, occurrence, enrollment)
+    team_a["billing"].client.get(reverse("occurrence_detail", args=[occurrence.clinic.slug, occurrence.pk]))
+    entry = AuditEntry.objects.filter(event="view", actor=team_a["billing"].user).get()
+    assert entry.additional_data == {"ids": [booking.pk]}

@@ -183,3 +183,31 @@ def test_the_api_creates_a_class_and_schedules_it(team_a, clinic_a, program):
     )  # fmt: skip
     assert response.status_code == 201, response.json()
     assert Occurrence.objects.filter(template_id=response.json()["id"]).count() == 8
+
+
+def test_a_larger_room_gives_the_new_places_to_the_waitlist(clinic_a, program, staff):
+    template = services.class_template_save(clinic=clinic_a, actor=staff, data=template_data(program, capacity=1))
+    occurrence = template.occurrences.filter(starts_at__gt=timezone.now()).order_by("starts_at").first()
+    for waitlist in (False, True, True):
+        services.booking_create(clinic=clinic_a, actor=staff, occurrence=occurrence,
+                                enrollment=make_enrollment(clinic_a, program), waitlist=waitlist)  # fmt: skip
+    services.class_template_save(
+        clinic=clinic_a, actor=staff, template=template, data=template_data(program, capacity=2)
+    )
+    occurrence.refresh_from_db()
+    assert occurrence.booked_count == 2
+    assert occurrence.bookings.filter(status=Booking.Status.WAITLISTED).count() == 1
+
+
+def test_a_smaller_room_never_drops_booked_patients(clinic_a, program, staff):
+    template = services.class_template_save(clinic=clinic_a, actor=staff, data=template_data(program, capacity=3))
+    occurrence = template.occurrences.filter(starts_at__gt=timezone.now()).order_by("starts_at").first()
+    for _ in range(3):
+        services.booking_create(clinic=clinic_a, actor=staff, occurrence=occurrence,
+                                enrollment=make_enrollment(clinic_a, program))  # fmt: skip
+    services.class_template_save(
+        clinic=clinic_a, actor=staff, template=template, data=template_data(program, capacity=1)
+    )
+    occurrence.refresh_from_db()
+    assert occurrence.capacity == 3 and occurrence.booked_count == 3
+    assert template.occurrences.exclude(pk=occurrence.pk).filter(starts_at__gt=timezone.now()).first().capacity == 1
