@@ -493,3 +493,37 @@ def test_opening_a_class_records_who_saw_its_bookings(team_a, staff, occurrence,
     team_a["billing"].client.get(reverse("occurrence_detail", args=[occurrence.clinic.slug, occurrence.pk]))
     entry = AuditEntry.objects.filter(event="view", actor=team_a["billing"].user).get()
     assert entry.additional_data == {"ids": [booking.pk]}
+
+
+def test_physiologist_books_an_individual_appointment_through_the_page(team_a, clinic_a, enrollment):
+    day = services.local_date(clinic_a, timezone.now()) + datetime.timedelta(days=2)
+    response = team_a["physiologist"].client.post(
+        reverse("appointment_create", args=[clinic_a.slug]),
+        {"enrollment": enrollment.pk, "date": day.isoformat(), "start_time": "14:30", "duration_minutes": 45,
+         "room": "Office 2", "name": "Individual assessment"},
+    )  # fmt: skip
+    occurrence = Occurrence.objects.get()
+    assert response.status_code == 302 and response.url.endswith(f"/schedule/occurrences/{occurrence.pk}/")
+    start = timezone.localtime(occurrence.starts_at, services.clinic_zone(clinic_a))
+    assert (start.date(), start.hour, start.minute) == (day, 14, 30) and occurrence.booked_count == 1
+
+
+def test_physiologist_books_a_patient_into_every_session_through_the_class_page(team_a, clinic_a, program, enrollment):
+    tomorrow = services.local_date(clinic_a, timezone.now()) + datetime.timedelta(days=1)
+    template = make_template(clinic_a, program, weekday=tomorrow.weekday())  # eight sessions, all upcoming
+    url = reverse("template_detail", args=[clinic_a.slug, template.pk])
+    response = team_a["physiologist"].client.post(url, {"enrollment": enrollment.pk}, follow=True)
+    assert "Booked into 8 upcoming classes." in response.content.decode()
+    standing = StandingBooking.objects.get()
+    end_url = reverse("standing_booking_end", args=[clinic_a.slug, template.pk, standing.pk])
+    response = team_a["physiologist"].client.post(end_url, follow=True)
+    assert "Standing booking ended; 8 upcoming bookings cancelled." in response.content.decode()
+
+
+def test_billing_sees_a_class_but_cannot_book_into_it(team_a, clinic_a, occurrence, enrollment):
+    client = team_a["billing"].client
+    page = client.get(reverse("occurrence_detail", args=[clinic_a.slug, occurrence.pk]))
+    assert page.status_code == 200 and page.context["booking_form"] is None
+    url = reverse("booking_create", args=[clinic_a.slug, occurrence.pk])
+    assert client.post(url, {"enrollment": enrollment.pk}).status_code == 404
+    assert not Booking.objects.exists()
