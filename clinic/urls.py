@@ -26,6 +26,7 @@ router.register("programs", referrals_api.ProgramViewSet, basename="api-program"
 router.register("class-templates", scheduling_api.ClassTemplateViewSet, basename="api-class-template")
 router.register("occurrences", scheduling_api.OccurrenceViewSet, basename="api-occurrence")
 router.register("bookings", scheduling_api.BookingViewSet, basename="api-booking")
+router.register("standing-bookings", scheduling_api.StandingBookingViewSet, basename="api-standing-booking")
 router.register("authorizations", scheduling_api.AuthorizationViewSet, basename="api-authorization")
 
 clinic_patterns = [

@@ -7,6 +7,7 @@ their own patients only; admins and physiologists manage schedules and bookings.
 import datetime
 
 import django_filters
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status
@@ -17,7 +18,7 @@ from clinic import audit
 from clinic.api import ClinicScopedViewSet, IsoDateFilter, StrictCharField, StrictModelSerializer
 from clinic.models import Enrollment, Program
 from scheduling import selectors, services
-from scheduling.models import Authorization, Booking, ClassTemplate, Occurrence
+from scheduling.models import Authorization, Booking, ClassTemplate, Occurrence, StandingBooking
 
 MAX_RANGE_DAYS = 62
 
@@ -144,6 +145,48 @@ class BookingFilter(django_filters.FilterSet):
 
 def _midnight(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_current_timezone())
+
+
+class StandingBookingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StandingBooking
+        fields = ["id", "template", "enrollment", "starts_on", "ended_at", "created_at"]
+        read_only_fields = fields
+
+
+class StandingBookingCreateSerializer(serializers.Serializer):
+    template = serializers.PrimaryKeyRelatedField(queryset=ClassTemplate.objects.none())
+    enrollment = serializers.PrimaryKeyRelatedField(queryset=Enrollment.objects.none())
+    starts_on = serializers.DateField(
+        required=False, allow_null=True, default=None, input_formats=["%Y-%m-%d"],
+        help_text="First date; today (or the enrollment's start) if omitted.",
+    )  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinic = self.context.get("clinic")
+        if clinic is not None:
+            self.fields["template"].queryset = ClassTemplate.objects.filter(clinic=clinic)
+            self.fields["enrollment"].queryset = Enrollment.objects.filter(clinic=clinic)
+
+
+class StandingBookingResultSerializer(StandingBookingSerializer):
+    booked = serializers.IntegerField(read_only=True, help_text="Upcoming sessions booked")
+    waitlisted = serializers.IntegerField(read_only=True, help_text="Full sessions the patient waits for")
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta(StandingBookingSerializer.Meta):
+        fields = [*StandingBookingSerializer.Meta.fields, "booked", "waitlisted", "warnings"]
+        read_only_fields = fields
+
+
+class EndedSerializer(serializers.Serializer):
+    cancelled = serializers.IntegerField(help_text="Upcoming bookings cancelled")
+
+
+class StandingBookingFilter(django_filters.FilterSet):
+    template = django_filters.NumberFilter(field_name="template_id")
+    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
 
 
 class AuthorizationSerializer(StrictModelSerializer):
@@ -314,6 +357,61 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicSco
             clinic=self.clinic, actor=self.membership, booking=booking, reason=body.validated_data["reason"]
         )
         return Response(self.get_serializer(booking).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List standing bookings (a patient in every session of a recurring class)"),
+    retrieve=extend_schema(summary="Get one standing booking"),
+)
+class StandingBookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScopedViewSet):
+    serializer_class = StandingBookingSerializer
+    lookup_url_kwarg = "standing_id"
+    queryset = StandingBooking.objects.none()
+    filterset_class = StandingBookingFilter
+    permissions_by_action = {
+        "list": "booking.view_all", "retrieve": "booking.view_all", "create": "booking.manage",
+        "end": "booking.manage",
+    }  # fmt: skip
+
+    def get_queryset(self):
+        return StandingBooking.objects.filter(clinic=self.clinic).order_by("-created_at", "-id")
+
+    def get_object(self):
+        standing = StandingBooking.objects.filter(clinic=self.clinic, pk=self.kwargs["standing_id"]).first()
+        if standing is None:
+            raise Http404
+        return standing
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit.record_list_access(
+            clinic=self.clinic, actor=request.user, model=StandingBooking, request=request,
+            object_ids=[row["id"] for row in response.data["results"]], detail="API standing booking list",
+        )  # fmt: skip
+        return response
+
+    @extend_schema(
+        request=StandingBookingCreateSerializer, responses={201: StandingBookingResultSerializer},
+        summary="Book a patient into every upcoming session of a recurring class (full ones: the waitlist)",
+    )  # fmt: skip
+    def create(self, request, *args, **kwargs):
+        body = StandingBookingCreateSerializer(data=request.data, context={"clinic": self.clinic})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        standing, result = services.standing_booking_create(
+            clinic=self.clinic, actor=self.membership, template=data["template"], enrollment=data["enrollment"],
+            starts_on=data["starts_on"],
+        )  # fmt: skip
+        standing.booked, standing.waitlisted = len(result.booked), len(result.waitlisted)
+        standing.warnings = result.warnings
+        return Response(StandingBookingResultSerializer(standing).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=EndedSerializer, summary="End a standing booking: upcoming ones cancelled")
+    @action(detail=True, methods=["post"])
+    def end(self, request, *args, **kwargs):
+        standing = self.get_object()
+        cancelled = services.standing_booking_end(clinic=self.clinic, actor=self.membership, standing=standing)
+        return Response({"cancelled": cancelled})
 
 
 @extend_schema_view(

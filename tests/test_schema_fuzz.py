@@ -88,9 +88,12 @@ def _schedule_objects(team_a, patient_a, program):
         data={"payer": "Aetna", "number": "A-1", "sessions_authorized": 36, "starts_on": today,
               "ends_on": today + datetime.timedelta(days=90)},
     )  # fmt: skip
+    standing, _ = scheduling_services.standing_booking_create(
+        clinic=clinic, actor=staff, template=template, enrollment=enrollment
+    )
     return {
         "template_id": template.pk, "occurrence_id": occurrence.pk, "booking_id": booking.pk,
-        "authorization_id": authorization.pk,
+        "authorization_id": authorization.pk, "standing_id": standing.pk,
     }  # fmt: skip
 
 

@@ -174,6 +174,7 @@ ROLE_MATRIX = [
     ("api-class-template-list", False, "get", {"admin", "physiologist", "billing"}),
     ("api-occurrence-list", False, "get", {"admin", "physiologist", "billing"}),
     ("api-booking-list", False, "get", ALL),
+    ("api-standing-booking-list", False, "get", {"admin", "physiologist", "billing"}),
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
 ]
 

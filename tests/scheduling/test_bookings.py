@@ -527,3 +527,15 @@ def test_billing_sees_a_class_but_cannot_book_into_it(team_a, clinic_a, occurren
     url = reverse("booking_create", args=[clinic_a.slug, occurrence.pk])
     assert client.post(url, {"enrollment": enrollment.pk}).status_code == 404
     assert not Booking.objects.exists()
+
+
+def test_the_api_books_a_patient_into_every_session_and_ends_it(team_a, clinic_a, program, enrollment):
+    tomorrow = services.local_date(clinic_a, timezone.now()) + datetime.timedelta(days=1)
+    template = make_template(clinic_a, program, weekday=tomorrow.weekday())
+    api = token_client(team_a["physiologist"])
+    url = reverse("api-standing-booking-list", args=[clinic_a.slug])
+    response = api.post(url, {"template": template.pk, "enrollment": enrollment.pk}, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["booked"], response.json()["waitlisted"]) == (8, 0)
+    end = api.post(reverse("api-standing-booking-end", args=[clinic_a.slug, response.json()["id"]]))
+    assert end.json() == {"cancelled": 8}
