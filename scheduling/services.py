@@ -458,6 +458,40 @@ def standing_booking_end(*, clinic: Clinic, actor: Membership, standing: Standin
     return cancelled
 
 
+def bookings_release_ended(*, clinic: Clinic) -> int:
+    """Give back the places of patients whose enrollment ends: upcoming sessions after its end date (or, with
+    no end date, every upcoming session of a completed or discharged enrollment) are cancelled and their
+    waitlists move up; standing bookings of finished enrollments stop. Run daily with the schedule's
+    extension (referrals/, which discharges, may not import scheduling/). Idempotent. Returns how many
+    bookings were cancelled."""
+    now = timezone.now()
+    today = local_date(clinic, now)
+    finished = [Enrollment.Status.COMPLETED, Enrollment.Status.DISCHARGED]
+    cancelled = 0
+    with transaction.atomic():
+        for standing in StandingBooking.objects.filter(clinic=clinic, ended_at__isnull=True).filter(
+            Q(enrollment__status__in=finished) | Q(enrollment__ended_on__lt=today)
+        ):
+            standing.ended_at = now
+            standing.save(update_fields=["ended_at"])  # a save, not an UPDATE: the audit trail sees it
+        upcoming = (
+            Booking.objects.filter(
+                clinic=clinic, occurrence__starts_at__gt=now,
+                status__in=[Booking.Status.BOOKED, Booking.Status.WAITLISTED],
+            )
+            .filter(Q(enrollment__status__in=finished) | Q(enrollment__ended_on__isnull=False))
+            .select_related("enrollment", "occurrence", "booked_by")
+            .order_by("occurrence__starts_at", "id")
+        )  # fmt: skip
+        for booking in upcoming:
+            ended_on = booking.enrollment.ended_on
+            if ended_on is not None and local_date(clinic, booking.occurrence.starts_at) <= ended_on:
+                continue  # a session on or before the last day still counts
+            booking_cancel(clinic=clinic, actor=booking.booked_by, booking=booking, reason="Enrollment ended.", now=now)
+            cancelled += 1
+    return cancelled
+
+
 # --- Authorizations ---------------------------------------------------------------------------
 
 AUTHORIZATION_FIELDS = ["payer", "number", "sessions_authorized", "starts_on", "ends_on"]

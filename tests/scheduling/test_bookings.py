@@ -539,3 +539,35 @@ def test_the_api_books_a_patient_into_every_session_and_ends_it(team_a, clinic_a
     assert (response.json()["booked"], response.json()["waitlisted"]) == (8, 0)
     end = api.post(reverse("api-standing-booking-end", args=[clinic_a.slug, response.json()["id"]]))
     assert end.json() == {"cancelled": 8}
+
+
+# --- Enrollments that end ---------------------------------------------------------------------------
+
+
+def test_a_discharged_patients_upcoming_places_go_back_to_the_class(clinic_a, program, staff, enrollment):
+    template = make_template(clinic_a, program, capacity=1)
+    standing, result = services.standing_booking_create(
+        clinic=clinic_a, actor=staff, template=template, enrollment=enrollment
+    )
+    first = result.booked[0].occurrence
+    waiting, _ = book(staff, first, make_enrollment(clinic_a, program), waitlist=True)
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.DISCHARGED)
+
+    cancelled = services.bookings_release_ended(clinic=clinic_a)
+
+    assert cancelled == len(result.booked)
+    waiting.refresh_from_db(), standing.refresh_from_db()
+    assert waiting.status == Booking.Status.BOOKED and standing.ended_at is not None
+    assert services.bookings_release_ended(clinic=clinic_a) == 0
+
+
+def test_sessions_after_the_last_day_of_an_enrollment_go_back_to_the_class(clinic_a, program, staff, enrollment):
+    template = make_template(clinic_a, program)
+    _, result = services.standing_booking_create(clinic=clinic_a, actor=staff, template=template, enrollment=enrollment)
+    last_day = services.local_date(clinic_a, result.booked[1].occurrence.starts_at)
+    Enrollment.objects.filter(pk=enrollment.pk).update(ended_on=last_day)
+
+    assert services.bookings_release_ended(clinic=clinic_a) == len(result.booked) - 2
+
+    kept = Booking.objects.filter(enrollment=enrollment, status=Booking.Status.BOOKED)
+    assert sorted(kept.values_list("pk", flat=True)) == sorted(b.pk for b in result.booked[:2])
