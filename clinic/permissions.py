@@ -27,6 +27,15 @@ PERMISSIONS: dict[str, set[str]] = {
     # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
     "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "prescription.edit": {ADMIN, PHYSIOLOGIST},
+    # Schedules and bookings (scheduling/). Physicians read the bookings of their own patients only
+    # (scheduling.selectors.bookings_visible_to); billing reads bookings and attendance, not clinical notes.
+    "schedule.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "schedule.manage": {ADMIN, PHYSIOLOGIST},
+    "booking.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "booking.view_all": {ADMIN, PHYSIOLOGIST, BILLING},
+    "booking.manage": {ADMIN, PHYSIOLOGIST},
+    "authorization.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "authorization.manage": {ADMIN, PHYSIOLOGIST, BILLING},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

@@ -182,6 +182,8 @@ CELERY_BEAT_SCHEDULE = {
         # A run queued while the worker was away is dropped: the next one does the same work.
         "options": {"expires": float(REMINDER_RUN_SECONDS)},
     },
+    # Recurring classes generate their occurrences 8 weeks ahead (scheduling/services.py).
+    "extend-schedules": {"task": "scheduling.tasks.extend_schedules", "schedule": 24 * 60 * 60.0},
 }
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
@@ -278,11 +280,18 @@ SPECTACULAR_SETTINGS = {
         "PrescriptionComponentKindEnum": "clinic.models.PrescriptionComponent.Kind",
         "IntensityMethodEnum": "clinic.models.PrescriptionComponent.Intensity",
         "HrMaxMethodEnum": "clinic.models.HrMaxMethod",
+        "OccurrenceStatusEnum": "scheduling.models.Occurrence.Status",
+        "BookingStatusEnum": "scheduling.models.Booking.Status",
     },
 }
 
 # Demo data of the apps that build on clinic/, run by `manage.py seed_demo` after its own.
-DEMO_SEEDERS = ["referrals.demo.seed", "clinic.prescription_demo.seed", "scheduling.reminder_demo.seed"]
+DEMO_SEEDERS = [
+    "referrals.demo.seed",
+    "clinic.prescription_demo.seed",
+    "scheduling.demo.seed",
+    "scheduling.reminder_demo.seed",
+]
 
 # --- Audit trail ------------------------------------------------------------------------------
 # How many proxies of ours (load balancer, nginx) stand in front of the app. Each appends the address

@@ -7,7 +7,9 @@ from rest_framework.routers import SimpleRouter
 from clinic import api, errors, prescription_api, prescription_views, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
+from scheduling import api as scheduling_api
 from scheduling import reminder_api
+from scheduling import urls as scheduling_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
@@ -22,6 +24,11 @@ router.register("patients", api.PatientViewSet, basename="api-patient")
 router.register("referrals", referrals_api.ReferralViewSet, basename="api-referral")
 router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
 router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
+router.register("class-templates", scheduling_api.ClassTemplateViewSet, basename="api-class-template")
+router.register("occurrences", scheduling_api.OccurrenceViewSet, basename="api-occurrence")
+router.register("bookings", scheduling_api.BookingViewSet, basename="api-booking")
+router.register("standing-bookings", scheduling_api.StandingBookingViewSet, basename="api-standing-booking")
+router.register("authorizations", scheduling_api.AuthorizationViewSet, basename="api-authorization")
 router.register("reminders", reminder_api.ReminderViewSet, basename="api-reminder")
 router.register(
     r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
@@ -56,6 +63,7 @@ clinic_patterns = [
     path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
     path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
     *referrals_urls.clinic_patterns,
+    *scheduling_urls.clinic_patterns,
 ]
 
 urlpatterns = [

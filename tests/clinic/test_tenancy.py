@@ -1,13 +1,16 @@
 """Every clinic-scoped route refuses other clinics' data with the same 404, and the role table holds."""
 
+import datetime
 import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from clinic import prescriptions, services
 from clinic.models import Enrollment
 from referrals.models import ReferralAttachment
+from scheduling import services as scheduling_services
 from scheduling.models import Reminder
 from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
@@ -65,7 +68,9 @@ def clinic_b_objects(team_b, patient_b):
         clinic=referral.clinic, actor=team_b["physiologist"].membership, enrollment=enrollment,
         data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
     )  # fmt: skip
+    schedule = _schedule_objects(team_b, patient_b, referral.program)
     return {
+        **schedule,
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
@@ -77,6 +82,34 @@ def clinic_b_objects(team_b, patient_b):
         "attachment_id": attachment.pk,
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
+    }
+
+
+def _schedule_objects(team_b, patient_b, program):
+    """A class, a session of it, a booking, a standing booking and an authorization in clinic B."""
+    clinic, staff = program.clinic, team_b["physiologist"].membership
+    enrollment = Enrollment.objects.create(
+        clinic=clinic, patient=patient_b, program=program, start_date=timezone.localdate() - datetime.timedelta(days=7)
+    )
+    template = scheduling_services.class_template_save(
+        clinic=clinic, actor=staff, data={"program": program, "name": "B class", "weekday": 2,
+                                          "start_time": datetime.time(9), "starts_on": timezone.localdate()},
+    )  # fmt: skip
+    standing, result = scheduling_services.standing_booking_create(
+        clinic=clinic, actor=staff, template=template, enrollment=enrollment
+    )
+    authorization = scheduling_services.authorization_save(
+        clinic=clinic, actor=staff, enrollment=enrollment,
+        data={"payer": "Aetna", "number": "B-1", "sessions_authorized": 36, "starts_on": timezone.localdate(),
+              "ends_on": timezone.localdate() + datetime.timedelta(days=90)},
+    )  # fmt: skip
+    booking = result.booked[0]
+    return {
+        "template_id": template.pk,
+        "standing_id": standing.pk,
+        "occurrence_id": booking.occurrence_id,
+        "booking_id": booking.pk,
+        "authorization_id": authorization.pk,
     }
 
 
@@ -150,6 +183,17 @@ ROLE_MATRIX = [
     ("api-provider-list", False, "get", {"admin", "physiologist"}),
     ("api-program-list", False, "get", ALL),
     ("api-reminder-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("schedule_calendar", False, "get", {"admin", "physiologist", "billing"}),
+    ("template_list", False, "get", {"admin", "physiologist", "billing"}),
+    ("template_create", False, "get", {"admin", "physiologist"}),
+    ("appointment_create", False, "get", {"admin", "physiologist"}),
+    ("authorization_list", False, "get", {"admin", "physiologist", "billing"}),
+    ("authorization_create", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-class-template-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-occurrence-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-booking-list", False, "get", ALL),
+    ("api-standing-booking-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
 ]
 
 
