@@ -14,6 +14,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -94,10 +95,35 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A personal API token from your profile."}
 
 
-class ClinicScopedViewSet(viewsets.GenericViewSet):
-    """Resolves the clinic and membership from the URL; maps actions to permissions."""
+class ClinicMetadata(SimpleMetadata):
+    """OPTIONS: DRF's description of the endpoint (name, media types and, for a member who may write, the fields
+    of each write under "actions"). DRF would list a write the member's role may not make (it only asks whether
+    the caller is signed in), so the actions are narrowed to those the membership may make."""
+
+    def determine_actions(self, request, view):
+        actions = super().determine_actions(request, view)
+        return {method: fields for method, fields in actions.items() if view.may(view.action_for(method))}
+
+
+class ClinicScoped:
+    """The order in which every API endpoint under /api/v1/clinics/<clinic_slug>/ decides an answer:
+
+    1. Authentication: no valid token or session is a 401, whatever the clinic.
+    2. The clinic and the membership (clinic.tenancy): someone who is not a member gets a 404 for every method,
+       OPTIONS and HEAD included, as for a clinic that does not exist. A 405 or an OPTIONS answer first would
+       tell them the endpoint is there for that clinic.
+    3. The method, for members: a method the endpoint does not have (DELETE on a patient) is a 405 with Allow.
+       It is the same for every role, so saying so tells nothing.
+    4. OPTIONS answers 200 for every member, with Allow and ClinicMetadata, not a 404: what an endpoint takes
+       is public (/api/schema/), so hiding it from members protects nothing. The schema leaves OPTIONS (and
+       HEAD) out as every OpenAPI document does; they are the framework's, the same on every endpoint.
+    5. The action's permission: an action the role may not take is a 404, like an object it may not see.
+
+    A 404 carries no Allow header: it says that nothing is there, so it names no methods either.
+    """
 
     permissions_by_action: dict[str, str] = {}
+    metadata_class = ClinicMetadata
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -105,17 +131,36 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         self.clinic = self.membership.clinic
         # Default dates ("today") are the clinic's, as on its pages; finalize_response switches back.
         timezone.activate(zoneinfo.ZoneInfo(self.clinic.timezone))
-        # A method the endpoint does not have (DELETE on a patient) is the same for every role, so saying
-        # so tells nothing; it comes after the membership check, so another clinic's URL stays a 404.
-        if self.action is None:
+        action = self.action_for(request.method)
+        if action is None:
             raise MethodNotAllowed(request.method)
-        permission = self.permissions_by_action.get(self.action)
-        if permission is None or not has_permission(self.membership, permission):
+        if action != "metadata" and not self.may(action):
             raise Http404
+
+    def action_for(self, method: str) -> str | None:
+        """The action a method asks for: "metadata" for OPTIONS, None for a method the endpoint does not have.
+        A viewset's routes name its actions; a plain view's action is its handler (post)."""
+        method = method.lower()
+        if method == "options":
+            return "metadata"
+        if isinstance(self, viewsets.ViewSetMixin):
+            return self.action_map.get(method)
+        return method if method in self.http_method_names and hasattr(self, method) else None
+
+    def may(self, action: str | None) -> bool:
+        permission = self.permissions_by_action.get(action)
+        return permission is not None and has_permission(self.membership, permission)
 
     def finalize_response(self, request, response, *args, **kwargs):
         timezone.deactivate()
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 404:
+            response.headers.pop("Allow", None)
+        return response
+
+
+class ClinicScopedViewSet(ClinicScoped, viewsets.GenericViewSet):
+    """A viewset under /api/v1/clinics/<clinic_slug>/: permissions_by_action maps its actions to permissions."""
 
 
 class TextOnly:
