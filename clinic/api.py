@@ -3,6 +3,7 @@
 import zoneinfo
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,7 +12,13 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
 from rest_framework.metadata import SimpleMetadata
@@ -67,7 +74,7 @@ class AutoSchema(openapi.AutoSchema):
         codes = {
             "400": "Invalid fields or query parameters.",
             "401": "No valid API token.",
-            "404": "No such clinic or object, or not one this member may see.",
+            "404": "No such clinic, object or page, or not one this member may see.",
         }
         if self.method not in ("GET", "HEAD", "OPTIONS"):
             codes["403"] = "Signed in with a session but without the CSRF token."
@@ -165,7 +172,8 @@ class ClinicScopedViewSet(ClinicScoped, viewsets.GenericViewSet):
 
 class TextOnly:
     """Text fields take only JSON strings. DRF would turn 123 into "123" and so hide a client's mistake
-    (a number where a name goes) in the record."""
+    (a number where a name goes) in the record. The fields below hold the other JSON types to the schema
+    the same way."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -181,15 +189,96 @@ class StrictEmailField(TextOnly, serializers.EmailField):
     pass
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF would read 0, 1, "yes", "off" and more."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """JSON numbers only: DRF would read "12" and true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """Decimals are strings ("72.5"), as the API answers them and the schema says (format: decimal): a JSON
+    number goes through a binary float on its way in."""
+
+    default_error_messages = {"not_a_string": 'Send the number as a string, for example "72.5".'}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A choice only as the schema's enum spells it: DRF compares as text, so it would take "1" for 1."""
+
+    def to_internal_value(self, data):
+        if data == "" and self.allow_blank:
+            return data
+        if isinstance(data, bool) or not isinstance(data, str | int) or data not in self.choices:
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """Ids are JSON integers: DRF would look up "1", and true as 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class StrictModelSerializer(serializers.ModelSerializer):
-    """The API's model serializers: text model fields become the strict fields above."""
+    """The API's model serializers: model fields become the strict fields above."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
+        **{
+            model_field: StrictIntegerField
+            for model_field, field in serializers.ModelSerializer.serializer_field_mapping.items()
+            if field is serializers.IntegerField
+        },
+        models.BooleanField: StrictBooleanField,
+        models.DecimalField: StrictDecimalField,
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
         models.EmailField: StrictEmailField,
     }
+    serializer_choice_field = StrictChoiceField
+    serializer_related_field = StrictPrimaryKeyRelatedField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with an empty value (?status=, ?date_of_birth=) is a 400, like any value it cannot read,
+    where django-filter would take it for "no filter" and list everything: a client that sent a parameter
+    meant to filter. Text filters are the exception: an empty text is a text."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if self.data.get(name) == "" and not isinstance(filter_, django_filters.CharFilter):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
+
+
+@extend_schema_field({"type": "integer"})
+class IdFilter(django_filters.NumberFilter):
+    """Filters by an id: a whole number, as the schema says (a NumberFilter would take 1.5 or 1e300). An id
+    beyond the database's range matches nothing."""
+
+    field_class = forms.IntegerField
 
 
 class IsoDateFilter(django_filters.DateFilter):
@@ -210,7 +299,7 @@ class PatientSerializer(StrictModelSerializer):
         return attrs  # model rules (MRN per clinic, MBI, DOB) are checked by the service
 
 
-class PatientFilter(django_filters.FilterSet):
+class PatientFilter(StrictFilterSet):
     date_of_birth = IsoDateFilter()
 
     class Meta:

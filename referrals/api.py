@@ -10,7 +10,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import audit
-from clinic.api import AutoSchema, ClinicScoped, ClinicScopedViewSet, StrictCharField, StrictModelSerializer
+from clinic.api import (
+    AutoSchema,
+    ClinicScoped,
+    ClinicScopedViewSet,
+    IdFilter,
+    StrictCharField,
+    StrictChoiceField,
+    StrictFilterSet,
+    StrictModelSerializer,
+)
 from clinic.models import Program
 from clinic.parsers import JSONParser
 from clinic.permissions import has_permission
@@ -88,16 +97,16 @@ class ReferralSchema(OpenApiSerializerExtension):
         return schema
 
 
-class ReferralFilter(django_filters.FilterSet):
+class ReferralFilter(StrictFilterSet):
     """Filters by id, without looking the id up: a lookup would tell whether another clinic's id exists."""
 
     status = django_filters.ChoiceFilter(choices=Referral.Status.choices)
-    program = django_filters.NumberFilter(field_name="program_id")
-    referring_provider = django_filters.NumberFilter(field_name="referring_provider_id")
+    program = IdFilter(field_name="program_id")
+    referring_provider = IdFilter(field_name="referring_provider_id")
 
 
 class StatusChangeSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Referral.Status.choices)
+    status = StrictChoiceField(choices=Referral.Status.choices)
     reason = StrictCharField(required=False, allow_blank=True, default="")
 
 
