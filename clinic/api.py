@@ -3,6 +3,7 @@
 import zoneinfo
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,9 +12,16 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -66,7 +74,7 @@ class AutoSchema(openapi.AutoSchema):
         codes = {
             "400": "Invalid fields or query parameters.",
             "401": "No valid API token.",
-            "404": "No such clinic or object, or not one this member may see.",
+            "404": "No such clinic, object or page, or not one this member may see.",
         }
         if self.method not in ("GET", "HEAD", "OPTIONS"):
             codes["403"] = "Signed in with a session but without the CSRF token."
@@ -94,10 +102,35 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A personal API token from your profile."}
 
 
-class ClinicScopedViewSet(viewsets.GenericViewSet):
-    """Resolves the clinic and membership from the URL; maps actions to permissions."""
+class ClinicMetadata(SimpleMetadata):
+    """OPTIONS: DRF's description of the endpoint (name, media types and, for a member who may write, the fields
+    of each write under "actions"). DRF would list a write the member's role may not make (it only asks whether
+    the caller is signed in), so the actions are narrowed to those the membership may make."""
+
+    def determine_actions(self, request, view):
+        actions = super().determine_actions(request, view)
+        return {method: fields for method, fields in actions.items() if view.may(view.action_for(method))}
+
+
+class ClinicScoped:
+    """The order in which every API endpoint under /api/v1/clinics/<clinic_slug>/ decides an answer:
+
+    1. Authentication: no valid token or session is a 401, whatever the clinic.
+    2. The clinic and the membership (clinic.tenancy): someone who is not a member gets a 404 for every method,
+       OPTIONS and HEAD included, as for a clinic that does not exist. A 405 or an OPTIONS answer first would
+       tell them the endpoint is there for that clinic.
+    3. The method, for members: a method the endpoint does not have (DELETE on a patient) is a 405 with Allow.
+       It is the same for every role, so saying so tells nothing.
+    4. OPTIONS answers 200 for every member, with Allow and ClinicMetadata, not a 404: what an endpoint takes
+       is public (/api/schema/), so hiding it from members protects nothing. The schema leaves OPTIONS (and
+       HEAD) out as every OpenAPI document does; they are the framework's, the same on every endpoint.
+    5. The action's permission: an action the role may not take is a 404, like an object it may not see.
+
+    A 404 carries no Allow header: it says that nothing is there, so it names no methods either.
+    """
 
     permissions_by_action: dict[str, str] = {}
+    metadata_class = ClinicMetadata
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -105,22 +138,42 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         self.clinic = self.membership.clinic
         # Default dates ("today") are the clinic's, as on its pages; finalize_response switches back.
         timezone.activate(zoneinfo.ZoneInfo(self.clinic.timezone))
-        # A method the endpoint does not have (DELETE on a patient) is the same for every role, so saying
-        # so tells nothing; it comes after the membership check, so another clinic's URL stays a 404.
-        if self.action is None:
+        action = self.action_for(request.method)
+        if action is None:
             raise MethodNotAllowed(request.method)
-        permission = self.permissions_by_action.get(self.action)
-        if permission is None or not has_permission(self.membership, permission):
+        if action != "metadata" and not self.may(action):
             raise Http404
+
+    def action_for(self, method: str) -> str | None:
+        """The action a method asks for: "metadata" for OPTIONS, None for a method the endpoint does not have.
+        A viewset's routes name its actions; a plain view's action is its handler (post)."""
+        method = method.lower()
+        if method == "options":
+            return "metadata"
+        if isinstance(self, viewsets.ViewSetMixin):
+            return self.action_map.get(method)
+        return method if method in self.http_method_names and hasattr(self, method) else None
+
+    def may(self, action: str | None) -> bool:
+        permission = self.permissions_by_action.get(action)
+        return permission is not None and has_permission(self.membership, permission)
 
     def finalize_response(self, request, response, *args, **kwargs):
         timezone.deactivate()
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 404:
+            response.headers.pop("Allow", None)
+        return response
+
+
+class ClinicScopedViewSet(ClinicScoped, viewsets.GenericViewSet):
+    """A viewset under /api/v1/clinics/<clinic_slug>/: permissions_by_action maps its actions to permissions."""
 
 
 class TextOnly:
     """Text fields take only JSON strings. DRF would turn 123 into "123" and so hide a client's mistake
-    (a number where a name goes) in the record."""
+    (a number where a name goes) in the record. The fields below hold the other JSON types to the schema
+    the same way."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -136,15 +189,96 @@ class StrictEmailField(TextOnly, serializers.EmailField):
     pass
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF would read 0, 1, "yes", "off" and more."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """JSON numbers only: DRF would read "12" and true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """Decimals are strings ("72.5"), as the API answers them and the schema says (format: decimal): a JSON
+    number goes through a binary float on its way in."""
+
+    default_error_messages = {"not_a_string": 'Send the number as a string, for example "72.5".'}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A choice only as the schema's enum spells it: DRF compares as text, so it would take "1" for 1."""
+
+    def to_internal_value(self, data):
+        if data == "" and self.allow_blank:
+            return data
+        if isinstance(data, bool) or not isinstance(data, str | int) or data not in self.choices:
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """Ids are JSON integers: DRF would look up "1", and true as 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class StrictModelSerializer(serializers.ModelSerializer):
-    """The API's model serializers: text model fields become the strict fields above."""
+    """The API's model serializers: model fields become the strict fields above."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
+        **{
+            model_field: StrictIntegerField
+            for model_field, field in serializers.ModelSerializer.serializer_field_mapping.items()
+            if field is serializers.IntegerField
+        },
+        models.BooleanField: StrictBooleanField,
+        models.DecimalField: StrictDecimalField,
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
         models.EmailField: StrictEmailField,
     }
+    serializer_choice_field = StrictChoiceField
+    serializer_related_field = StrictPrimaryKeyRelatedField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with an empty value (?status=, ?date_of_birth=) is a 400, like any value it cannot read,
+    where django-filter would take it for "no filter" and list everything: a client that sent a parameter
+    meant to filter. Text filters are the exception: an empty text is a text."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if self.data.get(name) == "" and not isinstance(filter_, django_filters.CharFilter):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
+
+
+@extend_schema_field({"type": "integer"})
+class IdFilter(django_filters.NumberFilter):
+    """Filters by an id: a whole number, as the schema says (a NumberFilter would take 1.5 or 1e300). An id
+    beyond the database's range matches nothing."""
+
+    field_class = forms.IntegerField
 
 
 class IsoDateFilter(django_filters.DateFilter):
@@ -165,7 +299,7 @@ class PatientSerializer(StrictModelSerializer):
         return attrs  # model rules (MRN per clinic, MBI, DOB) are checked by the service
 
 
-class PatientFilter(django_filters.FilterSet):
+class PatientFilter(StrictFilterSet):
     date_of_birth = IsoDateFilter()
 
     class Meta:

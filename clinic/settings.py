@@ -252,13 +252,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "clinic.parsers.JSONParser",  # refuses deeply nested documents
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: a form carries no types (a boolean "0", a number as text), so neither the schema nor the
+    # serializers' strictness (clinic.api.StrictCharField) could hold a form-encoded body to its fields.
+    "DEFAULT_PARSER_CLASSES": ["clinic.parsers.JSONParser"],  # refuses deeply nested documents
     "DEFAULT_SCHEMA_CLASS": "clinic.api.AutoSchema",  # documents the error answers too
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "clinic.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "clinic.api.exception_handler",

@@ -1,7 +1,6 @@
 """REST API of referrals, referring providers and programs, and the FHIR referral intake."""
 
 import django_filters
-from django.http import Http404
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -11,11 +10,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import audit
-from clinic.api import AutoSchema, ClinicScopedViewSet, StrictCharField, StrictModelSerializer
+from clinic.api import (
+    AutoSchema,
+    ClinicScoped,
+    ClinicScopedViewSet,
+    IdFilter,
+    StrictCharField,
+    StrictChoiceField,
+    StrictFilterSet,
+    StrictModelSerializer,
+)
 from clinic.models import Program
 from clinic.parsers import JSONParser
 from clinic.permissions import has_permission
-from clinic.tenancy import resolve_membership
 from referrals import fhir, selectors, services
 from referrals.eligibility import eligibility_or_unknown
 from referrals.models import Referral, ReferringProvider
@@ -90,16 +97,16 @@ class ReferralSchema(OpenApiSerializerExtension):
         return schema
 
 
-class ReferralFilter(django_filters.FilterSet):
+class ReferralFilter(StrictFilterSet):
     """Filters by id, without looking the id up: a lookup would tell whether another clinic's id exists."""
 
     status = django_filters.ChoiceFilter(choices=Referral.Status.choices)
-    program = django_filters.NumberFilter(field_name="program_id")
-    referring_provider = django_filters.NumberFilter(field_name="referring_provider_id")
+    program = IdFilter(field_name="program_id")
+    referring_provider = IdFilter(field_name="referring_provider_id")
 
 
 class StatusChangeSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Referral.Status.choices)
+    status = StrictChoiceField(choices=Referral.Status.choices)
     reason = StrictCharField(required=False, allow_blank=True, default="")
 
 
@@ -275,7 +282,7 @@ class FhirAutoSchema(AutoSchema):
     error_media_types = [fhir.FHIR_JSON]
 
 
-class FhirReferralIntakeView(APIView):
+class FhirReferralIntakeView(ClinicScoped, APIView):
     """POST a FHIR R4 Bundle holding a Patient and a ServiceRequest; get the new referral back.
 
     Errors are a FHIR OperationOutcome with HTTP 400, and nothing is saved. Integrations act as a
@@ -285,6 +292,7 @@ class FhirReferralIntakeView(APIView):
 
     parser_classes = [fhir.FhirJsonParser, JSONParser]
     schema = FhirAutoSchema()
+    permissions_by_action = {"post": "referral.manage"}
 
     def handle_exception(self, exc):
         """Every refusal is an OperationOutcome, as FHIR clients expect: unparsable JSON, a wrong content
@@ -308,13 +316,8 @@ class FhirReferralIntakeView(APIView):
         summary="Receive a referral as a FHIR R4 Bundle (Patient + ServiceRequest)",
     )  # fmt: skip
     def post(self, request, clinic_slug):
-        membership = resolve_membership(request.user, clinic_slug, api_token=request.auth or None)
-        if not has_permission(membership, "referral.manage"):
-            raise Http404
         try:
-            referral, created = fhir.referral_from_bundle(
-                clinic=membership.clinic, actor=request.user, bundle=request.data
-            )
+            referral, created = fhir.referral_from_bundle(clinic=self.clinic, actor=request.user, bundle=request.data)
         except fhir.FhirIntakeError as error:
             return Response(error.operation_outcome(), status=status.HTTP_400_BAD_REQUEST,
                             content_type=fhir.FHIR_JSON)  # fmt: skip

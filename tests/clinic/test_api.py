@@ -165,6 +165,47 @@ def test_a_date_of_birth_filter_in_another_format_is_refused(api, clinic_a, pati
     assert list(response.json()["errors"]) == ["date_of_birth"]
 
 
+@pytest.mark.parametrize("parameter", ["date_of_birth", "status"])
+def test_a_filter_given_empty_is_refused_not_ignored(api, clinic_a, patient_a, parameter):
+    response = api.get(patients_url(clinic_a), {parameter: ""})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {parameter: ["Give a value, or leave the parameter out."]}
+
+
+def test_an_empty_text_filter_is_a_text(api, clinic_a, patient_a):
+    assert api.get(patients_url(clinic_a), {"mrn": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["", "0", "-1", "last", "1.0", "\u0661"])
+def test_a_page_that_is_not_a_whole_number_from_1_is_refused(api, clinic_a, patient_a, page):
+    response = api.get(patients_url(clinic_a), {"page": page})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["page"]
+
+
+def test_a_page_past_the_end_is_not_found(api, clinic_a, patient_a):
+    assert api.get(patients_url(clinic_a), {"page": "1"}).status_code == 200
+    response = api.get(patients_url(clinic_a), {"page": "2"})
+    assert response.status_code == 404
+    assert response.json()["message"] == "No such page."
+
+
+def test_a_form_encoded_body_is_refused_as_unsupported(api, clinic_a):
+    fields = {"mrn": "API-1", "first_name": "Ida", "last_name": "Wells", "date_of_birth": "1962-07-16"}
+    assert api.post(patients_url(clinic_a), fields).status_code == 415  # multipart/form-data
+    form = "mrn=API-1&first_name=Ida&last_name=Wells&date_of_birth=1962-07-16"
+    assert api.post(patients_url(clinic_a), form, content_type="application/x-www-form-urlencoded").status_code == 415
+    assert not Patient.objects.exists()
+
+
+def test_the_schema_documents_json_bodies_and_pages_from_1(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    patients = schema["paths"]["/api/v1/clinics/{clinic_slug}/patients/"]
+    assert list(patients["post"]["requestBody"]["content"]) == ["application/json"]
+    page = next(parameter for parameter in patients["get"]["parameters"] if parameter["name"] == "page")
+    assert page["schema"] == {"type": "integer", "minimum": 1}
+
+
 def test_openapi_schema_documents_the_error_answers_in_the_error_shape(client, db):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     create = schema["paths"]["/api/v1/clinics/{clinic_slug}/patients/"]["post"]["responses"]

@@ -101,6 +101,27 @@ def test_referral_list_filters_by_status(api, clinic_a, program, provider):
     assert [row["id"] for row in response.json()["results"]] == [declined.pk]
 
 
+@pytest.mark.parametrize("value", ["1.5", "1e3", "x", ""])
+def test_a_referral_list_filtered_by_an_id_that_is_not_a_whole_number_is_refused(api, clinic_a, value):
+    response = api["physiologist"].get(url("referral-list", clinic_a), {"program": value})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["program"]
+
+
+def test_a_referral_list_filtered_by_an_id_beyond_the_databases_range_is_empty(api, clinic_a, program, provider):
+    make_referral(clinic_a, provider=provider, program=program)
+    response = api["physiologist"].get(url("referral-list", clinic_a), {"referring_provider": "9" * 30})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_the_schema_documents_id_filters_as_integers(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    parameters = schema["paths"]["/api/v1/clinics/{clinic_slug}/referrals/"]["get"]["parameters"]
+    types = {parameter["name"]: parameter["schema"]["type"] for parameter in parameters}
+    assert types["program"] == types["referring_provider"] == "integer"
+
+
 def test_physiologist_creates_a_referral_naming_a_provider_and_program_of_the_clinic(api, clinic_a, program, provider):
     response = post_json(api["physiologist"], url("referral-list", clinic_a), referral_body(program, provider))
     referral = Referral.objects.get()
@@ -116,6 +137,41 @@ def test_numbers_sent_for_text_fields_of_a_referral_are_refused(api, clinic_a, p
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"patient_first_name", "diagnosis_codes"}
     assert not Referral.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("cleared_for_exercise", 1),
+        ("supplemental_oxygen", "true"),
+        ("lvef_percent", "45"),
+        ("lvef_percent", True),
+        ("urgency", 1),
+        ("urgency", {}),
+        ("urgency", ["routine"]),
+        ("program", "1"),
+        ("weight_kg", 72.5),
+    ],
+)
+def test_a_value_of_another_json_type_than_the_schemas_is_refused(api, clinic_a, program, provider, field, value):
+    body = {**referral_body(program, provider), field: value}
+    response = post_json(api["physiologist"], url("referral-list", clinic_a), body)
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+    assert not Referral.objects.exists()
+
+
+def test_values_of_the_schemas_json_types_are_taken(api, clinic_a, program, provider):
+    body = referral_body(program, provider, supplemental_oxygen=True, lvef_percent=45, weight_kg="72.5")
+    response = post_json(api["physiologist"], url("referral-list", clinic_a), body)
+    assert response.status_code == 201
+    assert (response.json()["lvef_percent"], response.json()["weight_kg"]) == (45, "72.5")
+
+
+def test_a_decimal_sent_as_a_number_is_refused_saying_how_to_send_it(api, clinic_a, program, provider):
+    body = referral_body(program, provider, weight_kg=72.5)
+    response = post_json(api["physiologist"], url("referral-list", clinic_a), body)
+    assert response.json()["errors"] == {"weight_kg": ['Send the number as a string, for example "72.5".']}
 
 
 def test_a_number_sent_as_an_override_reason_is_refused(api, clinic_a, program, provider):
