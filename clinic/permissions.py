@@ -22,6 +22,13 @@ PERMISSIONS: dict[str, set[str]] = {
     "program.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
     "program.manage": {ADMIN},
     "enrollment.manage": {ADMIN, PHYSIOLOGIST},
+    # The floor sheet (scheduling/floorsheet.py). Billing reads attendance and times, not clinical notes;
+    # physicians read their own patients' sessions only (see floorsheet.session_logs_visible_to).
+    "session.record": {ADMIN, PHYSIOLOGIST},
+    "session.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "session.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "safety.override": {ADMIN, PHYSIOLOGIST},
+    "today.view": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

@@ -7,6 +7,8 @@ from rest_framework.routers import SimpleRouter
 from clinic import api, errors, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
+from scheduling import floorsheet_api
+from scheduling import floorsheet_urls as scheduling_floorsheet_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
@@ -21,6 +23,7 @@ router.register("patients", api.PatientViewSet, basename="api-patient")
 router.register("referrals", referrals_api.ReferralViewSet, basename="api-referral")
 router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
 router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
+router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -41,6 +44,7 @@ clinic_patterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     *referrals_urls.clinic_patterns,
+    *scheduling_floorsheet_urls.clinic_patterns,
 ]
 
 urlpatterns = [
