@@ -51,7 +51,9 @@ def clinic_b_objects(team_b, patient_b):
         clinic=referral.clinic, referral=referral, file="x.pdf", original_name="x.pdf", content_type="application/pdf",
         size=1,
     )  # fmt: skip
+    floor = floor_sheet_objects(team_b, patient_b)
     return {
+        **floor,
         "patient_id": patient_b.pk,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
@@ -61,6 +63,23 @@ def clinic_b_objects(team_b, patient_b):
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
     }
+
+
+def floor_sheet_objects(team_b, patient_b):
+    """A class of clinic B with a booked patient, a session log and a safety flag (scheduling/floorsheet.py)."""
+    from scheduling import floorsheet
+    from tests.scheduling.factories import ensure_reference_data, make_booking, make_enrollment, make_occurrence
+
+    ensure_reference_data()
+    physiologist = team_b["physiologist"].membership
+    enrollment = make_enrollment(physiologist.clinic, patient=patient_b)
+    occurrence = make_occurrence(physiologist.clinic, enrollment.program)
+    booking = make_booking(occurrence, enrollment, physiologist)
+    log = floorsheet.session_log_save(
+        clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 130}, version=0
+    )
+    return {"occurrence_id": occurrence.pk, "booking_id": booking.pk, "session_log_id": log.pk,
+            "flag_id": log.flags.get().pk}  # fmt: skip
 
 
 def fetch(client, url):
@@ -131,6 +150,8 @@ ROLE_MATRIX = [
     ("api-referral-list", False, "get", {"admin", "physiologist", "physician"}),
     ("api-provider-list", False, "get", {"admin", "physiologist"}),
     ("api-program-list", False, "get", ALL),
+    ("today", False, "get", {"admin", "physiologist"}),
+    ("api-session-log-list", False, "get", ALL),
 ]
 
 

@@ -6,7 +6,7 @@ import importlib
 
 from django.utils import timezone
 
-from clinic.models import Enrollment, ExercisePrescription, Measure, PrescriptionComponent
+from clinic.models import Enrollment, ExercisePrescription, Measure, PrescriptionComponent, Program
 from scheduling.models import Booking, Occurrence, SafetyRule
 from tests.conftest import make_patient, make_program
 
@@ -31,7 +31,7 @@ def ensure_reference_data() -> None:
 
 def make_enrollment(clinic, patient=None, program=None, **fields) -> Enrollment:
     patient = patient or make_patient(clinic, f"P-{Enrollment.objects.count() + 1:04d}")
-    program = program or make_program(clinic)
+    program = program or Program.objects.filter(clinic=clinic).first() or make_program(clinic)
     defaults = {"start_date": timezone.localdate() - datetime.timedelta(days=60)}
     return Enrollment.objects.create(clinic=clinic, patient=patient, program=program, **{**defaults, **fields})
 
@@ -67,7 +67,7 @@ def make_prescription(enrollment, created_by, **aerobic) -> ExercisePrescription
 
 def class_of(clinic, booked_by, size: int, program=None, **enrollment_fields):
     """An occurrence with `size` booked patients; returns (occurrence, bookings)."""
-    program = program or make_program(clinic)
+    program = program or Program.objects.filter(clinic=clinic).first() or make_program(clinic)
     occurrence = make_occurrence(clinic, program)
     bookings = []
     for number in range(size):
