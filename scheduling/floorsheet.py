@@ -277,6 +277,18 @@ def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence, booking_id: int 
     ]
 
 
+def floor_counts(*, clinic: Clinic, occurrence: Occurrence) -> dict:
+    """Booked, checked in and on hold, for the sheet's summary (one query)."""
+    open_hold = SafetyFlag.objects.filter(
+        session_log__booking=OuterRef("pk"), status=SafetyFlag.Status.OPEN, severity=SafetyRule.Severity.HOLD
+    )
+    return Booking.objects.filter(clinic=clinic, occurrence=occurrence, status=Booking.Status.BOOKED).aggregate(
+        booked=Count("pk"),
+        checked_in=Count("pk", filter=Q(session_log__attendance__in=SessionLog.ATTENDED)),
+        holds=Count("pk", filter=Exists(open_hold)),
+    )
+
+
 def session_logs_visible_to(membership: Membership) -> QuerySet[SessionLog]:
     """Session logs a member may read through the API: physicians only their own patients'."""
     logs = SessionLog.objects.filter(clinic_id=membership.clinic_id)
@@ -585,7 +597,7 @@ def _refuse_exercise_on_hold(existing: SessionLog | None, values: dict, fired: l
         reasons = "; ".join(f.message for f in holds)
         raise ValidationError(
             {
-                "modality": (
+                "exercise": (
                     f"On hold: {reasons}. Exercise can be recorded once the hold is overridden with a reason and the "
                     "supervising practitioner's acknowledgment, or the values are corrected."
                 )

@@ -7,6 +7,7 @@ Ranges are the service's to check, so the API and the page give the same message
 """
 
 import datetime
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -32,6 +33,13 @@ def _int(label):
 
 def _dec(label, places=1):
     return forms.DecimalField(label=label, required=False, decimal_places=places, max_digits=7, widget=_decimal())
+
+
+def _plain(value):
+    """13.0 shows as 13, 2.50 as 2.5."""
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return value
 
 
 class RowForm(forms.Form):
@@ -97,7 +105,7 @@ class RowForm(forms.Form):
     def initial_from(self, log: SessionLog | None) -> dict:
         if log is None:
             return {"version": 0, "rpe_scale": SessionLog.RpeScale.BORG}
-        initial = {field: getattr(log, field) for field in floorsheet.FIELDS}
+        initial = {field: _plain(getattr(log, field)) for field in floorsheet.FIELDS}
         initial["version"] = log.version
         initial["weight"] = floorsheet.weight_from_kg(log.weight_kg, self.clinic.weight_unit)
         for field in ("started_at", "ended_at"):

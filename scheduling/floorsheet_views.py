@@ -17,6 +17,7 @@ from clinic.tenancy import clinic_view
 from clinic.views import attach_errors
 from scheduling import floorsheet
 from scheduling.floorsheet_forms import OverrideForm, RowForm, StaffForm
+from scheduling.models import SessionLog
 
 
 def _row_context(request, occurrence, row, form, **extra):
@@ -56,7 +57,7 @@ def floor_sheet(request, occurrence_id):
             "staff_form": StaffForm(clinic=request.clinic, occurrence=occurrence),
             "counts": {
                 "booked": len(rows),
-                "checked_in": sum(1 for r in rows if r.log and r.log.attendance in floorsheet.SessionLog.ATTENDED),
+                "checked_in": sum(1 for r in rows if r.log and r.log.attendance in SessionLog.ATTENDED),
                 "holds": sum(1 for r in rows if r.open_holds),
             },
         },
@@ -94,7 +95,13 @@ def floor_row_save(request, occurrence_id, booking_id):
         elif form.errors:
             messages.error(request, f"{row.patient.full_name}: " + " ".join(_all_errors(form)))
         return _back_to_sheet(request, occurrence)
-    return render(request, "scheduling/floor_row.html", _row_context(request, occurrence, row, form, **extra))
+    return _render_row(request, occurrence, _row_context(request, occurrence, row, form, **extra))
+
+
+def _render_row(request, occurrence, context):
+    """The re-rendered row, and the class summary swapped out of band (htmx)."""
+    context["counts"] = floorsheet.floor_counts(clinic=request.clinic, occurrence=occurrence)
+    return render(request, "scheduling/floor_row_response.html", context)
 
 
 def _all_errors(form) -> list[str]:
@@ -164,7 +171,7 @@ def safety_flag_override(request, flag_id):
         context["override_form"] = override_form
         context["override_errors"] = error_messages
         context["override_open_for"] = flag.pk
-    return render(request, "scheduling/floor_row.html", context)
+    return _render_row(request, occurrence, context)
 
 
 @clinic_view("today.view")

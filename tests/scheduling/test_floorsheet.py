@@ -270,7 +270,7 @@ def test_exercise_is_refused_while_a_hold_is_open(floor):
     save(floor, pre_sbp=210, pre_dbp=90)
     with pytest.raises(ValidationError) as excinfo:
         save(floor, pre_sbp=210, pre_dbp=90, modality="Treadmill", exercise_minutes=20)
-    assert "On hold: Resting systolic BP above 200 mmHg" in errors_of(excinfo)["modality"][0]
+    assert "On hold: Resting systolic BP above 200 mmHg" in errors_of(excinfo)["exercise"][0]
     assert SessionLog.objects.get().exercise_minutes is None
 
 
