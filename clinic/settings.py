@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Demo data of the apps that build on clinic/, run by `manage.py seed_demo` after its own.
-DEMO_SEEDERS = ["referrals.demo.seed"]
+DEMO_SEEDERS = ["referrals.demo.seed", "scheduling.floorsheet_demo.seed"]
 
 # --- Audit trail ------------------------------------------------------------------------------
 # How many proxies of ours (load balancer, nginx) stand in front of the app. Each appends the address
