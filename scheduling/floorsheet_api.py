@@ -52,9 +52,14 @@ class SessionLogSchema(OpenApiSerializerExtension):
 
 
 class BulkRowSerializer(StrictModelSerializer):
-    booking = serializers.IntegerField(help_text="The booking of the patient in this class.")
+    booking = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="The booking of the patient in this class."
+    )
     version = serializers.IntegerField(
-        min_value=0, default=0, help_text="The row's version as you read it (0 for a row never saved)."
+        min_value=0,
+        max_value=2**31 - 1,
+        default=0,
+        help_text="The row's version as you read it (0 for a row never saved).",
     )
 
     class Meta:
@@ -67,7 +72,9 @@ class BulkRowSerializer(StrictModelSerializer):
 
 
 class BulkSerializer(serializers.Serializer):
-    occurrence = serializers.IntegerField(help_text="The class occurrence being recorded.")
+    occurrence = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="The class occurrence being recorded."
+    )
     rows = BulkRowSerializer(many=True, allow_empty=False, max_length=200)
 
 
@@ -87,6 +94,7 @@ class SessionLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     serializer_class = SessionLogSerializer
     filterset_class = SessionLogFilter
     lookup_url_kwarg = "session_log_id"
+    lookup_value_regex = r"[0-9]+"
     queryset = SessionLog.objects.none()
     permissions_by_action = {"list": "session.view", "retrieve": "session.view", "bulk": "session.record"}
 
