@@ -153,3 +153,32 @@ def test_two_tabs_editing_one_row_get_a_conflict_instead_of_overwriting(browser,
     assert SessionLog.objects.get().pre_hr == 72
     for page in pages:
         page.context.close()
+
+
+def test_physiologist_starts_the_day_on_today_and_opens_the_floor_sheet(tablet, shot):
+    page = tablet
+    ensure_reference_data()
+    clinic = make_clinic("alpha")
+    physiologist = make_member(clinic, "physiologist")
+    occurrence, bookings = class_of(clinic, physiologist, 4, staff=physiologist)
+    from scheduling import floorsheet
+
+    floorsheet.session_log_save(
+        clinic=clinic, actor=physiologist, booking=bookings[0], data={"attendance": "present", "pre_hr": 126},
+        version=0,
+    )  # fmt: skip
+
+    sign_in(page, physiologist.user.email)
+    page.get_by_role("navigation", name="Clinic").get_by_role("link", name="Today").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    row = page.get_by_role("row").filter(has_text=occurrence.name)
+    expect(row).to_contain_text("4 / 30")
+    expect(page.locator("section.panel").first).to_contain_text("Resting heart rate above 120 bpm")
+    assert no_sideways_scroll(page)
+    shot(page, "today")
+    row.get_by_role("link", name="Floor sheet").click()
+    expect(page.locator("article.floor-row")).to_have_count(4)
+
+    page.goto(f"/c/alpha/patients/{bookings[0].patient_id}/")
+    expect(page.get_by_role("region", name="Open safety flags")).to_contain_text("Resting heart rate above 120 bpm")
+    shot(page, "chart")

@@ -65,10 +65,10 @@ def make_prescription(enrollment, created_by, **aerobic) -> ExercisePrescription
     return prescription
 
 
-def class_of(clinic, booked_by, size: int, program=None, **enrollment_fields):
+def class_of(clinic, booked_by, size: int, program=None, staff=None, **enrollment_fields):
     """An occurrence with `size` booked patients; returns (occurrence, bookings)."""
     program = program or Program.objects.filter(clinic=clinic).first() or make_program(clinic)
-    occurrence = make_occurrence(clinic, program)
+    occurrence = make_occurrence(clinic, program, staff=staff)
     bookings = []
     for number in range(size):
         patient = make_patient(clinic, f"C-{occurrence.pk}-{number:03d}", last_name=f"Patient{number:03d}")
