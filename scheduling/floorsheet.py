@@ -553,7 +553,10 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
     aerobic = current_aerobic_components(clinic=clinic, enrollment_ids=[enrollment.pk]).get(enrollment.pk)
     day = timezone.localdate(occurrence.starts_at)
     fired = evaluate_rules(values=values, enrollment=enrollment, aerobic=aerobic, day=day)
-    _refuse_exercise_on_hold(existing, values, fired)
+    flags = []
+    if existing is not None:
+        flags = list(existing.flags.select_related("rule").exclude(status=SafetyFlag.Status.RESOLVED))
+    _refuse_exercise_on_hold(flags, values, fired)
 
     now = timezone.now()
     stamp = {"version": version + 1, "updated_by": actor, "updated_at": now}
@@ -571,24 +574,19 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
         updated = SessionLog.objects.filter(pk=existing.pk, version=version).update(**values, **stamp)
         if updated == 0:
             raise EditConflict(SessionLog.objects.filter(pk=existing.pk).first())
-        log = SessionLog.objects.get(pk=existing.pk)
+        log = SessionLog.objects.select_related("patient", "occurrence").get(pk=existing.pk)
         # Keep the auditlog diff: an UPDATE through the queryset does not send signals.
         _audit_change(log=log, before=existing, actor=actor)
 
-    _sync_flags(clinic=clinic, log=log, fired=fired)
+    _sync_flags(clinic=clinic, log=log, flags=flags, fired=fired)
     _write_observations(clinic=clinic, actor=actor, log=log)
-    _number_sessions(clinic=clinic, enrollment=enrollment, log=log)
-    log.refresh_from_db()
+    log.session_number = _number_sessions(clinic=clinic, enrollment=enrollment, log=log)
     return log
 
 
-def _refuse_exercise_on_hold(existing: SessionLog | None, values: dict, fired: list[Firing]) -> None:
+def _refuse_exercise_on_hold(flags: list[SafetyFlag], values: dict, fired: list[Firing]) -> None:
     """Exercise values wait while a pre-exercise hold is open: one that fires now and was not overridden."""
-    overridden = set()
-    if existing is not None:
-        overridden = set(
-            existing.flags.filter(status=SafetyFlag.Status.OVERRIDDEN).values_list("rule__code", flat=True)
-        )
+    overridden = {flag.rule.code for flag in flags if flag.status == SafetyFlag.Status.OVERRIDDEN}
     holds = [
         f for f in fired
         if f.rule.severity == SafetyRule.Severity.HOLD and f.rule.field in PRE_FIELDS and f.rule.code not in overridden
@@ -605,10 +603,10 @@ def _refuse_exercise_on_hold(existing: SessionLog | None, values: dict, fired: l
         )
 
 
-def _sync_flags(*, clinic: Clinic, log: SessionLog, fired: list[Firing]) -> None:
+def _sync_flags(*, clinic: Clinic, log: SessionLog, flags: list[SafetyFlag], fired: list[Firing]) -> None:
     """Open a flag per rule that fires; resolve open flags whose rule no longer fires. A rule overridden
-    for this session stays overridden (no new flag for the same rule)."""
-    flags = {f.rule.code: f for f in log.flags.select_related("rule").exclude(status=SafetyFlag.Status.RESOLVED)}
+    for this session stays overridden (no new flag for the same rule). `flags`: the log's unresolved flags."""
+    flags = {f.rule.code: f for f in flags}
     firing_codes = {f.rule.code for f in fired}
     for code, flag in flags.items():
         if flag.status == SafetyFlag.Status.OPEN and code not in firing_codes:
@@ -653,19 +651,23 @@ def _write_observations(*, clinic: Clinic, actor: Membership, log: SessionLog) -
     )  # fmt: skip
 
 
-def _number_sessions(*, clinic: Clinic, enrollment: Enrollment, log: SessionLog) -> None:
-    """Number the enrollment's attended sessions 1, 2, 3 … in date order; the first sets first_session_at."""
+def _number_sessions(*, clinic: Clinic, enrollment: Enrollment, log: SessionLog) -> int | None:
+    """Number the enrollment's attended sessions 1, 2, 3 … in date order; the first sets first_session_at.
+    Returns the number of `log`."""
     logs = list(
         SessionLog.objects.filter(clinic=clinic, enrollment=enrollment)
         .select_related("occurrence")
         .order_by("occurrence__starts_at", "pk")
     )
     number = 0
+    own = None
     for each in logs:
         wanted = None
         if each.attendance in SessionLog.ATTENDED:
             number += 1
             wanted = number
+        if each.pk == log.pk:
+            own = wanted
         if each.session_number != wanted:
             SessionLog.objects.filter(pk=each.pk).update(session_number=wanted)
     if log.attendance in SessionLog.ATTENDED and enrollment.first_session_at is None:
@@ -675,6 +677,7 @@ def _number_sessions(*, clinic: Clinic, enrollment: Enrollment, log: SessionLog)
             enrollment.status = Enrollment.Status.ACTIVE
             fields.append("status")
         enrollment.save(update_fields=fields)
+    return own
 
 
 def _audit_change(*, log: SessionLog, before: SessionLog, actor: Membership) -> None:
