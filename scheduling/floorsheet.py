@@ -363,7 +363,10 @@ def enrollments_due_for_reassessment(*, clinic: Clinic, today: datetime.date, li
             ),
             has_assessment=Exists(assessments),
         )
-        .filter(Q(attended__gte=REASSESS_EVERY_SESSIONS) | Q(first_session_at__isnull=False))
+        .filter(
+            Q(attended__gte=REASSESS_EVERY_SESSIONS)
+            | Q(first_session_at__date__lte=today - datetime.timedelta(REASSESS_AFTER_DAYS), has_assessment=False)
+        )
         .order_by("patient__last_name", "patient__first_name", "pk")
     )
     candidates = list(enrollments[: limit * 4])

@@ -559,3 +559,39 @@ def test_a_physician_of_another_clinic_cannot_be_made_supervisor(floor, clinic_b
         floorsheet.occurrence_set_staff(
             clinic=floor["clinic"], actor=floor["actor"], occurrence=floor["occurrence"], supervising_practitioner=other
         )
+
+
+def test_an_enrollment_is_due_thirty_days_after_the_first_session_without_an_assessment(floor):
+    past = make_occurrence(floor["clinic"], floor["program"], starts_at=timezone.now() - datetime.timedelta(days=31))
+    save(floor, booking=make_booking(past, floor["enrollment"], floor["actor"]), pre_hr=70)
+    due = floorsheet.enrollments_due_for_reassessment(clinic=floor["clinic"], today=timezone.localdate())
+    assert [e.due_reason for e in due] == ["30+ days since the first session, no assessment yet"]
+
+
+@pytest.mark.parametrize("classes", [2, 8])
+def test_today_query_count_does_not_grow_with_classes(team_a, clinic_a, classes, django_assert_max_num_queries):
+    ensure_reference_data()
+    physiologist = team_a["physiologist"]
+    for _ in range(classes):
+        occurrence, bookings = class_of(clinic_a, physiologist.membership, 3, staff=physiologist.membership)
+        floorsheet.session_log_save(
+            clinic=clinic_a, actor=physiologist.membership, booking=bookings[0],
+            data={"attendance": "present", "pre_hr": 130}, version=0,
+        )  # fmt: skip
+    with django_assert_max_num_queries(14):  # three for the row-level security scope
+        response = physiologist.client.get(reverse("today", args=[clinic_a.slug]))
+    assert len(response.context["occurrences"]) == classes
+
+
+def test_a_dpp_class_records_its_coach(team_a, clinic_a):
+    ensure_reference_data()
+    physiologist = team_a["physiologist"]
+    occurrence, _ = class_of(clinic_a, physiologist.membership, 1, program=make_program(clinic_a, "mdpp"))
+    url = reverse("floor_sheet_staff", args=[clinic_a.slug, occurrence.pk])
+    physiologist.client.post(
+        url, {"supervising_practitioner": team_a["admin"].membership.pk, "coach": physiologist.membership.pk}
+    )
+    occurrence.refresh_from_db()
+    assert occurrence.coach == physiologist.membership
+    html = physiologist.client.get(reverse("floor_sheet", args=[clinic_a.slug, occurrence.pk])).content.decode()
+    assert "Coach" in html and "Weight (lb)" in html and "Activity min" in html
