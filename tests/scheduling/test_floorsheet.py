@@ -595,3 +595,35 @@ def test_a_dpp_class_records_its_coach(team_a, clinic_a):
     assert occurrence.coach == physiologist.membership
     html = physiologist.client.get(reverse("floor_sheet", args=[clinic_a.slug, occurrence.pk])).content.decode()
     assert "Coach" in html and "Weight (lb)" in html and "Activity min" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_saves_of_one_row_keep_exactly_one(team_a, clinic_a):
+    """Five people save the same new row at once, each over its own connection: one wins, four get a conflict."""
+    from django.db import connection
+
+    from clinic import rls
+    from tests.conftest import run_at_once
+
+    ensure_reference_data()
+    physiologist = team_a["physiologist"].membership
+    occurrence, (booking,) = class_of(clinic_a, physiologist, 1)
+    outcomes = []
+
+    def work():
+        rls.activate(rls.clinic_scope(clinic_a.pk), force=True)
+        hr = 60 + len(outcomes)
+        try:
+            floorsheet.session_log_save(
+                clinic=clinic_a, actor=physiologist, booking=booking, data={"attendance": "present", "pre_hr": hr},
+                version=0,
+            )  # fmt: skip
+            outcomes.append("saved")
+        except floorsheet.EditConflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    run_at_once(work, 5)
+    assert sorted(outcomes) == ["conflict"] * 4 + ["saved"]
+    assert SessionLog.objects.filter(booking=booking).get().version == 1
