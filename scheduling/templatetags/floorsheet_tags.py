@@ -1,7 +1,8 @@
 """The open safety flags of a patient, for the chart: {% load floorsheet_tags %}{% open_safety_flags patient %}."""
 
+from html import escape
+
 from django import forms, template
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from scheduling import floorsheet

@@ -627,3 +627,11 @@ def test_simultaneous_saves_of_one_row_keep_exactly_one(team_a, clinic_a):
     run_at_once(work, 5)
     assert sorted(outcomes) == ["conflict"] * 4 + ["saved"]
     assert SessionLog.objects.filter(booking=booking).get().version == 1
+
+
+def test_values_typed_into_a_row_are_escaped_on_the_sheet(floor):
+    save(floor, notes='"><script>alert(1)</script>', symptoms="<b>dizzy</b>")
+    client = floor["team"]["physiologist"].client
+    html = client.get(reverse("floor_sheet", args=[floor["clinic"].slug, floor["occurrence"].pk])).content.decode()
+    assert "<script>alert(1)</script>" not in html and "<b>dizzy</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
