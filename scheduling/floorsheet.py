@@ -443,13 +443,18 @@ class Firing:
     message: str
 
 
-def evaluate_rules(*, values: dict, enrollment: Enrollment, aerobic, day: datetime.date) -> list[Firing]:
-    """The rules that fire for these values (a pure function of its inputs and the rule table)."""
+def evaluate_rules(
+    *, values: dict, enrollment: Enrollment, aerobic, day: datetime.date, checked: set | None = None
+) -> list[Firing]:
+    """The rules that fire for these values (a pure function of its inputs and the rule table).
+    `checked`, when given, receives the codes of the rules that had a value to judge."""
     fired = []
     for rule in rules_effective_on(day):
         if rule.applies_to == SafetyRule.AppliesTo.DIABETES and not enrollment.has_diabetes:
             continue
         value = rule_value(rule.field, values, enrollment, aerobic)
+        if value is not None and checked is not None:
+            checked.add(rule.code)
         if value is None or not COMPARE[rule.comparator](value, rule.threshold):
             continue
         fired.append(Firing(rule=rule, value=value, message=f"{rule.message} (recorded: {_value_text(rule, value)})"))
@@ -555,11 +560,12 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
 
     aerobic = current_aerobic_components(clinic=clinic, enrollment_ids=[enrollment.pk]).get(enrollment.pk)
     day = timezone.localdate(occurrence.starts_at)
-    fired = evaluate_rules(values=values, enrollment=enrollment, aerobic=aerobic, day=day)
+    checked: set[str] = set()
+    fired = evaluate_rules(values=values, enrollment=enrollment, aerobic=aerobic, day=day, checked=checked)
     flags = []
     if existing is not None:
         flags = list(existing.flags.select_related("rule").exclude(status=SafetyFlag.Status.RESOLVED))
-    _refuse_exercise_on_hold(flags, values, fired)
+    _refuse_exercise_on_hold(flags, values, fired, checked)
 
     now = timezone.now()
     stamp = {"version": version + 1, "updated_by": actor, "updated_at": now}
@@ -581,21 +587,27 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
         # Keep the auditlog diff: an UPDATE through the queryset does not send signals.
         _audit_change(log=log, before=existing, actor=actor)
 
-    _sync_flags(clinic=clinic, log=log, flags=flags, fired=fired)
+    _sync_flags(clinic=clinic, log=log, flags=flags, fired=fired, checked=checked)
     _write_observations(clinic=clinic, actor=actor, log=log)
     log.session_number = _number_sessions(clinic=clinic, enrollment=enrollment, log=log)
     return log
 
 
-def _refuse_exercise_on_hold(flags: list[SafetyFlag], values: dict, fired: list[Firing]) -> None:
-    """Exercise values wait while a pre-exercise hold is open: one that fires now and was not overridden."""
+def _refuse_exercise_on_hold(flags: list[SafetyFlag], values: dict, fired: list[Firing], checked: set) -> None:
+    """Exercise values wait while a pre-exercise hold is open: one that fires now and was not overridden,
+    or an open one whose value was cleared instead of corrected."""
     overridden = {flag.rule.code for flag in flags if flag.status == SafetyFlag.Status.OVERRIDDEN}
     holds = [
-        f for f in fired
+        f.message for f in fired
         if f.rule.severity == SafetyRule.Severity.HOLD and f.rule.field in PRE_FIELDS and f.rule.code not in overridden
     ]  # fmt: skip
+    holds += [
+        flag.message for flag in flags
+        if flag.status == SafetyFlag.Status.OPEN and flag.severity == SafetyRule.Severity.HOLD
+        and flag.rule.field in PRE_FIELDS and flag.rule.code not in checked
+    ]  # fmt: skip
     if holds and any(values.get(field) not in (None, "") for field in EXERCISE_FIELDS):
-        reasons = "; ".join(f.message for f in holds)
+        reasons = "; ".join(holds)
         raise ValidationError(
             {
                 "exercise": (
@@ -606,13 +618,14 @@ def _refuse_exercise_on_hold(flags: list[SafetyFlag], values: dict, fired: list[
         )
 
 
-def _sync_flags(*, clinic: Clinic, log: SessionLog, flags: list[SafetyFlag], fired: list[Firing]) -> None:
-    """Open a flag per rule that fires; resolve open flags whose rule no longer fires. A rule overridden
-    for this session stays overridden (no new flag for the same rule). `flags`: the log's unresolved flags."""
+def _sync_flags(*, clinic: Clinic, log: SessionLog, flags: list[SafetyFlag], fired: list[Firing], checked: set) -> None:
+    """Open a flag per rule that fires; resolve open flags whose rule was judged again and no longer fires
+    (a value cleared rather than corrected leaves the flag open). A rule overridden for this session stays
+    overridden (no new flag for the same rule). `flags`: the log's unresolved flags."""
     flags = {f.rule.code: f for f in flags}
     firing_codes = {f.rule.code for f in fired}
     for code, flag in flags.items():
-        if flag.status == SafetyFlag.Status.OPEN and code not in firing_codes:
+        if flag.status == SafetyFlag.Status.OPEN and code in checked and code not in firing_codes:
             flag.status = SafetyFlag.Status.RESOLVED
             flag.save(update_fields=["status"])
     for firing in fired:

@@ -75,7 +75,7 @@ def test_out_of_range_values_are_refused_with_a_clear_message(floor, field, valu
 def test_values_at_the_ends_of_the_ranges_are_accepted(floor):
     log = save(floor, pre_hr=20, pre_sbp=300, pre_dbp=20, pre_spo2=100, post_spo2=50)
     assert log.pre_hr == 20 and log.pre_sbp == 300
-    assert save(floor, pre_hr=70, peak_hr=250).peak_hr == 250
+    assert save(floor, pre_hr=70, pre_sbp=120, pre_dbp=80, peak_hr=250).peak_hr == 250
 
 
 def test_rpe_range_follows_the_scale(floor):
@@ -635,3 +635,12 @@ def test_values_typed_into_a_row_are_escaped_on_the_sheet(floor):
     html = client.get(reverse("floor_sheet", args=[floor["clinic"].slug, floor["occurrence"].pk])).content.decode()
     assert "<script>alert(1)</script>" not in html and "<b>dizzy</b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_clearing_the_value_instead_of_correcting_it_keeps_the_hold(floor):
+    save(floor, pre_sbp=210, pre_dbp=90)
+    with pytest.raises(ValidationError) as excinfo:
+        save(floor, modality="Treadmill", exercise_minutes=20)
+    assert "On hold" in errors_of(excinfo)["exercise"][0]
+    log = save(floor, notes="BP cuff moved to the other arm")
+    assert log.flags.get(rule__code="resting_sbp_high").status == "open"
