@@ -6,6 +6,7 @@ conflict and the newer values); without htmx the same posts redirect back to the
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -165,7 +166,12 @@ def safety_flag_override(request, flag_id):
         for message in error_messages:
             messages.error(request, message)
         return _back_to_sheet(request, occurrence)
-    row = _one_row(request, occurrence, log.booking_id)
+    rows = floorsheet.floor_sheet_rows(clinic=request.clinic, occurrence=occurrence, booking_id=log.booking_id)
+    if not rows:  # the booking was cancelled meanwhile: reload the whole sheet
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    row = rows[0]
     context = _row_context(request, occurrence, row, RowForm(row=row, clinic=request.clinic))
     if error_messages:
         context["override_form"] = override_form

@@ -644,3 +644,15 @@ def test_clearing_the_value_instead_of_correcting_it_keeps_the_hold(floor):
     assert "On hold" in errors_of(excinfo)["exercise"][0]
     log = save(floor, notes="BP cuff moved to the other arm")
     assert log.flags.get(rule__code="resting_sbp_high").status == "open"
+
+
+def test_overriding_a_flag_of_a_booking_cancelled_meanwhile_reloads_the_sheet(floor):
+    flag = save(floor, pre_hr=130).flags.get(status="open")
+    type(floor["booking"]).objects.filter(pk=floor["booking"].pk).update(status="cancelled")
+    client = floor["team"]["physiologist"].client
+    b = floor["booking"].pk
+    response = client.post(
+        reverse("safety_flag_override", args=[floor["clinic"].slug, flag.pk]), {f"o{b}-reason": "Rechecked"},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert response.status_code == 204 and response["HX-Refresh"] == "true"
