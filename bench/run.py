@@ -52,6 +52,7 @@ How to run
     make bench
     make bench BENCH_ARGS="--patients 10000 --referrals 2000"
     make bench BENCH_ARGS="--iterations 20 --rebuild --explain-all"
+    make bench BENCH_ARGS="--reminders-only"       # the reminder job only (bench/reminders.py)
 """
 
 import argparse
@@ -78,6 +79,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2024, help="seed of the data set (default 2024)")
     parser.add_argument("--rebuild", action="store_true", help="drop medfit_bench and build the data set again")
     parser.add_argument("--explain-all", action="store_true", help="print the query plans of every search page")
+    parser.add_argument("--reminder-bookings", type=int, default=50_000,
+                        help="bookings in one day for the reminder job (default 50000; 0 skips it)")  # fmt: skip
+    parser.add_argument("--reminders-only", action="store_true", help="measure the reminder job only")
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
@@ -141,6 +145,14 @@ def main(argv: list[str]) -> int:
     from bench import measure, report
     from clinic.models import Clinic
 
+    if args.reminders_only:
+        from bench import reminders
+
+        if args.rebuild:
+            recreate_database(bench_url)
+        migrate()
+        reminders.run(args.reminder_bookings, args.seed)
+        return 0
     prepare_data(args, bench_url)
     print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
     explained = {}
@@ -176,6 +188,10 @@ def main(argv: list[str]) -> int:
     if note:
         print(note)
     print(report.summary_line(outcome, args.target_ms))
+    if args.reminder_bookings:
+        from bench import reminders
+
+        reminders.run(args.reminder_bookings, args.seed)  # the session-reminder job (bench/reminders.py)
     return 0
 
 

@@ -15,10 +15,12 @@ from clinic.models import (
     AuditEntry,
     Clinic,
     Enrollment,
+    ExercisePrescription,
     Invitation,
     Membership,
     Patient,
     PatientPhysician,
+    PrescriptionComponent,
     Program,
     User,
 )
@@ -35,6 +37,8 @@ def register_audited_models():
     auditlog.register(PatientPhysician)
     auditlog.register(Program)
     auditlog.register(Enrollment)
+    auditlog.register(ExercisePrescription)
+    auditlog.register(PrescriptionComponent)
 
 
 def client_address(request) -> str | None:

@@ -129,7 +129,24 @@ class ClinicSettingsForm(forms.ModelForm):
             "mfa_required": "Require two-factor authentication",
             "idle_timeout_minutes": "Idle sign-out (minutes)",
             "logout_on_browser_close": "Sign out when the browser closes",
+            "reminder_lead_hours": "Reminder lead time (hours)",
+            "reminder_by_email": "Email reminders",
+            "reminder_by_sms": "Text message reminders",
+            "late_cancel_hours": "Late cancellation (hours)",
         }
+        help_texts = {
+            "reminder_lead_hours": "1–168 hours before each booked session, to patients who opted in.",
+            "late_cancel_hours": "0–168; cancelling this close to the session counts as late.",
+        }
+
+    # Shown under their own heading (templates/clinic/settings.html).
+    SCHEDULING_FIELDS = ["reminder_by_email", "reminder_by_sms", "reminder_lead_hours", "late_cancel_hours"]
+
+    def general_fields(self):
+        return [field for field in self if field.name not in self.SCHEDULING_FIELDS]
+
+    def scheduling_fields(self):
+        return [self[name] for name in self.SCHEDULING_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -22,6 +22,20 @@ PERMISSIONS: dict[str, set[str]] = {
     "program.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
     "program.manage": {ADMIN},
     "enrollment.manage": {ADMIN, PHYSIOLOGIST},
+    # Session reminders (scheduling/reminders.py): their history on the chart and in the API.
+    "reminder.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
+    "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "prescription.edit": {ADMIN, PHYSIOLOGIST},
+    # Schedules and bookings (scheduling/). Physicians read the bookings of their own patients only
+    # (scheduling.selectors.bookings_visible_to); billing reads bookings and attendance, not clinical notes.
+    "schedule.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "schedule.manage": {ADMIN, PHYSIOLOGIST},
+    "booking.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "booking.view_all": {ADMIN, PHYSIOLOGIST, BILLING},
+    "booking.manage": {ADMIN, PHYSIOLOGIST},
+    "authorization.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "authorization.manage": {ADMIN, PHYSIOLOGIST, BILLING},
     # The floor sheet (scheduling/floorsheet.py). Billing reads attendance and times, not clinical notes;
     # physicians read their own patients' sessions only (see floorsheet.session_logs_visible_to).
     "session.record": {ADMIN, PHYSIOLOGIST},

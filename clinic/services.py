@@ -47,6 +47,7 @@ def clinic_create(*, name: str, slug: str, **fields) -> Clinic:
 CLINIC_SETTINGS_FIELDS = [
     "name", "timezone", "weight_unit", "length_unit", "phone", "email", "address", "npi", "tax_id",
     "mfa_required", "idle_timeout_minutes", "logout_on_browser_close",
+    "reminder_lead_hours", "reminder_by_email", "reminder_by_sms", "late_cancel_hours",
 ]  # fmt: skip
 
 

@@ -170,9 +170,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".data" / "celerybeat-schedule")
 # Seconds: how often beat looks for unsent messages and how old one must be before it takes it
 # (clinic/outbox.py). `make faults` shortens it so a run takes minutes, not hours.
 OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
+# Seconds between runs of the session-reminder job (scheduling/reminders.py).
+REMINDER_RUN_SECONDS = int(os.environ.get("REMINDER_RUN_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # Messages that Redis, a killed worker or a mail server left unsent (clinic/outbox.py).
     "send-due-messages": {"task": "clinic.tasks.send_due_messages", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    # Session reminders: plan the rows of upcoming bookings, send the due ones (scheduling/reminders.py).
+    "session-reminders": {
+        "task": "scheduling.tasks.send_session_reminders",
+        "schedule": float(REMINDER_RUN_SECONDS),
+        # A run queued while the worker was away is dropped: the next one does the same work.
+        "options": {"expires": float(REMINDER_RUN_SECONDS)},
+    },
+    # Recurring classes generate their occurrences 8 weeks ahead (scheduling/services.py).
+    "extend-schedules": {"task": "scheduling.tasks.extend_schedules", "schedule": 24 * 60 * 60.0},
 }
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
@@ -227,6 +238,11 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "MedFit <no-reply@medfit.example>")
+# Text messages (scheduling/sms.py): a provider's backend class. Until one is named, production
+# keeps text reminders unsent (and retried) instead of printing patients' numbers into the logs.
+SMS_BACKEND = os.environ.get(
+    "SMS_BACKEND", "scheduling.sms.ConsoleBackend" if DEBUG else "scheduling.sms.NotConfiguredBackend"
+)
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- REST API ---------------------------------------------------------------------------------
@@ -261,11 +277,22 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "clinic.models.Patient.Sex",
         "PatientStatusEnum": "clinic.models.Patient.Status",
         "ReferralStatusEnum": "referrals.models.Referral.Status",
+        "PrescriptionComponentKindEnum": "clinic.models.PrescriptionComponent.Kind",
+        "IntensityMethodEnum": "clinic.models.PrescriptionComponent.Intensity",
+        "HrMaxMethodEnum": "clinic.models.HrMaxMethod",
+        "OccurrenceStatusEnum": "scheduling.models.Occurrence.Status",
+        "BookingStatusEnum": "scheduling.models.Booking.Status",
     },
 }
 
 # Demo data of the apps that build on clinic/, run by `manage.py seed_demo` after its own.
-DEMO_SEEDERS = ["referrals.demo.seed", "scheduling.floorsheet_demo.seed"]
+DEMO_SEEDERS = [
+    "referrals.demo.seed",
+    "clinic.prescription_demo.seed",
+    "scheduling.demo.seed",
+    "scheduling.reminder_demo.seed",
+    "scheduling.floorsheet_demo.seed",
+]
 
 # --- Audit trail ------------------------------------------------------------------------------
 # How many proxies of ours (load balancer, nginx) stand in front of the app. Each appends the address

@@ -4,9 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from clinic import api, errors, views
+from clinic import api, errors, prescription_api, prescription_views, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
+from scheduling import api as scheduling_api
+from scheduling import reminder_api
+from scheduling import urls as scheduling_urls
 from scheduling import floorsheet_api
 from scheduling import floorsheet_urls as scheduling_floorsheet_urls
 
@@ -23,6 +26,19 @@ router.register("patients", api.PatientViewSet, basename="api-patient")
 router.register("referrals", referrals_api.ReferralViewSet, basename="api-referral")
 router.register("providers", referrals_api.ReferringProviderViewSet, basename="api-provider")
 router.register("programs", referrals_api.ProgramViewSet, basename="api-program")
+router.register("class-templates", scheduling_api.ClassTemplateViewSet, basename="api-class-template")
+router.register("occurrences", scheduling_api.OccurrenceViewSet, basename="api-occurrence")
+router.register("bookings", scheduling_api.BookingViewSet, basename="api-booking")
+router.register("standing-bookings", scheduling_api.StandingBookingViewSet, basename="api-standing-booking")
+router.register("authorizations", scheduling_api.AuthorizationViewSet, basename="api-authorization")
+router.register("reminders", reminder_api.ReminderViewSet, basename="api-reminder")
+router.register(
+    r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
+    prescription_api.PrescriptionViewSet,
+    basename="api-prescription",
+)
+
+RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
 router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
 
 clinic_patterns = [
@@ -43,7 +59,14 @@ clinic_patterns = [
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
+    path(RX, prescription_views.prescription_detail, name="prescription_detail"),
+    path(RX + "new/", prescription_views.prescription_edit, name="prescription_edit"),
+    path(RX + "preview/", prescription_views.prescription_preview, name="prescription_preview"),
+    path(RX + "history/", prescription_views.prescription_history, name="prescription_history"),
+    path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
+    path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
     *referrals_urls.clinic_patterns,
+    *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
 ]
 

@@ -41,9 +41,12 @@ def home(request):
 
 @clinic_view()
 def clinic_home(request):
-    counts = selectors.patients_visible_to(request.membership).aggregate(
-        active=Count("id", filter=Q(status=Patient.Status.ACTIVE)), total=Count("id")
-    )
+    # Staff see the clinic's patients; a physician's card counts their referrals (referrals' template tag).
+    counts = None
+    if has_permission(request.membership, "patient.view_all"):
+        counts = selectors.patients_visible_to(request.membership).aggregate(
+            active=Count("id", filter=Q(status=Patient.Status.ACTIVE)), total=Count("id")
+        )
     return render(request, "clinic/clinic_home.html", {"counts": counts})
 
 

@@ -37,6 +37,8 @@ HIGHEST_GOLD_STAGE = 4
 
 NYHA_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
+BODY_WEIGHT_LOINC = "29463-7"  # the floor sheet's weight observations (clinic/migrations/0011_floor_sheet_measures.py)
+
 
 @dataclass(frozen=True)
 class RuleOutcome:
@@ -57,6 +59,24 @@ class Eligibility:
         if self.overridden:
             return "Not eligible (overridden)"
         return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class JudgedAt:
+    """The day a time window or an age is judged at, and how the reason names it.
+
+    Before the patient starts, that is the referral date. The rules then move it (42 CFR 410.79; NCD 20.10):
+    a CR/ICR qualifying event's 12-month window and a Medicare DPP blood test's 12 months run to the first
+    session; CDC DPP judges age and the blood test at enrollment. `latest_lab_day` is the last day a blood
+    test may be drawn: a test taken after the referral but before the first session counts.
+    """
+
+    day: date
+    name: str  # "the referral date", "the first session", "enrollment"
+    latest_lab_day: date
+
+    def __str__(self):
+        return f"{self.name} {self.day.isoformat()}"
 
 
 class MissingThresholdError(LookupError):
@@ -93,15 +113,16 @@ def check_eligibility(referral: Referral) -> Eligibility:
     on_date = referral_day(referral)
     thresholds = load_thresholds(on_date)
     program_type = referral.program.program_type
+    judged_at = judgment_day(referral)
 
     if program_type in ("cr", "icr"):
-        outcomes = cardiac_rehab_rules(referral, on_date, thresholds)
+        outcomes = cardiac_rehab_rules(referral, on_date, judged_at, thresholds)
     elif program_type == "pr":
         outcomes = pulmonary_rehab_rules(referral, thresholds)
     elif program_type == "dpp":
-        outcomes = cdc_dpp_rules(referral, on_date, thresholds)
+        outcomes = cdc_dpp_rules(referral, judged_at, thresholds)
     elif program_type == "mdpp":
-        outcomes = medicare_dpp_rules(referral, on_date, thresholds)
+        outcomes = medicare_dpp_rules(referral, on_date, judged_at, thresholds)
     else:
         # Post-rehab, chronic disease, falls prevention and the other community programs have no payer rules:
         # the only question is whether a physician cleared the patient to exercise.
@@ -146,6 +167,19 @@ def eligibility_or_unknown(referral: Referral) -> Eligibility:
         )
 
 
+def judgment_day(referral: Referral) -> JudgedAt:
+    """Where the program's time windows end; see JudgedAt."""
+    referred = referral_day(referral)
+    enrollment = referral.enrollment  # None, without a query, when there is none
+    program_type = referral.program.program_type
+    if program_type in ("cr", "icr", "mdpp") and enrollment and enrollment.first_session_at:
+        first = localdate(enrollment.first_session_at)
+        return JudgedAt(first, "the first session", first)
+    if program_type == "dpp" and enrollment:
+        return JudgedAt(enrollment.start_date, "enrollment", enrollment.start_date)
+    return JudgedAt(referred, "the referral date", max(referred, localdate()))
+
+
 def referral_day(referral: Referral) -> date:
     value = referral.referral_date
     # The model's default is timezone.now(), so an unsaved referral carries a datetime until it is saved.
@@ -159,42 +193,35 @@ def referral_day(referral: Referral) -> date:
 # --- Cardiac rehab (CR and ICR) -------------------------------------------------------------------------------
 
 
-def cardiac_rehab_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
+def cardiac_rehab_rules(
+    referral: Referral, on_date: date, judged_at: JudgedAt, thresholds: Thresholds
+) -> list[RuleOutcome]:
     condition = referral.qualifying_condition
     program_type = referral.program.program_type
     program_name = "intensive cardiac rehab" if program_type == "icr" else "cardiac rehab"
     outcomes = [qualifying_condition_rule(condition, program_type, program_name, on_date, thresholds)]
     if condition == "mi":
-        outcomes.append(mi_window_rule(referral, on_date, thresholds))
+        outcomes.append(mi_window_rule(referral, judged_at, thresholds))
     elif condition == "heart_failure":
         outcomes += heart_failure_rules(referral, thresholds)
     outcomes.append(medical_clearance_rule(referral))
     return outcomes
 
 
-def mi_window_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+def mi_window_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:
     rule = "Qualifying event"
     months = int(thresholds["cr.mi_window_months"])
     event_date = referral.qualifying_event_date
     if event_date is None:
         return RuleOutcome(rule, UNKNOWN, "The MI date is missing; CR covers an MI within the preceding 12 months.")
-    if event_date > on_date:
-        return RuleOutcome(
-            rule, NOT_MET, f"MI on {event_date.isoformat()} is after the referral date {on_date.isoformat()}."
-        )
+    if event_date > judged_at.day:
+        return RuleOutcome(rule, NOT_MET, f"MI on {event_date.isoformat()} is after {judged_at}.")
     # Calendar months, inclusive: an MI on 2025-09-01 still counts for a referral dated 2026-09-01.
-    if event_date < on_date - relativedelta(months=months):
+    if event_date < judged_at.day - relativedelta(months=months):
         return RuleOutcome(
-            rule,
-            NOT_MET,
-            f"MI on {event_date.isoformat()} is more than {months} months before the referral date "
-            f"{on_date.isoformat()}.",
+            rule, NOT_MET, f"MI on {event_date.isoformat()} is more than {months} months before {judged_at}."
         )
-    return RuleOutcome(
-        rule,
-        MET,
-        f"MI on {event_date.isoformat()} is within {months} months before the referral date {on_date.isoformat()}.",
-    )
+    return RuleOutcome(rule, MET, f"MI on {event_date.isoformat()} is within {months} months before {judged_at}.")
 
 
 def heart_failure_rules(referral: Referral, thresholds: Thresholds) -> list[RuleOutcome]:
@@ -361,14 +388,14 @@ def covid_symptoms_rule(referral: Referral, thresholds: Thresholds) -> RuleOutco
 # --- CDC National DPP -----------------------------------------------------------------------------------------
 
 
-def cdc_dpp_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
+def cdc_dpp_rules(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> list[RuleOutcome]:
     return [
-        age_rule(referral, on_date, thresholds),
+        age_rule(referral, judged_at, thresholds),
         bmi_rule(referral, thresholds["dpp.min_bmi"], thresholds["dpp.min_bmi_asian"]),
         no_diabetes_rule(referral),
         no_diabetes_range_lab_rule(referral, thresholds),
         not_pregnant_rule(referral),
-        prediabetes_basis_rule(referral, on_date, thresholds),
+        prediabetes_basis_rule(referral, judged_at, thresholds),
     ]
 
 
@@ -394,21 +421,21 @@ def no_diabetes_range_lab_rule(referral: Referral, thresholds: Thresholds) -> Ru
     return RuleOutcome(rule, MET, "No blood test result in the diabetes range.")
 
 
-def age_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+def age_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:
     min_age = thresholds["dpp.min_age"]
     birth_date = referral.patient_date_of_birth
     if birth_date is None:
         return RuleOutcome("Age", UNKNOWN, "Date of birth is missing.")
-    age = relativedelta(on_date, birth_date).years
+    age = relativedelta(judged_at.day, birth_date).years
     if age >= min_age:
-        return RuleOutcome("Age", MET, f"Age {age} at the referral date is at least {num(min_age)}.")
-    return RuleOutcome("Age", NOT_MET, f"Age {age} at the referral date is below {num(min_age)}.")
+        return RuleOutcome("Age", MET, f"Age {age} at {judged_at.name} is at least {num(min_age)}.")
+    return RuleOutcome("Age", NOT_MET, f"Age {age} at {judged_at.name} is below {num(min_age)}.")
 
 
-def prediabetes_basis_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+def prediabetes_basis_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:
     """CDC accepts any one of: a recent blood test in range, previous gestational diabetes, a high risk-test score."""
     rule = "Prediabetes basis"
-    lab_status, lab_sentences = blood_test_findings(referral, on_date, thresholds, "dpp", "CDC DPP")
+    lab_status, lab_sentences = blood_test_findings(referral, judged_at, thresholds, "dpp", "CDC DPP")
     met, failed = [], []
     if lab_status == MET:
         met += lab_sentences
@@ -445,13 +472,15 @@ def prediabetes_basis_rule(referral: Referral, on_date: date, thresholds: Thresh
 # --- Medicare DPP ---------------------------------------------------------------------------------------------
 
 
-def medicare_dpp_rules(referral: Referral, on_date: date, thresholds: Thresholds) -> list[RuleOutcome]:
+def medicare_dpp_rules(
+    referral: Referral, on_date: date, judged_at: JudgedAt, thresholds: Thresholds
+) -> list[RuleOutcome]:
     # No age rule: Medicare Part B enrollment already covers who can take part.
     return [
         program_started_rule("mdpp.program_start", "Medicare DPP", on_date, thresholds),
         medicare_part_b_rule(referral),
-        bmi_rule(referral, thresholds["mdpp.min_bmi"], thresholds["mdpp.min_bmi_asian"]),
-        medicare_blood_test_rule(referral, on_date, thresholds),
+        medicare_bmi_rule(referral, judged_at, thresholds),
+        medicare_blood_test_rule(referral, judged_at, thresholds),
         no_diabetes_rule(referral),
         no_esrd_rule(referral),
         no_prior_mdpp_rule(referral),
@@ -466,7 +495,40 @@ def medicare_part_b_rule(referral: Referral) -> RuleOutcome:
     return RuleOutcome("Medicare Part B", NOT_MET, "Not enrolled in Medicare Part B.")
 
 
-def medicare_blood_test_rule(referral: Referral, on_date: date, thresholds: Thresholds) -> RuleOutcome:
+def medicare_bmi_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:
+    """Medicare counts the BMI measured at the first core session (42 CFR 410.79(c)(1)(i)); until then the
+    referral's BMI stands in for it."""
+    low, low_asian = thresholds["mdpp.min_bmi"], thresholds["mdpp.min_bmi_asian"]
+    if judged_at.name != "the first session":
+        return bmi_rule(referral, low, low_asian)
+    height_cm = to_decimal(referral.height_cm)
+    weight_kg = first_session_weight_kg(referral, judged_at.day)
+    if weight_kg is None or not height_cm:
+        missing = "weight" if weight_kg is None else "height"
+        return RuleOutcome(
+            "BMI", UNKNOWN, f"No {missing} on record for {judged_at}; Medicare counts the BMI measured there."
+        )
+    height_m = height_cm / 100
+    outcome = bmi_rule_for(weight_kg / (height_m * height_m), referral.asian_american, low, low_asian)
+    return RuleOutcome(outcome.rule, outcome.status, f"At {judged_at}: {outcome.reason}")
+
+
+def first_session_weight_kg(referral: Referral, day: date) -> Decimal | None:
+    """The body weight recorded on the floor sheet on the day of the first session (clinic.Observation)."""
+    from clinic.models import Observation
+
+    observation = (
+        Observation.objects.filter(
+            clinic_id=referral.clinic_id, patient_id=referral.patient_id, measure__code=BODY_WEIGHT_LOINC,
+            observed_at__date=day,
+        )
+        .order_by("observed_at")
+        .first()
+    )  # fmt: skip
+    return observation.value if observation else None
+
+
+def medicare_blood_test_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:
     """Medicare accepts only a lab blood test (42 CFR 410.79(c)); gestational diabetes and risk tests do not count."""
     rule = "Blood test"
     if not has_lab_values(referral):
@@ -478,7 +540,7 @@ def medicare_blood_test_rule(referral: Referral, on_date: date, thresholds: Thre
         return RuleOutcome(
             rule, NOT_MET, "The blood test result is self-reported; Medicare does not accept self-reported results."
         )
-    status, sentences = blood_test_findings(referral, on_date, thresholds, "mdpp", "Medicare DPP")
+    status, sentences = blood_test_findings(referral, judged_at, thresholds, "mdpp", "Medicare DPP")
     if status == MET:
         # One result in range qualifies; another in the diabetes range is worth a second look.
         warnings = diabetes_range_results(referral, thresholds)
@@ -567,7 +629,11 @@ def bmi_rule(referral: Referral, min_bmi: Decimal, min_bmi_asian: Decimal) -> Ru
     bmi = referral_bmi(referral)
     if bmi is None:
         return RuleOutcome("BMI", UNKNOWN, "BMI is missing: record the BMI, or height and weight.")
-    if referral.asian_american:
+    return bmi_rule_for(bmi, referral.asian_american, min_bmi, min_bmi_asian)
+
+
+def bmi_rule_for(bmi: Decimal, asian_american: bool | None, min_bmi: Decimal, min_bmi_asian: Decimal) -> RuleOutcome:
+    if asian_american:
         threshold, whose = min_bmi_asian, " for Asian American patients"
     else:
         threshold, whose = min_bmi, ""
@@ -622,7 +688,7 @@ def has_lab_values(referral: Referral) -> bool:
 
 
 def blood_test_findings(
-    referral: Referral, on_date: date, thresholds: Thresholds, prefix: str, program_name: str
+    referral: Referral, judged_at: JudgedAt, thresholds: Thresholds, prefix: str, program_name: str
 ) -> tuple[str | None, list[str]]:
     """Judge the blood test against the "dpp." or "mdpp." ranges.
 
@@ -634,15 +700,12 @@ def blood_test_findings(
     test_date = referral.lab_test_date
     if test_date is None:
         return UNKNOWN, ["The blood test date is missing."]
-    if test_date > on_date:
-        return NOT_MET, [f"Blood test from {test_date.isoformat()} is after the referral date {on_date.isoformat()}."]
+    if test_date > judged_at.latest_lab_day:
+        return NOT_MET, [f"Blood test from {test_date.isoformat()} is after {judged_at}."]
     months = int(thresholds[f"{prefix}.lab_max_age_months"])
     # Calendar months, inclusive: a test on 2025-09-01 still counts for a referral dated 2026-09-01.
-    if test_date < on_date - relativedelta(months=months):
-        return NOT_MET, [
-            f"Blood test from {test_date.isoformat()} is more than {months} months before the referral date "
-            f"{on_date.isoformat()}."
-        ]
+    if test_date < judged_at.day - relativedelta(months=months):
+        return NOT_MET, [f"Blood test from {test_date.isoformat()} is more than {months} months before {judged_at}."]
 
     in_range, out_of_range = [], []
     for name, value, key, unit, decimals in lab_results(referral):

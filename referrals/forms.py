@@ -4,9 +4,10 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
+from django.forms.utils import ErrorDict
 
 from clinic.forms import DateInput
-from clinic.models import Patient, Program
+from clinic.models import Patient, Program, ProgramType
 from referrals import services
 from referrals.models import ICD10_PATTERN, Referral, ReferringProvider
 from referrals.services import PROGRAM_FIELDS, PROVIDER_FIELDS
@@ -14,60 +15,90 @@ from referrals.services import PROGRAM_FIELDS, PROVIDER_FIELDS
 LB_PER_KG = Decimal("2.20462")
 CM_PER_IN = Decimal("2.54")
 
-CLINICAL_FIELDSETS = [
-    (
-        "Qualifying event",
-        [
-            "qualifying_condition",
-            "qualifying_event_date",
-            "lvef_percent",
-            "nyha_class",
-            "hf_optimal_therapy_weeks",
-            "hf_recent_cv_event",
-            "hf_planned_cv_procedure",
-            "gold_stage",
-            "covid_confirmed_or_suspected",
-            "covid_symptom_weeks",
-            "fev1_fvc_ratio",
-            "fev1_percent_predicted",
-        ],
-    ),
-    (
-        "Diabetes prevention",
-        [
-            "height",
-            "weight",
-            "bmi",
-            "asian_american",
-            "a1c_percent",
-            "fasting_glucose",
-            "ogtt_2h",
-            "lab_test_date",
-            "lab_self_reported",
-            "gestational_diabetes_history",
-            "risk_test_score",
-            "diabetes_diagnosis",
-            "esrd",
-            "prior_mdpp",
-            "pregnant",
-            "medicare_part_b",
-        ],
-    ),
-    (
-        "Medical clearance and precautions",
-        [
-            "cleared_for_exercise",
-            "clearance_date",
-            "contraindications",
-            "beta_blocker",
-            "supplemental_oxygen",
-            "target_hr_ceiling",
-            "weight_bearing_restrictions",
-            "range_of_motion_restrictions",
-            "precaution_notes",
-        ],
-    ),
+# The clinical sections of the referral form. Each program-specific section is shown only for the
+# program types that need it (the facts referrals/eligibility.py reads for that type); the form of
+# another program has none of its fields, so values posted for them are never saved.
+CARDIAC_FIELDS = [
+    "qualifying_condition",
+    "qualifying_event_date",
+    "lvef_percent",
+    "nyha_class",
+    "hf_optimal_therapy_weeks",
+    "hf_recent_cv_event",
+    "hf_planned_cv_procedure",
 ]
+PULMONARY_FIELDS = [
+    "qualifying_condition",
+    "gold_stage",
+    "fev1_fvc_ratio",
+    "fev1_percent_predicted",
+    "covid_confirmed_or_suspected",
+    "covid_symptom_weeks",
+]
+BODY_AND_BLOOD_TEST_FIELDS = [
+    "height",
+    "weight",
+    "bmi",
+    "asian_american",
+    "a1c_percent",
+    "fasting_glucose",
+    "ogtt_2h",
+    "lab_test_date",
+]
+DPP_FIELDS = [
+    *BODY_AND_BLOOD_TEST_FIELDS,
+    "gestational_diabetes_history",
+    "risk_test_score",
+    "diabetes_diagnosis",
+    "pregnant",
+]
+MDPP_FIELDS = [
+    *BODY_AND_BLOOD_TEST_FIELDS,
+    "lab_self_reported",
+    "medicare_part_b",
+    "diabetes_diagnosis",
+    "esrd",
+    "prior_mdpp",
+]
+CLEARANCE_FIELDS = [
+    "cleared_for_exercise",
+    "clearance_date",
+    "contraindications",
+    "beta_blocker",
+    "supplemental_oxygen",
+    "target_hr_ceiling",
+    "weight_bearing_restrictions",
+    "range_of_motion_restrictions",
+    "precaution_notes",
+]
+
+# (key, legend, program types, fields)
+PROGRAM_SECTIONS = [
+    ("cardiac", "Cardiac qualifying event", {ProgramType.CR, ProgramType.ICR}, CARDIAC_FIELDS),
+    ("pulmonary", "Pulmonary qualifying condition", {ProgramType.PR}, PULMONARY_FIELDS),
+    ("dpp", "Diabetes prevention", {ProgramType.DPP}, DPP_FIELDS),
+    ("mdpp", "Diabetes prevention (Medicare)", {ProgramType.MDPP}, MDPP_FIELDS),
+]
+PROGRAM_SECTION_FIELDS = {name for _, _, _, names in PROGRAM_SECTIONS for name in names}
+
+# The conditions offered in each section: those its programs accept (migration 0008), and "Other".
+Condition = Referral.Condition
+SECTION_CONDITIONS = {
+    "cardiac": [
+        Condition.MI,
+        Condition.CABG,
+        Condition.STABLE_ANGINA,
+        Condition.VALVE,
+        Condition.PCI,
+        Condition.TRANSPLANT,
+        Condition.HEART_FAILURE,
+        Condition.OTHER,
+    ],
+    "pulmonary": [Condition.COPD, Condition.POST_COVID, Condition.OTHER],
+}
+# The program types whose eligibility turns on the qualifying condition (eligibility.qualifying_condition_rule):
+# without it the result can only be "needs information", so the form asks for it.
+CONDITION_REQUIRED_FOR = {ProgramType.CR, ProgramType.ICR, ProgramType.PR}
 
 PATIENT_FIELDS = [
     "patient_mrn",
@@ -94,23 +125,46 @@ NULL_BOOLEANS = [
 ]
 
 
-# Which program types each optional section is for; other sections always show.
-SECTION_PROGRAM_TYPES = {"Qualifying event": "cr icr pr", "Diabetes prevention": "dpp mdpp"}
+class Preview:
+    """A bound form shown again as it was typed, without judging it: the program changed, so other
+    fields are on screen and nothing is saved. Call `show_as_typed()` before rendering it."""
+
+    preview = False
+
+    @property
+    def errors(self):
+        return ErrorDict() if self.preview else super().errors
+
+    def is_valid(self):
+        return not self.preview and super().is_valid()
+
+    def show_as_typed(self) -> None:
+        self.preview = True
 
 
-class ProgramSelect(forms.Select):
-    """Options carry their program type, so the form can show only the sections that type needs."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.program_types = {}
+class ProviderSelect(forms.Select):
+    """Options carry what a search box matches them by: name, credentials, NPI and practice."""
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        program_type = self.program_types.get(str(value))
-        if program_type:
-            option["attrs"]["data-program-type"] = program_type
+        provider = getattr(value, "instance", None)
+        if provider is not None:
+            words = [
+                provider.first_name,
+                provider.last_name,
+                provider.credentials,
+                provider.npi,
+                provider.practice_name,
+            ]
+            option["attrs"]["data-search"] = " ".join(word for word in words if word).lower()
         return option
+
+
+class ProviderChoiceField(forms.ModelChoiceField):
+    widget = ProviderSelect
+
+    def label_from_instance(self, provider):
+        return f"{provider} · {provider.practice_name}" if provider.practice_name else str(provider)
 
 
 class DiagnosisCodesField(forms.CharField):
@@ -133,8 +187,45 @@ class DiagnosisCodesField(forms.CharField):
             )
 
 
-class ReferralForm(forms.ModelForm):
-    """The staff referral form. Height and weight are entered in the clinic's units."""
+class NewProviderForm(Preview, forms.ModelForm):
+    """A referring provider typed on the referral form, saved in the same transaction as the referral.
+    Looked at only when something is typed in it."""
+
+    use_required_attribute = False  # required only when adding a provider
+
+    class Meta:
+        model = ReferringProvider
+        fields = ["first_name", "last_name", "credentials", "npi", "practice_name", "phone", "fax", "email"]
+        labels = {
+            "first_name": "Provider's first name",
+            "last_name": "Provider's last name",
+            "practice_name": "Practice",
+            "phone": "Provider's phone",
+            "fax": "Provider's fax",
+            "email": "Provider's email",
+        }
+
+    def has_input(self) -> bool:
+        return self.is_bound and any(str(self.data.get(self.add_prefix(name), "")).strip() for name in self.fields)
+
+    def _post_clean(self):
+        # The NPI check digit and the email's form on the first submit; whether the NPI is free in the
+        # clinic is the service's to say (it needs the clinic).
+        try:
+            instance = construct_instance(self, self.instance, self._meta.fields)
+            instance.clean_fields(exclude=self._get_validation_exclusions())
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class ReferralForm(Preview, forms.ModelForm):
+    """The staff referral form: the referral, the patient, the clinical sections of the chosen program
+    and clearance. Height and weight are entered in the clinic's units.
+
+    The chosen program (posted, or `initial["program"]`, or the referral's) decides which clinical
+    sections the form has. With `new_provider=True` a provider missing from the list can be typed in
+    `self.new_provider` instead of choosing one.
+    """
 
     diagnosis_codes = DiagnosisCodesField(required=False, help_text="ICD-10-CM, comma-separated, e.g. I21.4, I25.10")
     height = forms.DecimalField(required=False, min_value=20, max_value=300, decimal_places=1)
@@ -144,8 +235,13 @@ class ReferralForm(forms.ModelForm):
     class Meta:
         model = Referral
         fields = [*REFERRAL_FIELDS, *PATIENT_FIELDS] + [
-            name for _, names in CLINICAL_FIELDSETS for name in names if name not in ("height", "weight")
+            name
+            for name in dict.fromkeys(
+                [*CARDIAC_FIELDS, *PULMONARY_FIELDS, *DPP_FIELDS, *MDPP_FIELDS, *CLEARANCE_FIELDS]
+            )
+            if name not in ("height", "weight")
         ]
+        field_classes = {"referring_provider": ProviderChoiceField}
         widgets = {
             "referral_date": DateInput(),
             "patient_date_of_birth": DateInput(),
@@ -160,22 +256,59 @@ class ReferralForm(forms.ModelForm):
             **{name: forms.Select(choices=YES_NO_UNKNOWN) for name in NULL_BOOLEANS},
         }
 
-    def __init__(self, *args, clinic, **kwargs):
+    def __init__(self, *args, clinic, new_provider=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.clinic = clinic
+        programs = list(Program.objects.filter(clinic=clinic, is_active=True))
+        self.fields["program"].queryset = Program.objects.filter(clinic=clinic, is_active=True)
+        self.fields["program"].empty_label = "Choose a program…"
+        self.chosen_program = self._chosen_program(programs)
+        program_type = self.chosen_program.program_type if self.chosen_program else ""
+        self.program_sections = [section for section in PROGRAM_SECTIONS if program_type in section[2]]
+        shown = {name for _, _, _, names in self.program_sections for name in names}
+        for name in PROGRAM_SECTION_FIELDS - shown:
+            del self.fields[name]
+        if "qualifying_condition" in self.fields:
+            self._offer_conditions(program_type)
+        if "height" in self.fields:
+            self.fields["height"].label = f"Height ({clinic.length_unit})"
+            self.fields["weight"].label = f"Weight ({clinic.weight_unit})"
+            if self.instance.pk:
+                self.initial["height"] = self._to_clinic_length(self.instance.height_cm)
+                self.initial["weight"] = self._to_clinic_weight(self.instance.weight_kg)
+        if self.instance.pk:
+            del self.fields["attachment"]  # documents are added on the referral's page
+        self.new_provider = None
         if "referring_provider" in self.fields:
             self.fields["referring_provider"].queryset = ReferringProvider.objects.filter(clinic=clinic)
-        self.fields["qualifying_condition"].choices = [("", "Choose…"), *Referral.Condition.choices]
-        programs = Program.objects.filter(clinic=clinic, is_active=True)
-        self.fields["program"].queryset = programs
-        self.fields["program"].widget = ProgramSelect(choices=self.fields["program"].choices)
-        self.fields["program"].widget.program_types = {str(p.pk): p.program_type for p in programs}
-        self.fields["program"].empty_label = "Choose a program…"
-        self.fields["height"].label = f"Height ({clinic.length_unit})"
-        self.fields["weight"].label = f"Weight ({clinic.weight_unit})"
-        if self.instance.pk:
-            self.initial["height"] = self._to_clinic_length(self.instance.height_cm)
-            self.initial["weight"] = self._to_clinic_weight(self.instance.weight_kg)
+            self.fields["referring_provider"].empty_label = "Choose a provider…"
+            if new_provider:
+                self.fields["referring_provider"].required = False
+                self.new_provider = NewProviderForm(self.data if self.is_bound else None, prefix="new_provider")
+
+    def _chosen_program(self, programs):
+        chosen = self.data.get(self.add_prefix("program")) if self.is_bound else self.initial.get("program")
+        for program in programs:
+            if str(program.pk) == str(chosen):
+                return program
+        # An inactive program keeps its referral's sections on the edit form.
+        if self.instance.program_id and str(self.instance.program_id) == str(chosen):
+            return self.instance.program
+        return None
+
+    def _offer_conditions(self, program_type):
+        field = self.fields["qualifying_condition"]
+        offered = [condition for key, _, _, _ in self.program_sections for condition in SECTION_CONDITIONS.get(key, [])]
+        current = self.instance.qualifying_condition
+        if current and current not in offered:
+            offered.append(Referral.Condition(current))  # a value from the API or FHIR stays choosable
+        field.choices = [("", "Choose…"), *[(condition.value, condition.label) for condition in offered]]
+        field.required = program_type in CONDITION_REQUIRED_FOR
+
+    @property
+    def sections_key(self) -> str:
+        """Which program sections are on screen; a form posted with others is shown again, not saved."""
+        return " ".join(key for key, _, _, _ in self.program_sections)
 
     def _to_clinic_length(self, cm):
         if cm is None:
@@ -189,17 +322,33 @@ class ReferralForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        height, weight = data.get("height"), data.get("weight")
-        data["height_cm"] = data["weight_kg"] = None  # a cleared field clears the stored value
-        if height is not None:
-            data["height_cm"] = (height * CM_PER_IN if self.clinic.length_unit == "in" else height).quantize(
-                Decimal("0.1")
-            )
-        if weight is not None:
-            data["weight_kg"] = (weight / LB_PER_KG if self.clinic.weight_unit == "lb" else weight).quantize(
-                Decimal("0.1")
-            )
+        if "height" in self.fields:
+            height, weight = data.get("height"), data.get("weight")
+            data["height_cm"] = data["weight_kg"] = None  # a cleared field clears the stored value
+            if height is not None:
+                data["height_cm"] = (height * CM_PER_IN if self.clinic.length_unit == "in" else height).quantize(
+                    Decimal("0.1")
+                )
+            if weight is not None:
+                data["weight_kg"] = (weight / LB_PER_KG if self.clinic.weight_unit == "lb" else weight).quantize(
+                    Decimal("0.1")
+                )
+        if self.new_provider is not None:
+            self._clean_provider_choice(data)
         return data
+
+    def _clean_provider_choice(self, data):
+        if self.has_error("referring_provider"):
+            return
+        chosen, typed = data.get("referring_provider"), self.new_provider.has_input()
+        if chosen and typed:
+            self.add_error("referring_provider", "Choose a provider from the list or add a new one below, not both.")
+        elif not chosen and not typed:
+            self.add_error("referring_provider", "Choose the referring provider, or add a new one below.")
+        elif typed and not self.new_provider.is_valid():
+            self.add_error("referring_provider", "Correct the new provider's details below.")
+        elif typed:
+            data["new_provider"] = self.new_provider.cleaned_data
 
     def clean_attachment(self):
         attachment = self.cleaned_data.get("attachment")
@@ -220,17 +369,59 @@ class ReferralForm(forms.ModelForm):
         except ValidationError as error:
             self._update_errors(error)
 
-    def sections(self):
-        groups = [
-            ("Referral", REFERRAL_FIELDS),
-            ("Patient", PATIENT_FIELDS),
-            *CLINICAL_FIELDSETS,
-            ("Referral document", ["attachment"]),
-        ]
-        return [
-            (legend, SECTION_PROGRAM_TYPES.get(legend, ""), [self[name] for name in names if name in self.fields])
-            for legend, names in groups
-        ]
+    def add_service_errors(self, error: ValidationError) -> None:
+        """A service's refusal, shown by the field it names: this form's, else the new provider's, else on top."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, errors in error.error_dict.items():
+            if field in self.fields:
+                self.add_error(field, errors)
+            elif self.new_provider is not None and field in self.new_provider.fields:
+                self.new_provider.add_error(field, errors)
+                self.add_error("referring_provider", "Correct the new provider's details below.")
+            else:
+                self.add_error(None, errors)
+
+    def show_as_typed(self) -> None:
+        super().show_as_typed()
+        if self.new_provider is not None:
+            self.new_provider.show_as_typed()
+
+    def general_sections(self):
+        return self._sections([("Referral", REFERRAL_FIELDS), ("Patient", PATIENT_FIELDS)])
+
+    def clinical_sections(self):
+        """The chosen program's own sections (swapped when the program changes)."""
+        return self._sections([(legend, names) for _, legend, _, names in self.program_sections])
+
+    def closing_sections(self):
+        return self._sections(
+            [("Medical clearance and precautions", CLEARANCE_FIELDS), ("Referral document", ["attachment"])]
+        )
+
+    def _sections(self, groups):
+        sections = [(legend, [self[name] for name in names if name in self.fields]) for legend, names in groups]
+        return [(legend, fields) for legend, fields in sections if fields]
+
+    def carried_values(self):
+        """Values typed in another program's sections, kept in hidden inputs so that switching back shows
+        them again. The form never reads them: they are not its fields."""
+        if not self.is_bound:
+            return []
+        names = sorted(PROGRAM_SECTION_FIELDS - set(self.fields))
+        values = [(name, self.data.get(name)) for name in names]
+        return [(name, value) for name, value in values if value not in (None, "")]
+
+    def attachment_to_attach_again(self) -> str:
+        """The name of a file chosen for a submit that failed: browsers do not keep a file input's choice
+        on the page shown again, so the page names the file and asks for it once more."""
+        if not self.is_bound or "attachment" not in self.fields:
+            return ""
+        upload = self.files.get("attachment")
+        if upload is not None:
+            return "" if self.has_error("attachment") else upload.name[:255]
+        return self.data.get("attachment_chosen", "")[:255]
 
 
 class PortalReferralForm(ReferralForm):
@@ -279,7 +470,7 @@ class ProviderForm(forms.ModelForm):
         pass
 
 
-class PhysicianProfileForm(ProviderForm):
+class PhysicianProfileForm(Preview, ProviderForm):
     class Meta(ProviderForm.Meta):
         fields = ["credentials", "npi", "specialty", "practice_name", "phone", "fax"]
 
@@ -308,9 +499,15 @@ class QueueFilterForm(forms.Form):
 
 
 class PortalFilterForm(forms.Form):
+    """The filters of "My patients". Without `memberships` (the page of one clinic) there is no clinic choice."""
+
     clinic = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "All statuses"), *Referral.Status.choices])
 
-    def __init__(self, *args, memberships=(), **kwargs):
+    def __init__(self, *args, memberships=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].choices = [("", "All clinics")] + [(m.clinic.slug, m.clinic.name) for m in memberships]
+        if memberships is None:
+            del self.fields["clinic"]
+        else:
+            choices = [(m.clinic.slug, m.clinic.name) for m in memberships]
+            self.fields["clinic"].choices = [("", "All clinics"), *choices]

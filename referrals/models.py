@@ -285,6 +285,14 @@ class Referral(models.Model):
         return (localdate() - self.referral_date).days
 
     @property
+    def days_to_first_session(self) -> int | None:
+        """Referral to first attended session, in days: the number programs are judged on."""
+        enrollment = self.enrollment
+        if enrollment is None or enrollment.first_session_at is None:
+            return None
+        return (localdate(enrollment.first_session_at) - self.referral_date).days
+
+    @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 

@@ -91,8 +91,20 @@ def possible_duplicate_patients(referral: Referral) -> QuerySet[Patient]:
     return Patient.objects.filter(Q(clinic_id=referral.clinic_id) & (same_person | same_mrn)).order_by("id")
 
 
+def patient_referrals(*, membership: Membership, patient_id: int) -> QuerySet[Referral]:
+    """The chart's "Referrals": this patient's referrals that the member may see, newest first (one query)."""
+    return (
+        referrals_visible_to(membership)
+        .filter(patient_id=patient_id)
+        .select_related("program", "referring_provider")
+        .order_by("-created_at", "-id")
+    )
+
+
 def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> QuerySet[Referral]:
-    """ "My patients": every referral the person sent, across the clinics where they are an active physician."""
+    """ "My patients": every referral the person sent, across the clinics where they are an active physician
+    (or in the one clinic named). This is the one definition of a physician's "patients you referred":
+    the page lists it and the home card counts it (physician_referral_counts)."""
     # The person's provider records first (one per clinic), so the referrals come from the
     # (referring_provider, -created_at) index rather than a join through every membership.
     provider_ids = list(
@@ -115,6 +127,14 @@ def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> Que
     if status:
         referrals = referrals.filter(status=status)
     return referrals.order_by("-created_at", "-id")
+
+
+def physician_referral_counts(*, user, clinic_slug: str) -> dict[str, int]:
+    """The physician's home card: how many referrals "My patients" lists for this clinic, and how many
+    of them still await the clinic's review, in one query."""
+    return physician_referrals(user=user, clinic_slug=clinic_slug).aggregate(
+        referred=Count("id"), awaiting_review=Count("id", filter=Q(status__in=Referral.OPEN_STATUSES))
+    )
 
 
 def physician_memberships(user) -> QuerySet[Membership]:
@@ -168,3 +188,21 @@ def attachment_get(*, membership: Membership, referral_id: int, attachment_id: i
     if attachment is None:
         raise Http404
     return attachment
+
+
+def medicare_dpp_warnings_at_first_session(*, clinic, enrollment_ids: list[int]) -> dict[int, str]:
+    """For the floor sheet: Medicare DPP enrollments whose patient, judged again at the first core session
+    (lab window, BMI measured there), is not eligible, with the reasons. Other enrollments are left out."""
+    from referrals.eligibility import NOT_ELIGIBLE, NOT_MET, eligibility_or_unknown
+
+    referrals = Referral.objects.filter(
+        clinic=clinic, enrollment_id__in=enrollment_ids, program__program_type="mdpp",
+        enrollment__first_session_at__isnull=False,
+    ).select_related("program", "enrollment")  # fmt: skip
+    warnings = {}
+    for referral in referrals:
+        result = eligibility_or_unknown(referral)
+        if result.status == NOT_ELIGIBLE and not result.overridden:
+            reasons = " ".join(o.reason for o in result.outcomes if o.status == NOT_MET)
+            warnings[referral.enrollment_id] = f"Not eligible for Medicare DPP at the first session: {reasons}"
+    return warnings

@@ -228,7 +228,14 @@ def referral_create(
     source: str = Referral.Source.STAFF,
     attachment=None,
     external_identifier: str = "",
+    new_provider: dict | None = None,
 ) -> Referral:
+    """`new_provider`: the details of a referring provider to add, instead of naming one in `data`. It is
+    saved only with the referral: if the referral is refused, so is the provider."""
+    if new_provider is not None:
+        if data.get("referring_provider"):
+            raise ValidationError({"referring_provider": "Name an existing provider or add a new one, not both."})
+        data = {**data, "referring_provider": provider_save(clinic=clinic, actor=actor, data=new_provider)}
     referral = Referral(clinic=clinic, source=source, created_by=actor, external_identifier=external_identifier)
     for key in REFERRAL_FIELDS:
         if key in data:

@@ -28,6 +28,7 @@ clinic_patterns = [
     path("programs/new/", views.program_edit, name="program_create"),
     path("programs/<int:program_id>/", views.program_edit, name="program_edit"),
     path("portal/refer/", views.portal_refer, name="portal_refer"),
+    path("my-patients/", views.my_patients, name="my_patients"),
 ]
 
 urlpatterns = [

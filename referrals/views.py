@@ -51,17 +51,43 @@ def referral_queue(request):
     )  # fmt: skip
 
 
+def _program_changed(request, form) -> bool:
+    """Whether a posted referral form is only to be shown again with the program's own sections, not
+    saved: htmx asks for that when the program changes, as does the button shown without JavaScript;
+    and a save posted with another program's sections on screen (the program changed without
+    JavaScript) must not go through without the new program's fields."""
+    if request.method != "POST":
+        return False
+    shown = request.POST.get("_sections")
+    return "_refresh" in request.POST or (shown is not None and shown != form.sections_key)
+
+
+def _show_program_sections(request, template, context):
+    """The form as it was typed, with the chosen program's sections, judged and saved on the next submit."""
+    for value in context.values():
+        if isinstance(value, forms.Preview):
+            value.show_as_typed()
+    if request.htmx:
+        return render(request, "referrals/_program_sections.html", context)
+    return render(request, template, {**context, "program_changed": True})
+
+
 @clinic_view("referral.manage")
 def referral_create(request):
-    form = forms.ReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    form = forms.ReferralForm(
+        request.POST or None, request.FILES or None, clinic=request.clinic, new_provider=True,
+        initial={"program": request.GET.get("program")},
+    )  # fmt: skip
+    if _program_changed(request, form):
+        return _show_program_sections(request, "referrals/form.html", {"form": form, "referral": None})
     if request.method == "POST" and form.is_valid():
         try:
             referral = services.referral_create(
                 clinic=request.clinic, actor=request.user, data=form.cleaned_data,
-                attachment=form.cleaned_data.get("attachment"),
+                attachment=form.cleaned_data.get("attachment"), new_provider=form.cleaned_data.get("new_provider"),
             )  # fmt: skip
         except ValidationError as error:
-            attach_errors(form, error)
+            form.add_service_errors(error)
         else:
             messages.success(
                 request, f"Referral for {referral.patient_first_name} {referral.patient_last_name} received."
@@ -125,13 +151,15 @@ def referral_edit(request, referral_id):
         audit.record_access(
             clinic=request.clinic, actor=request.user, obj=referral, request=request, detail="Edit form"
         )
+    if _program_changed(request, form):
+        return _show_program_sections(request, "referrals/form.html", {"form": form, "referral": referral})
     if request.method == "POST" and form.is_valid():
         try:
             services.referral_update(
                 clinic=request.clinic, actor=request.user, referral=referral, data=form.cleaned_data
             )
         except ValidationError as error:
-            attach_errors(form, error)
+            form.add_service_errors(error)
         else:
             messages.success(request, "Referral updated.")
             return _referral_redirect(request, referral)
@@ -317,6 +345,8 @@ def portal_refer(request):
     provider = selectors.provider_of_physician(membership=request.membership)
     form = forms.PortalReferralForm(request.POST or None, request.FILES or None, clinic=request.clinic)
     profile = forms.PhysicianProfileForm(request.POST or None, instance=provider, prefix="me")
+    if _program_changed(request, form):
+        return _show_program_sections(request, "referrals/portal_refer.html", {"form": form, "profile": profile})
     if request.method == "POST" and form.is_valid() and profile.is_valid():
         try:
             services.portal_referral_submit(
@@ -329,28 +359,47 @@ def portal_refer(request):
             messages.success(
                 request, f"Referral sent to {request.clinic.name}. You'll get an email when it is accepted."
             )
-            return redirect("portal_home")
+            return redirect("my_patients", clinic_slug=request.clinic.slug)
     return render(request, "referrals/portal_refer.html", {"form": form, "profile": profile})
+
+
+@clinic_view("referral.portal")
+def my_patients(request):
+    """My patients in this clinic, inside the clinic's navigation: the physician's referrals here."""
+    form = forms.PortalFilterForm(request.GET or None)
+    status = form.cleaned_data.get("status", "") if form.is_valid() else ""
+    page = _physician_referrals_page(
+        request, memberships=[request.membership], clinic_slug=request.clinic.slug, status=status
+    )
+    return render(request, "referrals/my_patients.html", {"page": page, "form": form, "today": timezone.localdate()})
 
 
 @login_required
 def portal_home(request):
-    """My patients: every referral the physician sent, in every clinic where they are a physician."""
+    """My patients in every clinic where the person is a physician (for when no clinic is chosen)."""
     rls.activate(rls.member_clinics_scope(request.user))
     memberships = list(selectors.physician_memberships(request.user))
     form = forms.PortalFilterForm(request.GET or None, memberships=memberships)
     filters = form.cleaned_data if form.is_valid() else {}
-    referrals = selectors.physician_referrals(
-        user=request.user, clinic_slug=filters.get("clinic", ""), status=filters.get("status", "")
+    page = _physician_referrals_page(
+        request, memberships=memberships, clinic_slug=filters.get("clinic", ""), status=filters.get("status", "")
     )
-    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
-    for membership in memberships:
-        if any(r.clinic_id == membership.clinic_id for r in page):
-            audit.record_list_access(
-                clinic=membership.clinic, actor=request.user, model=Referral, request=request,
-                object_ids=[r.pk for r in page if r.clinic_id == membership.clinic_id], detail="Physician portal",
-            )  # fmt: skip
     return render(
         request, "referrals/portal_home.html",
         {"page": page, "form": form, "memberships": memberships, "today": timezone.localdate()},
     )  # fmt: skip
+
+
+def _physician_referrals_page(request, *, memberships, clinic_slug: str, status: str):
+    """One page of the physician's referrals (selectors.physician_referrals), with an access entry in the
+    audit trail of each clinic whose referrals it shows."""
+    referrals = selectors.physician_referrals(user=request.user, clinic_slug=clinic_slug, status=status)
+    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    for membership in memberships:
+        shown = [r.pk for r in page if r.clinic_id == membership.clinic_id]
+        if shown:
+            audit.record_list_access(
+                clinic=membership.clinic, actor=request.user, model=Referral, request=request, object_ids=shown,
+                detail=f"My patients ({status or 'all'}), page {page.number}",
+            )  # fmt: skip
+    return page

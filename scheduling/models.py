@@ -386,7 +386,8 @@ class Reminder(models.Model):
             models.UniqueConstraint(fields=["clinic", "booking", "channel"], name="reminder_once_per_channel")
         ]
         indexes = [
-            models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_due_idx"),
+            # The send step's claim: one clinic's pending rows in due order (scheduling/reminders.py).
+            models.Index(fields=["clinic", "due_at"], condition=Q(status="pending"), name="reminder_due_idx"),
             models.Index(fields=["clinic", "patient"], name="reminder_patient_idx"),
         ]
 

@@ -43,25 +43,46 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
-  // Referral forms: show only the clinical sections the chosen program needs.
-  function showSectionsForProgram() {
-    const select = document.querySelector("select[name=program]");
+  // What the page offers only without JavaScript (e.g. "Show this program's fields": with it, htmx
+  // swaps the sections as the program changes). Removed, not hidden, so it is never the button that
+  // Enter in a text field presses.
+  function removeWithoutJs() {
+    document.querySelectorAll("[data-without-js]").forEach(function (element) { element.remove(); });
+  }
+
+  // Referral form: a search box narrows the referring-provider list by name, NPI or practice. The
+  // options are rebuilt rather than hidden, since tablets' Safari shows hidden options anyway.
+  function providerSearch() {
+    const box = document.querySelector("[data-provider-search]");
+    const select = box && document.getElementById(box.querySelector("input").getAttribute("aria-controls"));
     if (!select) return;
-    function update() {
-      const option = select.options[select.selectedIndex];
-      const type = option ? option.dataset.programType : "";
-      document.querySelectorAll("fieldset[data-program-types]").forEach(function (fieldset) {
-        const types = fieldset.dataset.programTypes.split(" ");
-        const hasValues = Array.from(fieldset.querySelectorAll("input, select, textarea")).some(function (input) {
-          return input.type === "checkbox" ? input.checked : input.value && input.value !== "";
-        });
-        fieldset.hidden = !(types.indexOf(type) >= 0 || hasValues);
+    const input = box.querySelector("input");
+    const count = box.querySelector("[data-provider-count]");
+    const options = Array.from(select.options);
+    const total = options.filter(function (option) { return option.value; }).length;
+    box.hidden = false;
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") event.preventDefault();  // searching, not sending the referral
+    });
+    input.addEventListener("input", function () {
+      const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      const chosen = select.value;
+      const shown = options.filter(function (option) {
+        const text = option.dataset.search || "";
+        return !option.value || words.every(function (word) { return text.indexOf(word) >= 0; });
       });
-    }
-    select.addEventListener("change", update);
-    update();
+      const found = shown.filter(function (option) { return option.value; });
+      select.replaceChildren.apply(select, shown);
+      if (found.some(function (option) { return option.value === chosen; })) {
+        select.value = chosen;
+      } else {
+        select.value = found.length === 1 ? found[0].value : "";
+      }
+      count.textContent = words.length ? found.length + " of " + total + " providers" : "";
+    });
   }
 
   document.addEventListener("DOMContentLoaded", startIdleWarning);
-  document.addEventListener("DOMContentLoaded", showSectionsForProgram);
+  document.addEventListener("DOMContentLoaded", removeWithoutJs);
+  document.addEventListener("DOMContentLoaded", providerSearch);
 })();

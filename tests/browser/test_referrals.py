@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from referrals.models import Referral
 from tests.browser.helpers import BROWSER_DB, sign_in
-from tests.conftest import make_clinic, make_member, make_patient, make_program, make_provider
+from tests.conftest import make_clinic, make_member, make_patient, make_program, make_provider, make_referral
 
 pytestmark = [pytest.mark.browser, BROWSER_DB]
 
@@ -52,8 +52,9 @@ def test_physician_refers_physiologist_accepts_physician_sees_the_status(new_pag
     shot(doctor, "portal-form")
     doctor.get_by_role("button", name="Send referral").click()
 
-    doctor.wait_for_url(re.compile(r"/portal/$"))
+    doctor.wait_for_url(re.compile(r"/c/alpha/my-patients/$"))
     expect(doctor.get_by_role("heading", level=1)).to_have_text("My patients")
+    expect(clinic_nav(doctor).get_by_role("link", name="My patients")).to_have_attribute("aria-current", "page")
     expect(doctor.get_by_text("Referral sent to Alpha Clinic.")).to_be_visible()
     row = patient_row(doctor, "Okafor, Ruth")
     expect(row).to_have_count(1)
@@ -76,7 +77,7 @@ def test_physician_refers_physiologist_accepts_physician_sees_the_status(new_pag
     expect(queued.locator(".badge")).to_have_text("Received")
     shot(staff, "queue")
 
-    queued.get_by_role("link", name="Okafor, Ruth").click()
+    queued.get_by_role("link", name="Okafor, Ruth", exact=True).click()
     staff.wait_for_url(re.compile(rf"/c/alpha/referrals/{referral.pk}/$"))
     expect(staff.get_by_role("heading", level=1)).to_contain_text("Okafor, Ruth")
     eligibility = panel(staff, "Eligibility")
@@ -146,3 +147,58 @@ def test_staff_enter_a_referral_with_a_possible_duplicate_and_link_the_patient(p
     referral = Referral.objects.get(patient_last_name="Okafor")
     assert referral.patient == existing
     assert not referral.possible_duplicate
+
+
+def test_physician_goes_from_home_to_my_patients_to_a_referral_and_its_chart_and_back(page, shot):
+    clinic = make_clinic("alpha")
+    physician = make_member(clinic, "physician")
+    doctor = make_provider(clinic, membership=physician)
+    program = make_program(clinic, "post_rehab", name="Post-rehab conditioning")
+    ruth = make_patient(clinic, "A-500", first_name="Ruth", last_name="Okafor", date_of_birth="1952-06-23")
+    make_referral(clinic, patient=ruth, provider=doctor, program=program, status="accepted")
+    for first, last, status in [("Ana", "Lindqvist", "received"), ("Tomas", "Berg", "in_review"),
+                                ("Ines", "Duarte", "declined")]:  # fmt: skip
+        make_referral(clinic, provider=doctor, program=program, status=status,
+                      patient_first_name=first, patient_last_name=last)  # fmt: skip
+    # The clinic accepted Ruth's referral: her chart is open to the physician (services.referral_accept).
+    from clinic.models import PatientPhysician
+
+    PatientPhysician.objects.create(clinic=clinic, patient=ruth, physician=physician, relationship="referring")
+
+    sign_in(page, physician.user.email)
+    page.wait_for_url(re.compile(r"/c/alpha/$"))
+    card = page.locator("a.card.stat")
+    expect(card).to_contain_text("4 patients you referred")
+    expect(card).to_contain_text("2 awaiting the clinic's review")
+    shot(page, "home")
+
+    card.click()
+    page.wait_for_url(re.compile(r"/c/alpha/my-patients/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("My patients")
+    expect(clinic_nav(page).get_by_role("link", name="My patients")).to_have_attribute("aria-current", "page")
+    expect(page.locator("tbody tr")).to_have_count(4)
+    shot(page, "my-patients")
+
+    page.get_by_label("Status").select_option(label="In review")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(patient_row(page, "Berg, Tomas")).to_have_count(1)
+    page.get_by_label("Status").select_option(label="All statuses")
+    page.get_by_role("button", name="Filter").click()
+
+    patient_row(page, "Okafor, Ruth").get_by_role("link", name="Okafor, Ruth", exact=True).click()
+    page.wait_for_url(re.compile(r"/c/alpha/referrals/\d+/$"))
+    expect(panel(page, "Eligibility")).to_be_visible()
+    expect(panel(page, "History")).to_be_visible()
+    shot(page, "referral")
+
+    page.get_by_role("link", name="Patient chart").click()
+    page.wait_for_url(re.compile(rf"/c/alpha/patients/{ruth.pk}/$"))
+    referrals = page.locator("section.panel").filter(has=page.get_by_role("heading", name="Referrals"))
+    expect(referrals).to_contain_text("Post-rehab conditioning")
+    expect(referrals).to_contain_text("Accepted")
+    shot(page, "chart")
+
+    referrals.get_by_role("link", name="Post-rehab conditioning").click()
+    page.wait_for_url(re.compile(r"/c/alpha/referrals/\d+/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Okafor, Ruth")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.celery import HEARTBEAT_KEY, write_heartbeat
-from clinic.models import Clinic, Membership, Patient
+from clinic.models import Clinic, Membership, Patient, PatientPhysician
 from referrals.models import Referral
 from referrals.selectors import overdue_cutoff
 
@@ -95,6 +95,24 @@ def test_seed_demo_spreads_referrals_over_recent_weeks_so_some_are_overdue(db, s
         steps = list(referral.status_changes.order_by("pk").values_list("changed_at", flat=True))
         assert steps == sorted(steps) and steps[0] == referral.created_at and steps[-1] == referral.last_action_at
         assert steps[-1] <= timezone.now()
+
+
+def test_seed_demo_links_the_physician_only_to_patients_their_referrals_name(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    links = PatientPhysician.objects.filter(physician__user__email="physician@riverside.example")
+    assert links.exists()
+    for link in links:
+        assert Referral.objects.filter(patient=link.patient, referring_provider__membership=link.physician).exists()
+
+
+def test_seed_demo_physicians_home_card_counts_what_my_patients_lists(db, settings, client):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    client.force_login(Membership.objects.get(user__email="physician@riverside.example").user)
+    home = client.get(reverse("clinic_home", args=["riverside"])).content.decode()
+    listed = client.get(reverse("my_patients", args=["riverside"])).context["page"].paginator.count
+    assert f'<span class="stat-number">{listed}</span>' in home and listed > 0
 
 
 def test_seed_demo_refuses_to_run_in_production(db, settings):

@@ -1,13 +1,19 @@
 """Every clinic-scoped route refuses other clinics' data with the same 404, and the role table holds."""
 
+import datetime
 import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from clinic import services
+from clinic import prescriptions, services
+from clinic.models import Enrollment
 from referrals.models import ReferralAttachment
-from tests.conftest import link_physician, make_member, make_patient, make_referral
+from scheduling import services as scheduling_services
+from scheduling.models import Reminder
+from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
+from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
 CLINIC_PREFIXES = ("c/<slug:clinic_slug>/", "api/v1/clinics/<slug:clinic_slug>/")
 
@@ -51,10 +57,26 @@ def clinic_b_objects(team_b, patient_b):
         clinic=referral.clinic, referral=referral, file="x.pdf", original_name="x.pdf", content_type="application/pdf",
         size=1,
     )  # fmt: skip
-    floor = floor_sheet_objects(team_b, patient_b)
+    booking = make_booking(make_occurrence(referral.clinic), patient_b)
+    reminder = Reminder.objects.create(
+        clinic=booking.clinic, booking=booking, patient=patient_b, channel="email", due_at=booking.occurrence.starts_at
+    )
+    enrollment = Enrollment.objects.create(
+        clinic=referral.clinic, patient=patient_b, program=referral.program, start_date="2026-01-05"
+    )
+    prescription = prescriptions.prescription_save(
+        clinic=referral.clinic, actor=team_b["physiologist"].membership, enrollment=enrollment,
+        data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
+    )  # fmt: skip
+    schedule = _schedule_objects(team_b, patient_b, referral.program)
+    floor = floor_sheet_objects(team_b, schedule["booking_id"])
     return {
+        **schedule,
         **floor,
         "patient_id": patient_b.pk,
+        "reminder_id": reminder.pk,
+        "enrollment_id": enrollment.pk,
+        "version": prescription.version,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
@@ -65,21 +87,47 @@ def clinic_b_objects(team_b, patient_b):
     }
 
 
-def floor_sheet_objects(team_b, patient_b):
-    """A class of clinic B with a booked patient, a session log and a safety flag (scheduling/floorsheet.py)."""
+def _schedule_objects(team_b, patient_b, program):
+    """A class, a session of it, a booking, a standing booking and an authorization in clinic B."""
+    clinic, staff = program.clinic, team_b["physiologist"].membership
+    enrollment = Enrollment.objects.create(
+        clinic=clinic, patient=patient_b, program=program, start_date=timezone.localdate() - datetime.timedelta(days=7)
+    )
+    template = scheduling_services.class_template_save(
+        clinic=clinic, actor=staff, data={"program": program, "name": "B class", "weekday": 2,
+                                          "start_time": datetime.time(9), "starts_on": timezone.localdate()},
+    )  # fmt: skip
+    standing, result = scheduling_services.standing_booking_create(
+        clinic=clinic, actor=staff, template=template, enrollment=enrollment
+    )
+    authorization = scheduling_services.authorization_save(
+        clinic=clinic, actor=staff, enrollment=enrollment,
+        data={"payer": "Aetna", "number": "B-1", "sessions_authorized": 36, "starts_on": timezone.localdate(),
+              "ends_on": timezone.localdate() + datetime.timedelta(days=90)},
+    )  # fmt: skip
+    booking = result.booked[0]
+    return {
+        "template_id": template.pk,
+        "standing_id": standing.pk,
+        "occurrence_id": booking.occurrence_id,
+        "booking_id": booking.pk,
+        "authorization_id": authorization.pk,
+    }
+
+
+def floor_sheet_objects(team_b, booking_id):
+    """A session log with a safety flag on a booking of clinic B (scheduling/floorsheet.py)."""
     from scheduling import floorsheet
-    from tests.scheduling.factories import ensure_reference_data, make_booking, make_enrollment, make_occurrence
+    from scheduling.models import Booking
+    from tests.scheduling.factories import ensure_reference_data
 
     ensure_reference_data()
     physiologist = team_b["physiologist"].membership
-    enrollment = make_enrollment(physiologist.clinic, patient=patient_b)
-    occurrence = make_occurrence(physiologist.clinic, enrollment.program)
-    booking = make_booking(occurrence, enrollment, physiologist)
+    booking = Booking.objects.select_related("occurrence").get(pk=booking_id)
     log = floorsheet.session_log_save(
         clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 130}, version=0
     )
-    return {"occurrence_id": occurrence.pk, "booking_id": booking.pk, "session_log_id": log.pk,
-            "flag_id": log.flags.get().pk}  # fmt: skip
+    return {"session_log_id": log.pk, "flag_id": log.flags.get().pk}
 
 
 def fetch(client, url):
@@ -147,9 +195,22 @@ ROLE_MATRIX = [
     ("program_list", False, "get", ALL),
     ("program_create", False, "get", {"admin"}),
     ("portal_refer", False, "get", {"physician"}),
+    ("my_patients", False, "get", {"physician"}),
     ("api-referral-list", False, "get", {"admin", "physiologist", "physician"}),
     ("api-provider-list", False, "get", {"admin", "physiologist"}),
     ("api-program-list", False, "get", ALL),
+    ("api-reminder-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("schedule_calendar", False, "get", {"admin", "physiologist", "billing"}),
+    ("template_list", False, "get", {"admin", "physiologist", "billing"}),
+    ("template_create", False, "get", {"admin", "physiologist"}),
+    ("appointment_create", False, "get", {"admin", "physiologist"}),
+    ("authorization_list", False, "get", {"admin", "physiologist", "billing"}),
+    ("authorization_create", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-class-template-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-occurrence-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-booking-list", False, "get", ALL),
+    ("api-standing-booking-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
     ("today", False, "get", {"admin", "physiologist"}),
     ("api-session-log-list", False, "get", ALL),
 ]
@@ -208,3 +269,45 @@ def test_api_token_only_works_in_its_own_clinic(team_a, team_b, clinic_b):
     api = Client(headers={"Authorization": f"Bearer {raw}"})
     assert api.get(reverse("api-patient-list", args=[admin_a.clinic.slug])).status_code == 200
     assert api.get(reverse("api-patient-list", args=[clinic_b.slug])).status_code == 404
+
+
+# Routes under a patient's enrollment: (route name, extra kwargs, method, roles that get a success).
+# The physician did not refer the patient, so sees nothing (test_prescriptions covers their own patients).
+ENROLLMENT_ROLE_MATRIX = [
+    ("prescription_detail", {}, "get", {"admin", "physiologist"}),
+    ("prescription_edit", {}, "get", {"admin", "physiologist"}),
+    ("prescription_history", {}, "get", {"admin", "physiologist"}),
+    ("prescription_preview", {}, "post", {"admin", "physiologist"}),
+    ("prescription_version", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
+    ("api-prescription-detail", {"version": 1}, "get", {"admin", "physiologist"}),
+]
+
+
+@pytest.fixture
+def enrollment_a(team_a, patient_a):
+    enrollment = Enrollment.objects.create(
+        clinic=patient_a.clinic, patient=patient_a, program=make_program(patient_a.clinic), start_date="2026-01-05"
+    )
+    prescriptions.prescription_save(
+        clinic=patient_a.clinic, actor=team_a["physiologist"].membership, enrollment=enrollment,
+        data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
+    )  # fmt: skip
+    return enrollment
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+@pytest.mark.parametrize(
+    ("name", "extra", "method", "allowed"), ENROLLMENT_ROLE_MATRIX, ids=[r[0] for r in ENROLLMENT_ROLE_MATRIX]
+)
+def test_enrollment_role_table(name, extra, method, allowed, role, team_a, enrollment_a):
+    persona = team_a[role]
+    kwargs = {"clinic_slug": persona.clinic.slug, "enrollment_id": enrollment_a.pk, **extra}
+    if not name.startswith("api-"):
+        kwargs["patient_id"] = enrollment_a.patient_id
+    response = getattr(persona.client, method)(reverse(name, kwargs=kwargs))
+    if role in allowed:
+        assert response.status_code in (200, 302), response.status_code
+    else:
+        assert response.status_code == 404

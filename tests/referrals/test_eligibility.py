@@ -4,14 +4,17 @@ Referrals are built unsaved: check_eligibility only reads fields, and the progra
 Each case starts from a referral that meets every rule and changes one thing.
 """
 
+import datetime
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from clinic.models import Program
+from clinic.models import Enrollment, Measure, Observation, Program
 from referrals.eligibility import MissingThresholdError, check_eligibility
 from referrals.models import EligibilityThreshold, Referral
+from tests.conftest import make_program
 
 REFERRAL_DATE = date(2026, 9, 1)
 RECENT_LAB = date(2026, 6, 1)
@@ -286,7 +289,7 @@ RULE_CASES = [
     # CDC DPP: the blood test's age (12 calendar months, inclusive) and date
     case("dpp-lab-exactly-12-months", "dpp", DPP, "Prediabetes basis", "met", lab_test_date=date(2025, 9, 1)),
     case("dpp-lab-12-months-plus-1-day", "dpp", DPP, "Prediabetes basis", "not_met", lab_test_date=date(2025, 8, 31)),
-    case("dpp-lab-after-referral", "dpp", DPP, "Prediabetes basis", "not_met", lab_test_date=date(2026, 9, 2)),
+    case("dpp-lab-after-referral-counts", "dpp", DPP, "Prediabetes basis", "met", lab_test_date=date(2026, 9, 2)),
     case("dpp-lab-date-missing", "dpp", DPP, "Prediabetes basis", "unknown", lab_test_date=None),
     case("dpp-self-reported-lab-accepted", "dpp", DPP, "Prediabetes basis", "met", lab_self_reported=True),
     # CDC DPP: the other bases
@@ -784,3 +787,111 @@ def test_heart_failure_qualifies_for_cardiac_rehab_from_february_2014_in_the_dat
 
     row = EligibilityThreshold.objects.get(key="cr.condition.heart_failure")
     assert row.effective_from == date(2014, 2, 18)
+
+
+# --- Judged at the rule's own date: enrollment, the first session ------------------------------------------
+
+
+def started(referral: Referral, *, enrolled: date, first_session: date | None = None) -> Referral:
+    """The referral of a patient enrolled on `enrolled` whose first session was on `first_session`."""
+    first_session_at = (
+        timezone.make_aware(datetime.datetime.combine(first_session, datetime.time(9))) if first_session else None
+    )
+    referral.enrollment = Enrollment(start_date=enrolled, first_session_at=first_session_at)
+    return referral
+
+
+@pytest.mark.django_db
+def test_a_cardiac_event_window_runs_to_the_first_session():
+    referral = started(
+        make_referral("cr", MI, qualifying_event_date=date(2025, 10, 1)),
+        enrolled=date(2026, 9, 15), first_session=date(2026, 10, 5),
+    )  # fmt: skip
+    outcome = outcome_for(check_eligibility(referral), "Qualifying event")
+    assert (outcome.status, outcome.reason) == (
+        "not_met",
+        "MI on 2025-10-01 is more than 12 months before the first session 2026-10-05.",
+    )
+
+
+@pytest.mark.django_db
+def test_a_medicare_dpp_blood_test_must_fall_within_12_months_before_the_first_session():
+    referral = started(
+        make_referral("mdpp", MDPP, lab_test_date=date(2025, 10, 1)),
+        enrolled=date(2026, 9, 15), first_session=date(2026, 10, 5),
+    )  # fmt: skip
+    outcome = outcome_for(check_eligibility(referral), "Blood test")
+    assert outcome.status == "not_met"
+    assert "before the first session 2026-10-05" in outcome.reason
+
+
+@pytest.mark.django_db
+def test_a_blood_test_drawn_after_the_referral_but_before_the_first_session_counts():
+    referral = started(
+        make_referral("mdpp", MDPP, lab_test_date=date(2026, 9, 20)),
+        enrolled=date(2026, 9, 15), first_session=date(2026, 10, 5),
+    )  # fmt: skip
+    assert outcome_for(check_eligibility(referral), "Blood test").status == "met"
+
+
+@pytest.mark.django_db
+def test_cdc_dpp_judges_age_at_enrollment():
+    referral = started(make_referral("dpp", DPP, patient_date_of_birth=date(2008, 9, 10)), enrolled=date(2026, 9, 15))
+    outcome = outcome_for(check_eligibility(referral), "Age")
+    assert (outcome.status, outcome.reason) == ("met", "Age 18 at enrollment is at least 18.")
+
+
+@pytest.mark.django_db
+def test_medicare_dpp_without_a_weight_at_the_first_session_needs_information():
+    referral = started(make_referral("mdpp", MDPP), enrolled=date(2026, 9, 15), first_session=date(2026, 10, 5))
+    outcome = outcome_for(check_eligibility(referral), "BMI")
+    assert outcome.status == "unknown"
+    assert "the first session 2026-10-05" in outcome.reason
+
+
+def test_medicare_dpp_counts_the_bmi_measured_at_the_first_session(clinic_a, patient_a, team_a):
+    program = make_program(clinic_a, "mdpp", name="Medicare DPP")
+    enrollment = Enrollment.objects.create(
+        clinic=clinic_a, patient=patient_a, program=program, start_date=date(2026, 9, 15),
+        first_session_at=timezone.make_aware(datetime.datetime(2026, 10, 5, 9)),
+    )  # fmt: skip
+    referral = make_referral("mdpp", MDPP, bmi=Decimal("27.0"), height_cm=Decimal("170"))
+    referral.clinic, referral.patient, referral.program, referral.enrollment = clinic_a, patient_a, program, enrollment
+    Observation.objects.create(
+        clinic=clinic_a, patient=patient_a, enrollment=enrollment, measure=Measure.objects.get(code="29463-7"),
+        value=Decimal("70.0"), unit="kg", observed_at=enrollment.first_session_at, source="session", source_id=1,
+        recorded_by=team_a["physiologist"].membership,
+    )  # fmt: skip
+    outcome = outcome_for(check_eligibility(referral), "BMI")
+    assert (outcome.status, outcome.reason) == ("not_met", "At the first session 2026-10-05: BMI 24.22 is below 25.")
+
+
+def test_the_floor_sheet_warns_of_a_medicare_dpp_patient_not_eligible_at_the_first_session(clinic_a, patient_a):
+    from referrals.selectors import medicare_dpp_warnings_at_first_session
+
+    program = make_program(clinic_a, "mdpp", name="Medicare DPP")
+    first_session = timezone.make_aware(datetime.datetime(2026, 10, 5, 9))
+    late, on_time = (
+        Enrollment.objects.create(
+            clinic=clinic_a,
+            patient=patient_a,
+            program=program,
+            start_date=date(2026, 9, 15),
+            first_session_at=first_session,
+        )
+        for _ in range(2)
+    )
+    fields = {**MDPP, "bmi": None, "referral_date": REFERRAL_DATE}
+    saved_referral(clinic_a, patient_a, program, late, {**fields, "lab_test_date": date(2025, 10, 1)})
+    saved_referral(clinic_a, patient_a, program, on_time, {**fields, "lab_test_date": date(2026, 6, 1)})
+    warnings = medicare_dpp_warnings_at_first_session(clinic=clinic_a, enrollment_ids=[late.pk, on_time.pk])
+    assert list(warnings) == [late.pk]
+    assert warnings[late.pk].startswith(
+        "Not eligible for Medicare DPP at the first session: Blood test from 2025-10-01"
+    )
+
+
+def saved_referral(clinic, patient, program, enrollment, fields):
+    from tests.conftest import make_referral as save_referral
+
+    return save_referral(clinic, patient, program=program, enrollment=enrollment, **fields)

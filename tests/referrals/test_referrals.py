@@ -98,8 +98,9 @@ def test_program_of_another_clinic_is_refused(clinic_a, clinic_b, team_a, doctor
         create(clinic_a, team_a["physiologist"].user, make_program(clinic_b), doctor)
 
 
-def test_staff_form_creates_a_referral(team_a, program, doctor):
+def test_staff_form_creates_a_referral(team_a, doctor):
     persona = team_a["physiologist"]
+    program = make_program(persona.clinic, "dpp", name="Diabetes Prevention")
     response = persona.client.post(
         reverse("referral_create", args=[persona.clinic.slug]),
         {
@@ -387,7 +388,7 @@ def test_physician_refers_through_the_portal_and_their_details_are_remembered(te
         },
     )
     referral = Referral.objects.get()
-    assert response.url == reverse("portal_home")
+    assert response.url == reverse("my_patients", args=[clinic_a.slug])
     assert (referral.source, referral.referring_provider.npi) == ("portal", "1245319599")
     form = persona.client.get(reverse("portal_refer", args=[clinic_a.slug])).context["profile"]
     assert form.initial["npi"] == "1245319599"
@@ -466,7 +467,8 @@ def test_a_patient_is_not_enrolled_twice_in_the_same_program(clinic_a, program, 
         services.referral_accept(clinic=clinic_a, actor=None, referral=second, start_date=timezone.localdate())
 
 
-def test_clearing_height_and_weight_on_the_form_clears_them(team_a, clinic_a, program, doctor):
+def test_clearing_height_and_weight_on_the_form_clears_them(team_a, clinic_a, doctor):
+    program = make_program(clinic_a, "dpp", name="Diabetes Prevention")
     referral = create(clinic_a, None, program, doctor, height_cm=170, weight_kg=90)
     persona = team_a["physiologist"]
     form = persona.client.get(reverse("referral_edit", args=[clinic_a.slug, referral.pk])).context["form"]

@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 from faker import Faker
 
 from clinic import rls
-from clinic.models import Clinic, Membership, Patient, PatientPhysician, Role, User
+from clinic.models import Clinic, Membership, Patient, Role, User
 
 DEMO_PASSWORD = "medfit-demo"  # noqa: S105  (documented demo login; the command refuses to run in production)
 PATIENTS_PER_CLINIC = 60
@@ -81,7 +81,6 @@ class Command(BaseCommand):
         fake = Faker("en_US")
         fake.seed_instance(clinic.slug)
         rng = random.Random(clinic.slug)
-        physician = Membership.objects.get(clinic=clinic, user__email=f"physician@{clinic.slug}.example")
         existing = set(Patient.objects.filter(clinic=clinic).values_list("mrn", flat=True))
         created = 0
         for number in range(1, PATIENTS_PER_CLINIC + 1):
@@ -93,7 +92,7 @@ class Command(BaseCommand):
             dob = fake.date_of_birth(minimum_age=38, maximum_age=88)
             if mrn in existing:
                 continue
-            patient = Patient.objects.create(
+            Patient.objects.create(
                 clinic=clinic, mrn=mrn, first_name=first, last_name=last, date_of_birth=dob, sex=sex,
                 preferred_language=rng.choices(["English", "Spanish", "Polish", "Vietnamese"], [85, 10, 3, 2])[0],
                 phone=fake.numerify("(555) ###-####"), email=f"{first}.{last}@example.com".lower(),
@@ -107,11 +106,6 @@ class Command(BaseCommand):
                 email_opt_in=rng.random() < 0.6, sms_opt_in=rng.random() < 0.5,
                 status=Patient.Status.ACTIVE if rng.random() < 0.9 else Patient.Status.INACTIVE,
             )  # fmt: skip
-            if number % 3 == 0:  # the demo physician referred every third patient
-                PatientPhysician.objects.create(
-                    clinic=clinic, patient=patient, physician=physician,
-                    relationship=PatientPhysician.Relationship.REFERRING,
-                )  # fmt: skip
             created += 1
         return created
 
