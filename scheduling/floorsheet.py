@@ -38,6 +38,7 @@ from clinic.models import (
     ProgramType,
 )
 from clinic.selectors import patients_visible_to
+from referrals.selectors import medicare_dpp_warnings_at_first_session
 from scheduling.models import Booking, Occurrence, SafetyFlag, SafetyRule, SessionLog
 
 KG_PER_LB = Decimal("0.45359237")
@@ -215,6 +216,7 @@ class Row:
     log: SessionLog | None
     aerobic: PrescriptionComponent | None
     flags: list  # open and overridden flags of this session
+    eligibility_warning: str = ""  # a Medicare DPP patient found not eligible at the first session
 
     @property
     def enrollment(self) -> Enrollment:
@@ -266,12 +268,15 @@ def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence, booking_id: int 
         for flag in shown.order_by("created_at", "pk"):
             flags.setdefault(flag.session_log_id, []).append(flag)
     aerobic = current_aerobic_components(clinic=clinic, enrollment_ids={b.enrollment_id for b in bookings})
+    mdpp = [b.enrollment_id for b in bookings if b.enrollment.program.program_type == ProgramType.MDPP]
+    warnings = medicare_dpp_warnings_at_first_session(clinic=clinic, enrollment_ids=mdpp) if mdpp else {}
     return [
         Row(
             booking=b,
             log=logs[b.pk],
             aerobic=aerobic.get(b.enrollment_id),
             flags=flags.get(logs[b.pk].pk, []) if logs[b.pk] else [],
+            eligibility_warning=warnings.get(b.enrollment_id, ""),
         )
         for b in bookings
     ]

@@ -656,3 +656,23 @@ def test_overriding_a_flag_of_a_booking_cancelled_meanwhile_reloads_the_sheet(fl
         HTTP_HX_REQUEST="true",
     )  # fmt: skip
     assert response.status_code == 204 and response["HX-Refresh"] == "true"
+
+
+def test_a_medicare_dpp_patient_not_eligible_at_the_first_session_gets_a_warning_on_the_row(team_a, clinic_a):
+    from tests.conftest import make_referral
+    from tests.referrals.test_eligibility import MDPP, REFERRAL_DATE
+
+    ensure_reference_data()
+    physiologist = team_a["physiologist"]
+    program = make_program(clinic_a, "mdpp", name="Medicare DPP")
+    occurrence, (booking,) = class_of(clinic_a, physiologist.membership, 1, program=program)
+    enrollment = booking.enrollment
+    Enrollment.objects.filter(pk=enrollment.pk).update(
+        first_session_at=timezone.make_aware(datetime.datetime(2026, 10, 5, 9))
+    )
+    make_referral(
+        clinic_a, booking.patient, program=program, enrollment=enrollment,
+        **{**MDPP, "bmi": None, "referral_date": REFERRAL_DATE, "lab_test_date": datetime.date(2025, 10, 1)},
+    )  # fmt: skip
+    html = physiologist.client.get(reverse("floor_sheet", args=[clinic_a.slug, occurrence.pk])).content.decode()
+    assert "Not eligible for Medicare DPP at the first session: Blood test from 2025-10-01" in html
