@@ -8,10 +8,9 @@ from clinic import api, errors, prescription_api, prescription_views, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
-from scheduling import reminder_api
-from scheduling import urls as scheduling_urls
-from scheduling import floorsheet_api
+from scheduling import floorsheet_api, reminder_api
 from scheduling import floorsheet_urls as scheduling_floorsheet_urls
+from scheduling import urls as scheduling_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.autodiscover()
