@@ -36,6 +36,13 @@ PERMISSIONS: dict[str, set[str]] = {
     "booking.manage": {ADMIN, PHYSIOLOGIST},
     "authorization.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "authorization.manage": {ADMIN, PHYSIOLOGIST, BILLING},
+    # The floor sheet (scheduling/floorsheet.py). Billing reads attendance and times, not clinical notes;
+    # physicians read their own patients' sessions only (see floorsheet.session_logs_visible_to).
+    "session.record": {ADMIN, PHYSIOLOGIST},
+    "session.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "session.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "safety.override": {ADMIN, PHYSIOLOGIST},
+    "today.view": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

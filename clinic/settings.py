@@ -289,6 +289,7 @@ DEMO_SEEDERS = [
     "clinic.prescription_demo.seed",
     "scheduling.demo.seed",
     "scheduling.reminder_demo.seed",
+    "scheduling.floorsheet_demo.seed",
 ]
 
 # --- Audit trail ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from clinic import api, errors, prescription_api, prescription_views, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
-from scheduling import reminder_api
+from scheduling import floorsheet_api, reminder_api
+from scheduling import floorsheet_urls as scheduling_floorsheet_urls
 from scheduling import urls as scheduling_urls
 
 # The Django admin signs in through allauth, so it gets the same rate limits and MFA.
@@ -37,6 +38,7 @@ router.register(
 )
 
 RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
+router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -64,6 +66,7 @@ clinic_patterns = [
     path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
+    *scheduling_floorsheet_urls.clinic_patterns,
 ]
 
 urlpatterns = [

@@ -5,6 +5,7 @@ class SchedulingConfig(AppConfig):
     name = "scheduling"
 
     def ready(self):
-        from scheduling import audit
+        from scheduling import audit, floorsheet
 
         audit.register_audited_models()
+        floorsheet.register_audited_models()

@@ -69,8 +69,10 @@ def clinic_b_objects(team_b, patient_b):
         data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
     )  # fmt: skip
     schedule = _schedule_objects(team_b, patient_b, referral.program)
+    floor = floor_sheet_objects(team_b, schedule["booking_id"])
     return {
         **schedule,
+        **floor,
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
@@ -111,6 +113,21 @@ def _schedule_objects(team_b, patient_b, program):
         "booking_id": booking.pk,
         "authorization_id": authorization.pk,
     }
+
+
+def floor_sheet_objects(team_b, booking_id):
+    """A session log with a safety flag on a booking of clinic B (scheduling/floorsheet.py)."""
+    from scheduling import floorsheet
+    from scheduling.models import Booking
+    from tests.scheduling.factories import ensure_reference_data
+
+    ensure_reference_data()
+    physiologist = team_b["physiologist"].membership
+    booking = Booking.objects.select_related("occurrence").get(pk=booking_id)
+    log = floorsheet.session_log_save(
+        clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 130}, version=0
+    )
+    return {"session_log_id": log.pk, "flag_id": log.flags.get().pk}
 
 
 def fetch(client, url):
@@ -194,6 +211,8 @@ ROLE_MATRIX = [
     ("api-booking-list", False, "get", ALL),
     ("api-standing-booking-list", False, "get", {"admin", "physiologist", "billing"}),
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
+    ("today", False, "get", {"admin", "physiologist"}),
+    ("api-session-log-list", False, "get", ALL),
 ]
 
 

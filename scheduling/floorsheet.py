@@ -1,0 +1,833 @@
+"""The floor sheet: reads (selectors) and writes (services) of the session log of a class.
+
+A row of the floor sheet is one booking's `SessionLog`. Saving a row
+- checks every value against its physiologic range (clear messages, in the clinic's weight unit),
+- refuses a save made from an older copy of the row (`version`), so two people never overwrite each
+  other silently,
+- runs the safety rules effective at the session date (`SafetyRule` rows), opening a flag per rule that
+  fires and resolving the open flags whose condition no longer holds,
+- refuses exercise values while a pre-exercise hold is open (until it is overridden with a reason and
+  the supervising practitioner's acknowledgment),
+- writes every measured number as a coded `Observation` (replacing those of the earlier save),
+- numbers the attended sessions of the enrollment and sets `Enrollment.first_session_at` once.
+
+Values are stored in SI (kg), glucose in mg/dL. `actor` is the acting `Membership`: the session log,
+the flags and the observations record a member of the clinic, not just a user.
+"""
+
+import dataclasses
+import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from auditlog.registry import auditlog
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
+from django.utils import timezone
+
+from clinic.models import (
+    AuditEntry,
+    Clinic,
+    Enrollment,
+    Measure,
+    Membership,
+    Observation,
+    PrescriptionComponent,
+    ProgramType,
+)
+from clinic.selectors import patients_visible_to
+from referrals.selectors import medicare_dpp_warnings_at_first_session
+from scheduling.models import Booking, Occurrence, SafetyFlag, SafetyRule, SessionLog
+
+KG_PER_LB = Decimal("0.45359237")
+
+PRE_FIELDS = ["pre_hr", "pre_sbp", "pre_dbp", "pre_spo2", "pre_glucose", "weight_kg", "symptoms"]
+EXERCISE_FIELDS = [
+    "modality", "exercise_minutes", "workload_watts", "speed_mph", "grade_percent", "mets", "load_kg",
+    "peak_hr", "peak_sbp", "peak_dbp", "rpe",
+]  # fmt: skip
+POST_FIELDS = ["post_hr", "post_sbp", "post_dbp", "post_spo2"]
+MONITORING_FIELDS = ["ecg_monitored", "rhythm_note", "continuous_oximetry", "o2_flow_lpm", "activity_minutes"]
+# Every field a row (or the API) may set; `rpe_scale` goes with `rpe`.
+FIELDS = [
+    "attendance", *PRE_FIELDS, *EXERCISE_FIELDS, "rpe_scale", *POST_FIELDS, *MONITORING_FIELDS,
+    "started_at", "ended_at", "notes",
+]  # fmt: skip
+# What billing may read: attendance facts, times and monitoring, no clinical notes.
+ATTENDANCE_FIELDS = [
+    "attendance", "session_number", "exercise_minutes", "ecg_monitored", "continuous_oximetry", "started_at",
+    "ended_at",
+]  # fmt: skip
+WORKLOAD_FIELDS = ["workload_watts", "speed_mph", "mets", "load_kg"]
+DIABETES_PROGRAMS = {ProgramType.DPP, ProgramType.MDPP}
+ECG_PROGRAMS = {ProgramType.CR, ProgramType.ICR}
+OXIMETRY_PROGRAMS = {ProgramType.PR}
+
+# field: (low, high, label, unit)
+RANGES = {
+    "pre_hr": (20, 250, "Resting heart rate", "bpm"),
+    "peak_hr": (20, 250, "Peak heart rate", "bpm"),
+    "post_hr": (20, 250, "Heart rate after exercise", "bpm"),
+    "pre_sbp": (50, 300, "Resting systolic BP", "mmHg"),
+    "peak_sbp": (50, 300, "Peak systolic BP", "mmHg"),
+    "post_sbp": (50, 300, "Systolic BP after exercise", "mmHg"),
+    "pre_dbp": (20, 200, "Resting diastolic BP", "mmHg"),
+    "peak_dbp": (20, 200, "Peak diastolic BP", "mmHg"),
+    "post_dbp": (20, 200, "Diastolic BP after exercise", "mmHg"),
+    "pre_spo2": (50, 100, "Resting SpO2", "%"),
+    "post_spo2": (50, 100, "SpO2 after exercise", "%"),
+    "pre_glucose": (20, 600, "Glucose", "mg/dL"),
+    "weight_kg": (20, 350, "Weight", "kg"),
+    "exercise_minutes": (0, 240, "Exercise minutes", "min"),
+    "workload_watts": (0, 1000, "Workload", "W"),
+    "speed_mph": (0, 15, "Speed", "mph"),
+    "grade_percent": (-5, 30, "Grade", "%"),
+    "mets": (1, 25, "METs", "METs"),
+    "load_kg": (0, 500, "Load", "kg"),
+    "o2_flow_lpm": (0, 15, "O2 flow", "L/min"),
+    "activity_minutes": (0, 10080, "Activity minutes since last session", "min"),
+}
+RPE_RANGES = {SessionLog.RpeScale.BORG: (6, 20), SessionLog.RpeScale.CR10: (0, 10)}
+BP_PAIRS = [("pre_sbp", "pre_dbp"), ("peak_sbp", "peak_dbp"), ("post_sbp", "post_dbp")]
+
+# field: (measure code, phase); RPE and the weight are handled alongside.
+OBSERVED = {
+    "pre_hr": ("8867-4", "pre"),
+    "peak_hr": ("8867-4", "peak"),
+    "post_hr": ("8867-4", "post"),
+    "pre_sbp": ("8480-6", "pre"),
+    "peak_sbp": ("8480-6", "peak"),
+    "post_sbp": ("8480-6", "post"),
+    "pre_dbp": ("8462-4", "pre"),
+    "peak_dbp": ("8462-4", "peak"),
+    "post_dbp": ("8462-4", "post"),
+    "pre_spo2": ("59408-5", "pre"),
+    "post_spo2": ("59408-5", "post"),
+    "pre_glucose": ("2339-0", "pre"),
+    "weight_kg": ("29463-7", "pre"),
+    "mets": ("session-mets", "peak"),
+    "workload_watts": ("session-watts", "peak"),
+    "activity_minutes": ("activity-minutes", ""),
+}
+RPE_MEASURES = {SessionLog.RpeScale.BORG: "rpe-borg", SessionLog.RpeScale.CR10: "rpe-cr10"}
+
+COMPARE = {
+    SafetyRule.Comparator.GT: lambda value, threshold: value > threshold,
+    SafetyRule.Comparator.GTE: lambda value, threshold: value >= threshold,
+    SafetyRule.Comparator.LT: lambda value, threshold: value < threshold,
+    SafetyRule.Comparator.LTE: lambda value, threshold: value <= threshold,
+}
+
+
+class EditConflict(Exception):
+    """The row was saved by someone else since it was opened: `current` holds their values."""
+
+    def __init__(self, current: SessionLog | None):
+        super().__init__("Someone saved this row after you opened it. Their values are shown; nothing was overwritten.")
+        self.current = current
+
+
+def register_audited_models():
+    auditlog.register(SessionLog, exclude_fields=["version", "updated_at"])
+    auditlog.register(SafetyFlag)
+
+
+# --- Units ---------------------------------------------------------------------------------------
+
+
+def weight_to_kg(value: Decimal | None, unit: str) -> Decimal | None:
+    if value is None:
+        return None
+    kg = Decimal(value) * KG_PER_LB if unit == Clinic.WeightUnit.LB else Decimal(value)
+    return kg.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+def weight_from_kg(value: Decimal | None, unit: str) -> Decimal | None:
+    """The stored kilograms in the clinic's unit, to 0.1 (3-decimal kg round-trips any 0.1 lb exactly)."""
+    if value is None:
+        return None
+    shown = Decimal(value) / KG_PER_LB if unit == Clinic.WeightUnit.LB else Decimal(value)
+    return shown.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+# --- Selectors -----------------------------------------------------------------------------------
+
+
+def occurrence_get(*, clinic: Clinic, occurrence_id: int) -> Occurrence:
+    occurrence = (
+        Occurrence.objects.select_related(
+            "program", "staff__user", "supervising_practitioner__user", "coach__user", "clinic"
+        )
+        .filter(clinic=clinic, pk=occurrence_id)
+        .first()
+    )
+    if occurrence is None:
+        raise Http404
+    return occurrence
+
+
+def booking_get(*, clinic: Clinic, occurrence: Occurrence, booking_id: int) -> Booking:
+    booking = (
+        Booking.objects.select_related("patient", "enrollment__program", "occurrence")
+        .filter(clinic=clinic, occurrence=occurrence, pk=booking_id, status=Booking.Status.BOOKED)
+        .first()
+    )
+    if booking is None:
+        raise Http404
+    return booking
+
+
+def flag_get(*, clinic: Clinic, flag_id: int) -> SafetyFlag:
+    flag = (
+        SafetyFlag.objects.select_related("rule", "session_log__occurrence", "session_log__booking")
+        .filter(clinic=clinic, pk=flag_id)
+        .first()
+    )
+    if flag is None:
+        raise Http404
+    return flag
+
+
+def clinic_members(*, clinic: Clinic) -> QuerySet[Membership]:
+    """Who can be chosen as supervising practitioner or coach: the clinic's active members."""
+    return (
+        Membership.objects.filter(clinic=clinic, is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+
+
+def current_aerobic_components(*, clinic: Clinic, enrollment_ids) -> dict[int, PrescriptionComponent]:
+    """The aerobic component of each enrollment's current prescription, by enrollment id (one query)."""
+    components = PrescriptionComponent.objects.filter(
+        clinic=clinic,
+        kind=PrescriptionComponent.Kind.AEROBIC,
+        prescription__enrollment_id__in=list(enrollment_ids),
+        prescription__superseded_at__isnull=True,
+    ).select_related("prescription")
+    return {component.prescription.enrollment_id: component for component in components}
+
+
+@dataclasses.dataclass
+class Row:
+    booking: Booking
+    log: SessionLog | None
+    aerobic: PrescriptionComponent | None
+    flags: list  # open and overridden flags of this session
+    eligibility_warning: str = ""  # a Medicare DPP patient found not eligible at the first session
+
+    @property
+    def enrollment(self) -> Enrollment:
+        return self.booking.enrollment
+
+    @property
+    def patient(self):
+        return self.booking.patient
+
+    @property
+    def program_type(self) -> str:
+        return self.booking.enrollment.program.program_type
+
+    @property
+    def open_holds(self) -> list:
+        return [f for f in self.flags if f.status == SafetyFlag.Status.OPEN and f.severity == SafetyRule.Severity.HOLD]
+
+    @property
+    def open_flags(self) -> list:
+        return [f for f in self.flags if f.status == SafetyFlag.Status.OPEN]
+
+    @property
+    def hr_ceiling(self) -> int | None:
+        return effective_hr_ceiling(self.enrollment, self.aerobic)
+
+
+def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence, booking_id: int | None = None) -> list[Row]:
+    """Every booked patient of the class with their session log, current aerobic prescription and flags.
+
+    Four queries whatever the size of the class (bookings with their logs, flags, prescriptions).
+    """
+    bookings = (
+        Booking.objects.filter(clinic=clinic, occurrence=occurrence, status=Booking.Status.BOOKED)
+        .select_related("patient", "enrollment__program", "session_log__updated_by__user")
+        .order_by("patient__last_name", "patient__first_name", "pk")
+    )
+    if booking_id is not None:
+        bookings = bookings.filter(pk=booking_id)
+    bookings = list(bookings)
+    logs = {b.pk: getattr(b, "session_log", None) for b in bookings}
+    log_ids = [log.pk for log in logs.values() if log is not None]
+    flags: dict[int, list] = {}
+    if log_ids:
+        shown = SafetyFlag.objects.filter(
+            clinic=clinic,
+            session_log_id__in=log_ids,
+            status__in=[SafetyFlag.Status.OPEN, SafetyFlag.Status.OVERRIDDEN],
+        ).select_related("rule", "acknowledged_by__user", "overridden_by__user")
+        for flag in shown.order_by("created_at", "pk"):
+            flags.setdefault(flag.session_log_id, []).append(flag)
+    aerobic = current_aerobic_components(clinic=clinic, enrollment_ids={b.enrollment_id for b in bookings})
+    mdpp = [b.enrollment_id for b in bookings if b.enrollment.program.program_type == ProgramType.MDPP]
+    warnings = medicare_dpp_warnings_at_first_session(clinic=clinic, enrollment_ids=mdpp) if mdpp else {}
+    return [
+        Row(
+            booking=b,
+            log=logs[b.pk],
+            aerobic=aerobic.get(b.enrollment_id),
+            flags=flags.get(logs[b.pk].pk, []) if logs[b.pk] else [],
+            eligibility_warning=warnings.get(b.enrollment_id, ""),
+        )
+        for b in bookings
+    ]
+
+
+def floor_counts(*, clinic: Clinic, occurrence: Occurrence) -> dict:
+    """Booked, checked in and on hold, for the sheet's summary (one query)."""
+    open_hold = SafetyFlag.objects.filter(
+        session_log__booking=OuterRef("pk"), status=SafetyFlag.Status.OPEN, severity=SafetyRule.Severity.HOLD
+    )
+    return Booking.objects.filter(clinic=clinic, occurrence=occurrence, status=Booking.Status.BOOKED).aggregate(
+        booked=Count("pk"),
+        checked_in=Count("pk", filter=Q(session_log__attendance__in=SessionLog.ATTENDED)),
+        holds=Count("pk", filter=Exists(open_hold)),
+    )
+
+
+def session_logs_visible_to(membership: Membership) -> QuerySet[SessionLog]:
+    """Session logs a member may read through the API: physicians only their own patients'."""
+    logs = SessionLog.objects.filter(clinic_id=membership.clinic_id)
+    from clinic.permissions import has_permission
+
+    if not has_permission(membership, "patient.view_all"):
+        logs = logs.filter(patient__in=patients_visible_to(membership))
+    return logs.select_related("occurrence", "updated_by__user").order_by("-occurrence__starts_at", "pk")
+
+
+def open_flags_for_patient(*, clinic: Clinic, patient) -> list[SafetyFlag]:
+    return list(
+        SafetyFlag.objects.filter(clinic=clinic, patient=patient, status=SafetyFlag.Status.OPEN)
+        .select_related("rule", "session_log__occurrence")
+        .order_by("-created_at")
+    )
+
+
+# --- The "today" page ----------------------------------------------------------------------------
+
+REASSESS_EVERY_SESSIONS = 12
+REASSESS_AFTER_DAYS = 30
+
+
+def today_occurrences(*, clinic: Clinic, membership: Membership, day: datetime.date, mine: bool):
+    """The day's classes (the clinic's calendar day) with booked and checked-in counts."""
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min), tz)
+    occurrences = Occurrence.objects.filter(
+        clinic=clinic, starts_at__gte=start, starts_at__lt=start + datetime.timedelta(days=1)
+    )
+    if mine:
+        occurrences = occurrences.filter(
+            Q(staff=membership) | Q(supervising_practitioner=membership) | Q(coach=membership)
+        )
+    return (
+        occurrences.select_related("program", "staff__user")
+        .annotate(
+            booked=Count("bookings", filter=Q(bookings__status=Booking.Status.BOOKED), distinct=True),
+            checked_in=Count("session_logs", filter=Q(session_logs__attendance__in=SessionLog.ATTENDED), distinct=True),
+        )
+        .order_by("starts_at", "pk")
+    )
+
+
+def patients_with_open_flags(*, clinic: Clinic, limit: int = 50) -> list[SafetyFlag]:
+    return list(
+        SafetyFlag.objects.filter(clinic=clinic, status=SafetyFlag.Status.OPEN)
+        .select_related("patient", "rule", "session_log__occurrence")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def enrollments_due_for_reassessment(*, clinic: Clinic, today: datetime.date, limit: int = 50) -> list[Enrollment]:
+    """Attending enrollments due for a reassessment. The rule, kept simple on purpose:
+
+    - every 12 attended sessions (12, 24, 36, …): due when no assessment observation was recorded
+      since the session that reached the count; or
+    - 30 days after the first session: due when no assessment observation was recorded at all.
+    Each enrollment carries `due_reason` for the page.
+    """
+    assessments = Observation.objects.filter(
+        clinic=clinic, enrollment=OuterRef("pk"), source=Observation.Source.ASSESSMENT
+    )
+    enrollments = (
+        Enrollment.objects.filter(clinic=clinic, status=Enrollment.Status.ACTIVE)
+        .select_related("patient", "program")
+        .annotate(
+            attended=Count("session_logs", filter=Q(session_logs__attendance__in=SessionLog.ATTENDED)),
+            last_assessment_at=Subquery(
+                assessments.values("enrollment").annotate(last=Max("observed_at")).values("last")[:1]
+            ),
+            has_assessment=Exists(assessments),
+        )
+        .filter(
+            Q(attended__gte=REASSESS_EVERY_SESSIONS)
+            | Q(first_session_at__date__lte=today - datetime.timedelta(REASSESS_AFTER_DAYS), has_assessment=False)
+        )
+        .order_by("patient__last_name", "patient__first_name", "pk")
+    )
+    candidates = list(enrollments[: limit * 4])
+    milestones = {
+        (e.pk, (e.attended // REASSESS_EVERY_SESSIONS) * REASSESS_EVERY_SESSIONS)
+        for e in candidates
+        if e.attended >= REASSESS_EVERY_SESSIONS
+    }
+    reached_at = {}
+    if milestones:
+        query = Q()
+        for enrollment_id, number in milestones:
+            query |= Q(enrollment_id=enrollment_id, session_number=number)
+        for log in SessionLog.objects.filter(query, clinic=clinic).select_related("occurrence"):
+            reached_at[log.enrollment_id] = log.started_at or log.occurrence.starts_at
+    due = []
+    for enrollment in candidates:
+        reached = reached_at.get(enrollment.pk)
+        if reached and (enrollment.last_assessment_at is None or enrollment.last_assessment_at < reached):
+            enrollment.due_reason = f"{(enrollment.attended // 12) * 12} sessions attended"
+        elif (
+            not enrollment.has_assessment
+            and enrollment.first_session_at
+            and timezone.localdate(enrollment.first_session_at) <= today - datetime.timedelta(REASSESS_AFTER_DAYS)
+        ):
+            enrollment.due_reason = f"{REASSESS_AFTER_DAYS}+ days since the first session, no assessment yet"
+        else:
+            continue
+        due.append(enrollment)
+        if len(due) >= limit:
+            break
+    return due
+
+
+# --- The safety rules ----------------------------------------------------------------------------
+
+
+def effective_hr_ceiling(enrollment: Enrollment, aerobic: PrescriptionComponent | None) -> int | None:
+    ceilings = [enrollment.hr_ceiling, aerobic.target_hr_high if aerobic else None]
+    ceilings = [c for c in ceilings if c is not None]
+    return min(ceilings) if ceilings else None
+
+
+def rules_effective_on(day: datetime.date) -> list[SafetyRule]:
+    """The rule in force on `day` for each code: the latest `effective_from` not after it."""
+    rules = SafetyRule.objects.filter(Q(effective_to__isnull=True) | Q(effective_to__gte=day), effective_from__lte=day)
+    latest: dict[str, SafetyRule] = {}
+    for rule in rules.order_by("code", "-effective_from"):
+        latest.setdefault(rule.code, rule)
+    return list(latest.values())
+
+
+def rule_value(field: str, values: dict, enrollment: Enrollment, aerobic) -> Decimal | None:
+    """The value a rule compares: a session log field, or one of the two derived values."""
+    if field == "sbp_drop_with_load":
+        if values.get("pre_sbp") is None or values.get("peak_sbp") is None:
+            return None
+        if not any(values.get(name) not in (None, 0) for name in WORKLOAD_FIELDS):
+            return None
+        return Decimal(values["pre_sbp"] - values["peak_sbp"])
+    if field == "hr_over_ceiling":
+        ceiling = effective_hr_ceiling(enrollment, aerobic)
+        if ceiling is None or values.get("peak_hr") is None:
+            return None
+        return Decimal(values["peak_hr"] - ceiling)
+    value = values.get(field)
+    return None if value is None or value == "" else Decimal(value)
+
+
+@dataclasses.dataclass
+class Firing:
+    rule: SafetyRule
+    value: Decimal
+    message: str
+
+
+def evaluate_rules(
+    *, values: dict, enrollment: Enrollment, aerobic, day: datetime.date, checked: set | None = None
+) -> list[Firing]:
+    """The rules that fire for these values (a pure function of its inputs and the rule table).
+    `checked`, when given, receives the codes of the rules that had a value to judge."""
+    fired = []
+    for rule in rules_effective_on(day):
+        if rule.applies_to == SafetyRule.AppliesTo.DIABETES and not enrollment.has_diabetes:
+            continue
+        value = rule_value(rule.field, values, enrollment, aerobic)
+        if value is not None and checked is not None:
+            checked.add(rule.code)
+        if value is None or not COMPARE[rule.comparator](value, rule.threshold):
+            continue
+        fired.append(Firing(rule=rule, value=value, message=f"{rule.message} (recorded: {_value_text(rule, value)})"))
+    return fired
+
+
+def _value_text(rule: SafetyRule, value: Decimal) -> str:
+    number = f"{value.normalize():f}"
+    if rule.field == "sbp_drop_with_load":
+        return f"fell {number} mmHg"
+    if rule.field == "hr_over_ceiling":
+        return f"{number} bpm over the ceiling"
+    return number
+
+
+# --- Validation ----------------------------------------------------------------------------------
+
+
+def _number(value) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def validate_values(*, values: dict, clinic: Clinic, enrollment: Enrollment, occurrence: Occurrence) -> None:
+    """Physiologic ranges, diastolic below systolic, end after start, no exercise for an absent patient."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field, message):
+        errors.setdefault(field, []).append(message)
+
+    for field, (low, high, label, unit) in RANGES.items():
+        value = values.get(field)
+        if value is None:
+            continue
+        if field == "weight_kg" and clinic.weight_unit == Clinic.WeightUnit.LB:
+            if not low <= value <= high:
+                add(field, f"Weight must be between {weight_from_kg(low, 'lb')} and {weight_from_kg(high, 'lb')} lb.")
+            continue
+        if not low <= value <= high:
+            add(field, f"{label} must be between {_number(low)} and {_number(high)} {unit}.")
+    if values.get("rpe") is not None:
+        scale = values.get("rpe_scale") or SessionLog.RpeScale.BORG
+        low, high = RPE_RANGES[scale]
+        if not low <= values["rpe"] <= high:
+            add("rpe", f"RPE on the {SessionLog.RpeScale(scale).label} scale must be between {low} and {high}.")
+    for sbp, dbp in BP_PAIRS:
+        if values.get(sbp) is not None and values.get(dbp) is not None and values[dbp] >= values[sbp]:
+            add(dbp, "Diastolic BP must be lower than systolic BP.")
+    if values.get("started_at") and values.get("ended_at") and values["ended_at"] <= values["started_at"]:
+        add("ended_at", "The end time must be after the start time.")
+    attendance = values.get("attendance")
+    absent = attendance in (SessionLog.Attendance.ABSENT, SessionLog.Attendance.CANCELLED)
+    if absent and any(values.get(field) not in (None, "") for field in EXERCISE_FIELDS):
+        add("attendance", "An absent or cancelled patient has no exercise to record; clear those values first.")
+    if attendance in SessionLog.ATTENDED:
+        day = timezone.localdate(occurrence.starts_at)
+        if day < enrollment.start_date or (enrollment.ended_on and day > enrollment.ended_on):
+            add("attendance", "This session is outside the patient's enrollment dates.")
+    if errors:
+        raise ValidationError(errors)
+
+
+# --- Services ------------------------------------------------------------------------------------
+
+
+def _clean_values(data: dict) -> dict:
+    unknown = set(data) - set(FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    values = {}
+    for field in FIELDS:
+        value = data.get(field)
+        model_field = SessionLog._meta.get_field(field)
+        if value in (None, "") and model_field.get_internal_type() in ("CharField", "TextField"):
+            value = "" if field != "rpe_scale" else SessionLog.RpeScale.BORG
+        elif value is None and model_field.get_internal_type() == "BooleanField":
+            value = False
+        elif value == "":
+            value = None
+        values[field] = value
+    return values
+
+
+@transaction.atomic
+def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, data: dict, version: int) -> SessionLog:
+    """Save one floor-sheet row from a copy of it at `version` (0 when no log existed yet).
+
+    `data` holds every field of the row (FIELDS) in SI units; a missing field is cleared. Raises
+    ValidationError for bad values (nothing saved) and EditConflict when someone saved the row since.
+    """
+    if booking.clinic_id != clinic.pk or actor.clinic_id != clinic.pk:
+        raise ValidationError("This booking belongs to another clinic.")
+    if booking.status != Booking.Status.BOOKED:
+        raise ValidationError("Only booked patients have a row on the floor sheet.")
+    occurrence = booking.occurrence
+    # One save per enrollment at a time: session numbers and the first session are the enrollment's.
+    enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=booking.enrollment_id)
+    values = _clean_values(data)
+    validate_values(values=values, clinic=clinic, enrollment=enrollment, occurrence=occurrence)
+
+    existing = SessionLog.objects.filter(clinic=clinic, booking=booking).first()
+    if existing is None and version != 0 or existing is not None and existing.version != version:
+        raise EditConflict(existing)
+
+    aerobic = current_aerobic_components(clinic=clinic, enrollment_ids=[enrollment.pk]).get(enrollment.pk)
+    day = timezone.localdate(occurrence.starts_at)
+    checked: set[str] = set()
+    fired = evaluate_rules(values=values, enrollment=enrollment, aerobic=aerobic, day=day, checked=checked)
+    flags = []
+    if existing is not None:
+        flags = list(existing.flags.select_related("rule").exclude(status=SafetyFlag.Status.RESOLVED))
+    _refuse_exercise_on_hold(flags, values, fired, checked)
+
+    now = timezone.now()
+    stamp = {"version": version + 1, "updated_by": actor, "updated_at": now}
+    if existing is None:
+        log = SessionLog(
+            clinic=clinic, booking=booking, occurrence=occurrence, enrollment=enrollment, patient_id=booking.patient_id,
+            **values, **stamp,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                log.save()
+        except IntegrityError:
+            raise EditConflict(SessionLog.objects.filter(clinic=clinic, booking=booking).first()) from None
+    else:
+        updated = SessionLog.objects.filter(pk=existing.pk, version=version).update(**values, **stamp)
+        if updated == 0:
+            raise EditConflict(SessionLog.objects.filter(pk=existing.pk).first())
+        log = SessionLog.objects.select_related("patient", "occurrence").get(pk=existing.pk)
+        # Keep the auditlog diff: an UPDATE through the queryset does not send signals.
+        _audit_change(log=log, before=existing, actor=actor)
+
+    _sync_flags(clinic=clinic, log=log, flags=flags, fired=fired, checked=checked)
+    _write_observations(clinic=clinic, actor=actor, log=log)
+    log.session_number = _number_sessions(clinic=clinic, enrollment=enrollment, log=log)
+    return log
+
+
+def _refuse_exercise_on_hold(flags: list[SafetyFlag], values: dict, fired: list[Firing], checked: set) -> None:
+    """Exercise values wait while a pre-exercise hold is open: one that fires now and was not overridden,
+    or an open one whose value was cleared instead of corrected."""
+    overridden = {flag.rule.code for flag in flags if flag.status == SafetyFlag.Status.OVERRIDDEN}
+    holds = [
+        f.message for f in fired
+        if f.rule.severity == SafetyRule.Severity.HOLD and f.rule.field in PRE_FIELDS and f.rule.code not in overridden
+    ]  # fmt: skip
+    holds += [
+        flag.message for flag in flags
+        if flag.status == SafetyFlag.Status.OPEN and flag.severity == SafetyRule.Severity.HOLD
+        and flag.rule.field in PRE_FIELDS and flag.rule.code not in checked
+    ]  # fmt: skip
+    if holds and any(values.get(field) not in (None, "") for field in EXERCISE_FIELDS):
+        reasons = "; ".join(holds)
+        raise ValidationError(
+            {
+                "exercise": (
+                    f"On hold: {reasons}. Exercise can be recorded once the hold is overridden with a reason and the "
+                    "supervising practitioner's acknowledgment, or the values are corrected."
+                )
+            }
+        )
+
+
+def _sync_flags(*, clinic: Clinic, log: SessionLog, flags: list[SafetyFlag], fired: list[Firing], checked: set) -> None:
+    """Open a flag per rule that fires; resolve open flags whose rule was judged again and no longer fires
+    (a value cleared rather than corrected leaves the flag open). A rule overridden for this session stays
+    overridden (no new flag for the same rule). `flags`: the log's unresolved flags."""
+    flags = {f.rule.code: f for f in flags}
+    firing_codes = {f.rule.code for f in fired}
+    for code, flag in flags.items():
+        if flag.status == SafetyFlag.Status.OPEN and code in checked and code not in firing_codes:
+            flag.status = SafetyFlag.Status.RESOLVED
+            flag.save(update_fields=["status"])
+    for firing in fired:
+        flag = flags.get(firing.rule.code)
+        if flag is None:
+            SafetyFlag.objects.create(
+                clinic=clinic, session_log=log, patient_id=log.patient_id, rule=firing.rule,
+                severity=firing.rule.severity, value=firing.value, message=firing.message,
+            )  # fmt: skip
+        elif flag.status == SafetyFlag.Status.OPEN and (flag.value != firing.value or flag.rule_id != firing.rule.pk):
+            flag.value, flag.message, flag.rule = firing.value, firing.message, firing.rule
+            flag.save(update_fields=["value", "message", "rule"])
+
+
+def _write_observations(*, clinic: Clinic, actor: Membership, log: SessionLog) -> None:
+    """Every measured number as a coded observation; a re-save replaces the earlier save's."""
+    Observation.objects.filter(clinic=clinic, source=Observation.Source.SESSION, source_id=log.pk).delete()
+    wanted = []
+    for field, (code, phase) in OBSERVED.items():
+        value = getattr(log, field)
+        if value is not None:
+            wanted.append((code, value, phase))
+    if log.rpe is not None:
+        wanted.append((RPE_MEASURES[log.rpe_scale], log.rpe, "peak"))
+    if not wanted:
+        return
+    measures = {m.code: m for m in Measure.objects.filter(code__in={code for code, _, _ in wanted})}
+    observed_at = log.started_at or log.occurrence.starts_at
+    Observation.objects.bulk_create(
+        [
+            Observation(
+                clinic=clinic, patient_id=log.patient_id, enrollment_id=log.enrollment_id, measure=measures[code],
+                value=value, unit=measures[code].unit, observed_at=observed_at, phase=phase,
+                source=Observation.Source.SESSION, source_id=log.pk, recorded_by=actor,
+            )
+            for code, value, phase in wanted
+            if code in measures
+        ]
+    )  # fmt: skip
+
+
+def _number_sessions(*, clinic: Clinic, enrollment: Enrollment, log: SessionLog) -> int | None:
+    """Number the enrollment's attended sessions 1, 2, 3 … in date order; the first sets first_session_at.
+    Returns the number of `log`."""
+    logs = list(
+        SessionLog.objects.filter(clinic=clinic, enrollment=enrollment)
+        .select_related("occurrence")
+        .order_by("occurrence__starts_at", "pk")
+    )
+    number = 0
+    own = None
+    for each in logs:
+        wanted = None
+        if each.attendance in SessionLog.ATTENDED:
+            number += 1
+            wanted = number
+        if each.pk == log.pk:
+            own = wanted
+        if each.session_number != wanted:
+            SessionLog.objects.filter(pk=each.pk).update(session_number=wanted)
+    if log.attendance in SessionLog.ATTENDED and enrollment.first_session_at is None:
+        enrollment.first_session_at = log.started_at or log.occurrence.starts_at
+        fields = ["first_session_at"]
+        if enrollment.status == Enrollment.Status.ENROLLED:
+            enrollment.status = Enrollment.Status.ACTIVE
+            fields.append("status")
+        enrollment.save(update_fields=fields)
+    return own
+
+
+def _audit_change(*, log: SessionLog, before: SessionLog, actor: Membership) -> None:
+    changes = {}
+    for field in FIELDS:
+        old, new = getattr(before, field), getattr(log, field)
+        if old != new:
+            changes[field] = [str(old) if old is not None else "None", str(new) if new is not None else "None"]
+    if changes:
+        AuditEntry.objects.log_create(
+            log,
+            force_log=True,
+            action=AuditEntry.Action.UPDATE,
+            changes=changes,
+            actor=actor.user,
+            actor_email=actor.user.email,
+        )
+
+
+@transaction.atomic
+def occurrence_set_staff(
+    *, clinic: Clinic, actor: Membership, occurrence: Occurrence, supervising_practitioner, coach=None
+) -> Occurrence:
+    """Record the class's supervising practitioner (and its coach, for DPP/MDPP), members of the clinic."""
+    for member, field in ((supervising_practitioner, "supervising_practitioner"), (coach, "coach")):
+        if member is not None and (member.clinic_id != clinic.pk or not member.is_active):
+            raise ValidationError({field: "Choose an active member of this clinic."})
+    occurrence.supervising_practitioner = supervising_practitioner
+    if occurrence.program.program_type in DIABETES_PROGRAMS:
+        occurrence.coach = coach
+    occurrence.save(update_fields=["supervising_practitioner", "coach"])
+    return occurrence
+
+
+@transaction.atomic
+def safety_flag_override(
+    *, clinic: Clinic, actor: Membership, flag: SafetyFlag, reason: str, request=None
+) -> SafetyFlag:
+    """Override an open flag (a hold, usually): needs a reason and the class's supervising practitioner,
+    who is recorded as acknowledging it; the acting member is recorded as overriding. Audited."""
+    flag = SafetyFlag.objects.select_for_update().select_related("rule").get(pk=flag.pk, clinic=clinic)
+    occurrence = Occurrence.objects.select_related("supervising_practitioner__user").get(
+        pk=flag.session_log.occurrence_id
+    )
+    reason = (reason or "").strip()
+    errors = {}
+    if flag.status != SafetyFlag.Status.OPEN:
+        raise ValidationError("This flag is no longer open.")
+    if not reason:
+        errors["reason"] = "Say why the patient may exercise despite the hold."
+    supervisor = occurrence.supervising_practitioner
+    if supervisor is None or not supervisor.is_active or supervisor.clinic_id != clinic.pk:
+        errors["supervising_practitioner"] = (
+            "Choose the class's supervising practitioner first: they acknowledge every override."
+        )
+    if errors:
+        raise ValidationError(errors)
+    flag.status = SafetyFlag.Status.OVERRIDDEN
+    flag.override_reason = reason
+    flag.acknowledged_by = supervisor
+    flag.overridden_by = actor
+    flag.overridden_at = timezone.now()
+    flag.save(update_fields=["status", "override_reason", "acknowledged_by", "overridden_by", "overridden_at"])
+    from clinic.audit import client_address
+
+    AuditEntry.objects.create(
+        clinic=clinic,
+        patient_id=flag.patient_id,
+        content_type=ContentType.objects.get_for_model(SafetyFlag),
+        object_pk=str(flag.pk),
+        object_id=flag.pk,
+        object_repr=str(flag)[:200],
+        action=AuditEntry.Action.UPDATE,
+        event=AuditEntry.Event.UPDATE,
+        changes_text=(
+            f"Safety {flag.get_severity_display().lower()} overridden: {flag.message}. Reason: {reason}. "
+            f"Acknowledged by the supervising practitioner {supervisor.user.get_full_name() or supervisor.user.email}."
+        ),
+        remote_addr=client_address(request),
+        actor=actor.user,
+        actor_email=actor.user.email,
+    )
+    return flag
+
+
+@transaction.atomic
+def session_logs_record_class(*, clinic: Clinic, actor: Membership, occurrence: Occurrence, rows: list[dict]):
+    """Record a whole class at once (the bulk API): every row or none.
+
+    Each row is {"booking": id, "version": n, **fields}. Raises ValidationError with the errors by row
+    index when any row fails; nothing is saved then.
+    """
+    bookings = {
+        b.pk: b
+        for b in Booking.objects.select_related("occurrence").filter(
+            clinic=clinic, occurrence=occurrence, status=Booking.Status.BOOKED
+        )
+    }
+    errors: dict[str, object] = {}
+    saved = []
+    seen = set()
+    for index, row in enumerate(rows):
+        row = dict(row)
+        booking = bookings.get(row.pop("booking", None))
+        version = row.pop("version", 0) or 0
+        if booking is None:
+            errors[str(index)] = {"booking": ["No booked patient of this class has this booking id."]}
+            continue
+        if booking.pk in seen:
+            errors[str(index)] = {"booking": ["This booking appears twice."]}
+            continue
+        seen.add(booking.pk)
+        try:
+            with transaction.atomic():
+                saved.append(session_log_save(clinic=clinic, actor=actor, booking=booking, data=row, version=version))
+        except EditConflict as conflict:
+            current = conflict.current.version if conflict.current else 0
+            errors[str(index)] = {"version": [f"{conflict} The row is now at version {current}."]}
+        except ValidationError as error:
+            has_fields = hasattr(error, "error_dict")
+            errors[str(index)] = error.message_dict if has_fields else {"non_field_errors": error.messages}
+    if errors:
+        raise BulkErrors(errors)
+    return saved
+
+
+class BulkErrors(Exception):
+    """Errors of a bulk save, by row index; the transaction rolls back."""
+
+    def __init__(self, errors: dict):
+        super().__init__("Some rows have errors; nothing was saved.")
+        self.errors = errors

@@ -1,0 +1,161 @@
+"""Forms of the floor sheet: one row per booked patient, the class's staff, a hold's override.
+
+A row shows only the fields the patient's program and precautions call for (glucose with diabetes,
+weight and activity minutes for DPP/MDPP, ECG for CR/ICR, oximetry for PR); the fields it leaves out
+keep their saved values. Weight is entered in the clinic's unit and handed to the service in kg.
+Ranges are the service's to check, so the API and the page give the same messages.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+
+from clinic.models import Clinic, ProgramType
+from scheduling import floorsheet
+from scheduling.models import SessionLog
+
+DPP = {ProgramType.DPP, ProgramType.MDPP}
+
+
+def _number(**attrs):
+    return forms.NumberInput(attrs={"inputmode": "numeric", "class": "num", **attrs})
+
+
+def _decimal(**attrs):
+    return forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "class": "num", **attrs})
+
+
+def _int(label):
+    return forms.IntegerField(label=label, required=False, widget=_number())
+
+
+def _dec(label, places=1):
+    return forms.DecimalField(label=label, required=False, decimal_places=places, max_digits=7, widget=_decimal())
+
+
+def _plain(value):
+    """13.0 shows as 13, 2.50 as 2.5."""
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return value
+
+
+class RowForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    attendance = forms.ChoiceField(
+        label="Check-in", required=False, choices=[("", "—"), *SessionLog.Attendance.choices]
+    )
+    started_at = forms.TimeField(label="Start", required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    ended_at = forms.TimeField(label="End", required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    pre_hr = _int("HR")
+    pre_sbp = _int("SBP")
+    pre_dbp = _int("DBP")
+    pre_spo2 = _int("SpO2")
+    pre_glucose = _int("Glucose (mg/dL)")
+    weight = _dec("Weight")
+    symptoms = forms.CharField(label="Symptoms", required=False, max_length=300)
+    modality = forms.CharField(label="Modality", required=False, max_length=100)
+    exercise_minutes = _int("Minutes")
+    workload_watts = _int("Watts")
+    speed_mph = _dec("Speed (mph)")
+    grade_percent = _dec("Grade (%)")
+    mets = _dec("METs")
+    load_kg = _dec("Load (kg)", 2)
+    peak_hr = _int("HR")
+    peak_sbp = _int("SBP")
+    peak_dbp = _int("DBP")
+    rpe = _dec("RPE")
+    rpe_scale = forms.ChoiceField(label="Scale", choices=SessionLog.RpeScale.choices, required=False)
+    post_hr = _int("HR")
+    post_sbp = _int("SBP")
+    post_dbp = _int("DBP")
+    post_spo2 = _int("SpO2")
+    ecg_monitored = forms.BooleanField(label="ECG", required=False)
+    rhythm_note = forms.CharField(label="Rhythm", required=False, max_length=200)
+    continuous_oximetry = forms.BooleanField(label="Oximetry", required=False)
+    o2_flow_lpm = _dec("O2 (L/min)")
+    activity_minutes = _int("Activity min")
+    notes = forms.CharField(label="Notes", required=False, max_length=2000)
+
+    def __init__(self, *args, row: floorsheet.Row, clinic: Clinic, **kwargs):
+        self.row, self.clinic = row, clinic
+        kwargs.setdefault("prefix", f"b{row.booking.pk}")
+        if not args or args[0] is None:
+            kwargs.setdefault("initial", self.initial_from(row.log))
+        super().__init__(*args, **kwargs)
+        program = row.program_type
+        if not row.enrollment.has_diabetes:
+            del self.fields["pre_glucose"]
+        if program not in DPP:
+            del self.fields["weight"], self.fields["activity_minutes"]
+        if program not in floorsheet.ECG_PROGRAMS:
+            del self.fields["ecg_monitored"], self.fields["rhythm_note"]
+        if program not in floorsheet.OXIMETRY_PROGRAMS:
+            del self.fields["continuous_oximetry"], self.fields["o2_flow_lpm"]
+        if "weight" in self.fields:
+            self.fields["weight"].label = f"Weight ({clinic.weight_unit})"
+        # Each input names its patient for screen readers: the labels are short ("HR").
+        name = row.patient.full_name
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("aria-describedby", f"b{row.booking.pk}-who")
+        self.patient_name = name
+
+    def initial_from(self, log: SessionLog | None) -> dict:
+        if log is None:
+            return {"version": 0, "rpe_scale": SessionLog.RpeScale.BORG}
+        initial = {field: _plain(getattr(log, field)) for field in floorsheet.FIELDS}
+        initial["version"] = log.version
+        initial["weight"] = floorsheet.weight_from_kg(log.weight_kg, self.clinic.weight_unit)
+        for field in ("started_at", "ended_at"):
+            value = getattr(log, field)
+            initial[field] = timezone.localtime(value).time().replace(second=0, microsecond=0) if value else None
+        return initial
+
+    def service_data(self) -> dict:
+        """The row's values for `floorsheet.session_log_save`: every field, the hidden ones as saved."""
+        log = self.row.log
+        data = {field: getattr(log, field) for field in floorsheet.FIELDS} if log else {}
+        cleaned = dict(self.cleaned_data)
+        cleaned.pop("version", None)
+        if "weight" in cleaned:
+            data["weight_kg"] = floorsheet.weight_to_kg(cleaned.pop("weight"), self.clinic.weight_unit)
+        day = timezone.localdate(self.row.booking.occurrence.starts_at)
+        for field in ("started_at", "ended_at"):
+            value = cleaned.pop(field)
+            data[field] = (
+                timezone.make_aware(datetime.datetime.combine(day, value), timezone.get_current_timezone())
+                if value
+                else None
+            )
+        data.update(cleaned)
+        if not data.get("rpe_scale"):
+            data["rpe_scale"] = SessionLog.RpeScale.BORG
+        return data
+
+
+class StaffForm(forms.Form):
+    supervising_practitioner = forms.ModelChoiceField(
+        label="Supervising practitioner", queryset=None, required=False, empty_label="— choose —"
+    )
+    coach = forms.ModelChoiceField(label="Coach", queryset=None, required=False, empty_label="— choose —")
+
+    def __init__(self, *args, clinic, occurrence, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {"supervising_practitioner": occurrence.supervising_practitioner_id, "coach": occurrence.coach_id},
+        )
+        super().__init__(*args, **kwargs)
+        members = floorsheet.clinic_members(clinic=clinic)
+        for name in ("supervising_practitioner", "coach"):
+            self.fields[name].queryset = members
+            self.fields[name].label_from_instance = lambda m: m.user.get_full_name() or m.user.email
+        if occurrence.program.program_type not in DPP:
+            del self.fields["coach"]
+
+
+class OverrideForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the override", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
