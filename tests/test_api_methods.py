@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic import services
 from clinic.models import Role
-from tests.conftest import link_physician, make_program, make_provider, make_referral
+from tests.api_objects import api_objects
 
 API_PREFIX = "api/v1/clinics/"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -60,18 +60,7 @@ def allowed(response) -> set[str]:
 @pytest.fixture
 def ids(team_a, patient_a):
     """Real ids of clinic A, each visible to every role that may see it (the physician referred the patient)."""
-    clinic = patient_a.clinic
-    link_physician(patient_a, team_a["physician"].membership)
-    provider = make_provider(clinic, membership=team_a["physician"].membership, npi="1234567893")
-    program = make_program(clinic, "post_rehab")
-    referral = make_referral(clinic, patient=patient_a, provider=provider, program=program)
-    return {
-        "clinic_slug": clinic.slug,
-        "patient_id": patient_a.pk,
-        "referral_id": referral.pk,
-        "provider_id": provider.pk,
-        "program_id": program.pk,
-    }
+    return api_objects(team_a, patient_a)
 
 
 def url_of(name, names, ids, **changes) -> str:

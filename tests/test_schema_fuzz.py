@@ -26,11 +26,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import StopReason, events, from_schema
 
 from clinic import services
-from clinic.models import Enrollment, Role
+from clinic.models import Role
 from clinic.permissions import PERMISSIONS
-from scheduling.models import Reminder
-from tests.conftest import link_physician, make_program, make_provider, make_referral
-from tests.scheduling.reminder_helpers import make_booking, make_occurrence
+from tests.api_objects import api_objects
 
 EXAMPLES = 5  # fuzzed requests per operation and generation mode (positive, negative)
 STATEFUL_STEPS = 6  # calls in one stateful scenario
@@ -84,65 +82,7 @@ def base_url(transactional_db, settings):
 
 @pytest.fixture
 def objects(team_a, patient_a):
-    """Real ids for the path parameters, visible to every role that may see them (the physician referred
-    the patient), so the generated bodies reach the serializers and services, not only the 404."""
-    clinic = patient_a.clinic
-    link_physician(patient_a, team_a["physician"].membership)
-    provider = make_provider(clinic, membership=team_a["physician"].membership, npi="1234567893")
-    program = make_program(clinic, "post_rehab")
-    referral = make_referral(clinic, patient=patient_a, provider=provider, program=program)
-    booking = make_booking(make_occurrence(clinic, program=program), patient_a)
-    reminder = Reminder.objects.create(
-        clinic=clinic, booking=booking, patient=patient_a, channel="email", due_at=booking.occurrence.starts_at
-    )
-    enrollment = Enrollment.objects.create(clinic=clinic, patient=patient_a, program=program, start_date="2026-01-05")
-    schedule = _schedule_objects(team_a, patient_a, program)
-    return {
-        **schedule,
-        "reminder_id": reminder.pk,
-        "enrollment_id": enrollment.pk,
-        "clinic_slug": clinic.slug,
-        "patient_id": patient_a.pk,
-        "referral_id": referral.pk,
-        "provider_id": provider.pk,
-        "program_id": program.pk,
-    }
-
-
-def _schedule_objects(team_a, patient_a, program):
-    """A class, a session of it, the patient's booking and authorization (scheduling/)."""
-    import datetime
-
-    from django.utils import timezone
-
-    from clinic.models import Enrollment
-    from scheduling import services as scheduling_services
-
-    clinic, staff = program.clinic, team_a["physiologist"].membership
-    today = timezone.localdate()
-    enrollment = Enrollment.objects.create(
-        clinic=clinic, patient=patient_a, program=program, start_date=today - datetime.timedelta(days=7)
-    )
-    template = scheduling_services.class_template_save(
-        clinic=clinic, actor=staff,
-        data={"program": program, "name": "Class", "weekday": 2, "start_time": datetime.time(9), "starts_on": today},
-    )  # fmt: skip
-    occurrence = template.occurrences.order_by("starts_at").last()
-    booking, _ = scheduling_services.booking_create(
-        clinic=clinic, actor=staff, occurrence=occurrence, enrollment=enrollment
-    )
-    authorization = scheduling_services.authorization_save(
-        clinic=clinic, actor=staff, enrollment=enrollment,
-        data={"payer": "Aetna", "number": "A-1", "sessions_authorized": 36, "starts_on": today,
-              "ends_on": today + datetime.timedelta(days=90)},
-    )  # fmt: skip
-    standing, _ = scheduling_services.standing_booking_create(
-        clinic=clinic, actor=staff, template=template, enrollment=enrollment
-    )
-    return {
-        "template_id": template.pk, "occurrence_id": occurrence.pk, "booking_id": booking.pk,
-        "authorization_id": authorization.pk, "standing_id": standing.pk,
-    }  # fmt: skip
+    return api_objects(team_a, patient_a)
 
 
 def coverage_assignments(openapi: dict, objects: dict) -> dict[str, list[str]]:
