@@ -1,5 +1,6 @@
 """Real ids of clinic A for every API path parameter, shared by the API method walk and the schema fuzzing."""
 
+from clinic import prescriptions
 from clinic.models import Enrollment
 from scheduling.models import Reminder
 from tests.conftest import link_physician, make_program, make_provider, make_referral
@@ -19,12 +20,17 @@ def api_objects(team_a, patient_a) -> dict:
         clinic=clinic, booking=booking, patient=patient_a, channel="email", due_at=booking.occurrence.starts_at
     )
     enrollment = Enrollment.objects.create(clinic=clinic, patient=patient_a, program=program, start_date="2026-01-05")
+    prescription = prescriptions.prescription_save(
+        clinic=clinic, actor=team_a["physiologist"].membership, enrollment=enrollment,
+        data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
+    )  # fmt: skip
     schedule = _schedule_objects(team_a, patient_a, program)
     return {
         **schedule,
         "session_log_id": _session_log_id(team_a, schedule["booking_id"]),
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
+        "version": prescription.version,
         "clinic_slug": clinic.slug,
         "patient_id": patient_a.pk,
         "referral_id": referral.pk,
