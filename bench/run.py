@@ -53,6 +53,7 @@ How to run
     make bench BENCH_ARGS="--patients 10000 --referrals 2000"
     make bench BENCH_ARGS="--iterations 20 --rebuild --explain-all"
     make bench BENCH_ARGS="--reminders-only"       # the reminder job only (bench/reminders.py)
+    make bench BENCH_ARGS="--floor-only"           # the floor sheet only (bench/floorsheet.py)
 """
 
 import argparse
@@ -82,6 +83,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reminder-bookings", type=int, default=50_000,
                         help="bookings in one day for the reminder job (default 50000; 0 skips it)")  # fmt: skip
     parser.add_argument("--reminders-only", action="store_true", help="measure the reminder job only")
+    parser.add_argument("--floor-only", action="store_true", help="measure the floor sheet only (bench/floorsheet.py)")
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
@@ -153,6 +155,12 @@ def main(argv: list[str]) -> int:
         migrate()
         reminders.run(args.reminder_bookings, args.seed)
         return 0
+    if args.floor_only:
+        from bench import floorsheet
+
+        migrate()
+        floorsheet.run_in_bench_urls(args.iterations, args.warmups)
+        return 0
     prepare_data(args, bench_url)
     print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
     explained = {}
@@ -188,6 +196,9 @@ def main(argv: list[str]) -> int:
     if note:
         print(note)
     print(report.summary_line(outcome, args.target_ms))
+    from bench import floorsheet
+
+    floorsheet.run_in_bench_urls(args.iterations, args.warmups)  # the floor sheet (bench/floorsheet.py)
     if args.reminder_bookings:
         from bench import reminders
 
