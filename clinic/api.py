@@ -281,6 +281,27 @@ class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class TrueOrFalseField(forms.Field):
+    """true or false, as the schema spells a boolean: a NullBooleanField would also read 1, 0 and True, and
+    its widget would take anything else for "no filter"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if value not in ("true", "false"):
+            raise forms.ValidationError("Give true or false.", code="invalid")
+        return value == "true"
+
+
+@extend_schema_field({"type": "boolean"})
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """Filters by a boolean given as true or false only; anything else is a 400 (StrictFilterSet: empty too)."""
+
+    field_class = TrueOrFalseField
+
+
 class IsoDateFilter(django_filters.DateFilter):
     """Dates in filters are ISO 8601 (1950-02-01) only. Django's default input formats also read
     01/02/1950, as 2 January, which a client meaning 1 February would never notice; anything else is a 400."""

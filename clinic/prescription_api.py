@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from clinic import audit
 from clinic import prescriptions as rx
-from clinic.api import ClinicScopedViewSet, StrictModelSerializer
+from clinic.api import ClinicScopedViewSet, StrictIntegerField, StrictModelSerializer
 from clinic.models import ExercisePrescription, PrescriptionComponent
 
 
@@ -38,7 +38,7 @@ class PrescriptionComponentSerializer(StrictModelSerializer):
 
 class PrescriptionSerializer(StrictModelSerializer):
     components = PrescriptionComponentSerializer(many=True)
-    based_on_version = serializers.IntegerField(
+    based_on_version = StrictIntegerField(
         write_only=True, required=False, min_value=0,
         help_text="The version this one was written from (0 when there was none). When another version was "
         "saved meanwhile, nothing is saved and the answer is a 400 that says so. Leave out to skip the check.",
@@ -70,11 +70,12 @@ class PrescriptionSerializer(StrictModelSerializer):
 
 
 ENROLLMENT = OpenApiParameter("enrollment_id", int, OpenApiParameter.PATH, description="The enrollment's id")
+VERSION = OpenApiParameter("version", int, OpenApiParameter.PATH, description="The prescription's version number")
 
 
 @extend_schema_view(
     list=extend_schema(summary="List an enrollment's prescription versions, newest first", parameters=[ENROLLMENT]),
-    retrieve=extend_schema(summary="Get one version of a prescription", parameters=[ENROLLMENT]),
+    retrieve=extend_schema(summary="Get one version of a prescription", parameters=[ENROLLMENT, VERSION]),
     create=extend_schema(
         summary="Save a new version of the prescription (supersedes the current one)", parameters=[ENROLLMENT]
     ),

@@ -15,7 +15,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clinic import audit
-from clinic.api import ClinicScopedViewSet, IsoDateFilter, StrictCharField, StrictModelSerializer
+from clinic.api import (
+    ClinicScopedViewSet,
+    IdFilter,
+    IsoDateFilter,
+    StrictBooleanField,
+    StrictBooleanFilter,
+    StrictCharField,
+    StrictFilterSet,
+    StrictModelSerializer,
+    StrictPrimaryKeyRelatedField,
+)
 from clinic.models import Enrollment, Program
 from scheduling import selectors, services
 from scheduling.models import Authorization, Booking, ClassTemplate, Occurrence, StandingBooking
@@ -101,10 +111,10 @@ class BookingSerializer(serializers.ModelSerializer):
 
 
 class BookingCreateSerializer(serializers.Serializer):
-    occurrence = serializers.PrimaryKeyRelatedField(queryset=Occurrence.objects.none())
-    enrollment = serializers.PrimaryKeyRelatedField(queryset=Enrollment.objects.none())
-    waitlist = serializers.BooleanField(default=False, help_text="Waitlist the patient if the class is full.")
-    is_makeup = serializers.BooleanField(default=False)
+    occurrence = StrictPrimaryKeyRelatedField(queryset=Occurrence.objects.none())
+    enrollment = StrictPrimaryKeyRelatedField(queryset=Enrollment.objects.none())
+    waitlist = StrictBooleanField(default=False, help_text="Waitlist the patient if the class is full.")
+    is_makeup = StrictBooleanField(default=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -125,12 +135,12 @@ class BookingResultSerializer(BookingSerializer):
         read_only_fields = fields
 
 
-class BookingFilter(django_filters.FilterSet):
+class BookingFilter(StrictFilterSet):
     """Filters by id, without looking the id up: a lookup would tell whether another clinic's id exists."""
 
-    occurrence = django_filters.NumberFilter(field_name="occurrence_id")
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
+    occurrence = IdFilter(field_name="occurrence_id")
+    patient = IdFilter(field_name="patient_id")
+    enrollment = IdFilter(field_name="enrollment_id")
     status = django_filters.ChoiceFilter(choices=Booking.Status.choices)
     start = IsoDateFilter(method="filter_start", label="Classes on or after this date (clinic's time zone)")
     end = IsoDateFilter(method="filter_end", label="Classes on or before this date (clinic's time zone)")
@@ -155,8 +165,8 @@ class StandingBookingSerializer(serializers.ModelSerializer):
 
 
 class StandingBookingCreateSerializer(serializers.Serializer):
-    template = serializers.PrimaryKeyRelatedField(queryset=ClassTemplate.objects.none())
-    enrollment = serializers.PrimaryKeyRelatedField(queryset=Enrollment.objects.none())
+    template = StrictPrimaryKeyRelatedField(queryset=ClassTemplate.objects.none())
+    enrollment = StrictPrimaryKeyRelatedField(queryset=Enrollment.objects.none())
     starts_on = serializers.DateField(
         required=False, allow_null=True, default=None, input_formats=["%Y-%m-%d"],
         help_text="First date; today (or the enrollment's start) if omitted.",
@@ -184,9 +194,9 @@ class EndedSerializer(serializers.Serializer):
     cancelled = serializers.IntegerField(help_text="Upcoming bookings cancelled")
 
 
-class StandingBookingFilter(django_filters.FilterSet):
-    template = django_filters.NumberFilter(field_name="template_id")
-    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
+class StandingBookingFilter(StrictFilterSet):
+    template = IdFilter(field_name="template_id")
+    enrollment = IdFilter(field_name="enrollment_id")
 
 
 class AuthorizationSerializer(StrictModelSerializer):
@@ -206,12 +216,20 @@ class AuthorizationSerializer(StrictModelSerializer):
         clinic = self.context.get("clinic")
         if clinic is not None:
             self.fields["enrollment"].queryset = Enrollment.objects.filter(clinic=clinic)
-        if self.instance is not None and not isinstance(self.instance, list | tuple):
-            self.fields["enrollment"].read_only = True
+
+    def validate_enrollment(self, enrollment):
+        # An authorization stays with its enrollment: a change names it again (PUT) or leaves it out (PATCH).
+        if isinstance(self.instance, Authorization) and enrollment != self.instance.enrollment:
+            raise serializers.ValidationError("An authorization's enrollment cannot change.")
+        return enrollment
 
 
-class AuthorizationFilter(django_filters.FilterSet):
-    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
+class AuthorizationFilter(StrictFilterSet):
+    enrollment = IdFilter(field_name="enrollment_id")
+    attention = StrictBooleanFilter(method="filter_attention")
+
+    def filter_attention(self, queryset, name, value):
+        return queryset  # the view lists those needing attention (get_queryset): the value is checked here
 
 
 class ClinicContextMixin:
@@ -275,7 +293,9 @@ class OccurrenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     permissions_by_action = {"list": "schedule.view", "retrieve": "schedule.view", "cancel": "schedule.manage"}
 
     def get_queryset(self):
-        params = OccurrenceRangeSerializer(data=self.request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty value in a form-like QueryDict as "not given",
+        # where an empty date or staff id is a 400 here as in the filters (StrictFilterSet).
+        params = OccurrenceRangeSerializer(data=self.request.query_params.dict())
         params.is_valid(raise_exception=True)
         data = params.validated_data
         return selectors.occurrences_between(
@@ -418,7 +438,7 @@ class StandingBookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, C
     list=extend_schema(
         summary="List insurance authorizations",
         parameters=[
-            OpenApiParameter("attention", bool, description="Only those at 80 % use or ending within 14 days"),
+            OpenApiParameter("attention", bool, description="true: only those at 80 % use or ending within 14 days"),
         ],
     ),
     retrieve=extend_schema(summary="Get one authorization"),
@@ -440,7 +460,7 @@ class AuthorizationViewSet(
     }  # fmt: skip
 
     def get_queryset(self):
-        if self.request.query_params.get("attention") in ("true", "1"):
+        if self.request.query_params.get("attention") == "true":  # any other value but false: a 400 (the filter)
             return selectors.authorizations_needing_attention(clinic=self.clinic, today=timezone.localdate())
         return selectors.authorizations_of_clinic(clinic=self.clinic)
 

@@ -4,16 +4,22 @@ Billing reads attendance, times, minutes and monitoring, never notes, symptoms o
 read the sessions of their own patients only. Values are in SI units (kg), glucose in mg/dL.
 """
 
-import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clinic import audit
-from clinic.api import ClinicScopedViewSet, StrictModelSerializer
+from clinic.api import (
+    ClinicScopedViewSet,
+    IdFilter,
+    StrictChoiceField,
+    StrictFilterSet,
+    StrictIntegerField,
+    StrictModelSerializer,
+)
 from clinic.permissions import has_permission
 from scheduling import floorsheet
 from scheduling.models import SessionLog
@@ -21,8 +27,19 @@ from scheduling.models import SessionLog
 IDENTITY_FIELDS = ["id", "occurrence", "booking", "enrollment", "patient"]
 
 
+def attendance_field():
+    """Attendance as the answers give it: empty ("") until the floor sheet records it. A read-only model
+    field would leave the blank out of the schema's enum."""
+    return StrictChoiceField(
+        choices=SessionLog.Attendance.choices, allow_blank=True, read_only=True,
+        help_text="Empty until the floor sheet records it.",
+    )  # fmt: skip
+
+
 class SessionLogSerializer(StrictModelSerializer):
     """A session log as the clinical staff read it."""
+
+    attendance = attendance_field()
 
     class Meta:
         model = SessionLog
@@ -32,6 +49,8 @@ class SessionLogSerializer(StrictModelSerializer):
 
 class SessionLogAttendanceSerializer(StrictModelSerializer):
     """A session log as billing reads it: attendance, times, minutes, monitoring; no clinical detail."""
+
+    attendance = attendance_field()
 
     class Meta:
         model = SessionLog
@@ -52,10 +71,10 @@ class SessionLogSchema(OpenApiSerializerExtension):
 
 
 class BulkRowSerializer(StrictModelSerializer):
-    booking = serializers.IntegerField(
+    booking = StrictIntegerField(
         min_value=1, max_value=2**31 - 1, help_text="The booking of the patient in this class."
     )
-    version = serializers.IntegerField(
+    version = StrictIntegerField(
         min_value=0,
         max_value=2**31 - 1,
         default=0,
@@ -72,23 +91,24 @@ class BulkRowSerializer(StrictModelSerializer):
 
 
 class BulkSerializer(serializers.Serializer):
-    occurrence = serializers.IntegerField(
-        min_value=1, max_value=2**31 - 1, help_text="The class occurrence being recorded."
-    )
+    occurrence = StrictIntegerField(min_value=1, max_value=2**31 - 1, help_text="The class occurrence being recorded.")
     rows = BulkRowSerializer(many=True, allow_empty=False, max_length=200)
 
 
-class SessionLogFilter(django_filters.FilterSet):
+class SessionLogFilter(StrictFilterSet):
     """Filters by id, without looking the id up (a lookup would tell whether another clinic's id exists)."""
 
-    occurrence = django_filters.NumberFilter(field_name="occurrence_id")
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    enrollment = django_filters.NumberFilter(field_name="enrollment_id")
+    occurrence = IdFilter(field_name="occurrence_id")
+    patient = IdFilter(field_name="patient_id")
+    enrollment = IdFilter(field_name="enrollment_id")
 
 
 @extend_schema_view(
     list=extend_schema(summary="List session logs (floor-sheet rows)"),
-    retrieve=extend_schema(summary="Get one session log"),
+    retrieve=extend_schema(
+        summary="Get one session log",
+        parameters=[OpenApiParameter("session_log_id", int, OpenApiParameter.PATH, description="The session log's id")],
+    ),
 )
 class SessionLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScopedViewSet):
     serializer_class = SessionLogSerializer

@@ -6,7 +6,7 @@ from rest_framework import mixins, serializers
 from rest_framework.response import Response
 
 from clinic import audit
-from clinic.api import ClinicScopedViewSet
+from clinic.api import ClinicScopedViewSet, IdFilter, StrictFilterSet
 from scheduling import reminders
 from scheduling.models import Reminder
 
@@ -21,11 +21,11 @@ class ReminderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReminderFilter(django_filters.FilterSet):
+class ReminderFilter(StrictFilterSet):
     """Filters by id without looking the id up, so another clinic's id tells nothing."""
 
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    booking = django_filters.NumberFilter(field_name="booking_id")
+    patient = IdFilter(field_name="patient_id")
+    booking = IdFilter(field_name="booking_id")
     status = django_filters.ChoiceFilter(choices=Reminder.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Reminder.Channel.choices)
 

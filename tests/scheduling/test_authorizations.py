@@ -234,6 +234,48 @@ def test_the_api_lists_only_those_needing_attention_on_request(team_a, clinic_a,
     assert [row["id"] for row in rows] == [soon.pk]
 
 
+@pytest.mark.parametrize("value", ["", "1", "0", "True", "yes", "null", "2"])
+def test_attention_is_true_or_false_only(team_a, clinic_a, enrollment, value):
+    api = token_client(team_a["physiologist"])
+    response = api.get(reverse("api-authorization-list", args=[clinic_a.slug]), {"attention": value})
+    assert response.status_code == 400
+    assert "attention" in response.json()["errors"]
+
+
+def test_attention_false_lists_every_authorization(team_a, clinic_a, program, enrollment):
+    authorize(enrollment, ends_on=today(clinic_a) + datetime.timedelta(days=3))
+    authorize(make_enrollment(clinic_a, program))
+    api = token_client(team_a["physiologist"])
+    rows = api.get(reverse("api-authorization-list", args=[clinic_a.slug]), {"attention": "false"}).json()["results"]
+    assert len(rows) == 2
+
+
+@pytest.mark.parametrize("value", ["AAA", "1", None, False, {}, [1], 1.5])
+def test_a_patch_takes_the_enrollment_only_as_an_integer(team_a, clinic_a, enrollment, value):
+    authorization = authorize(enrollment)
+    response = token_client(team_a["billing"]).patch(
+        reverse("api-authorization-detail", args=[clinic_a.slug, authorization.pk]),
+        {"enrollment": value, "number": "A-2"}, content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "enrollment" in response.json()["errors"]
+    authorization.refresh_from_db()
+    assert authorization.number == "A-1"
+
+
+def test_an_authorization_keeps_its_enrollment(team_a, clinic_a, program, enrollment):
+    authorization = authorize(enrollment)
+    url = reverse("api-authorization-detail", args=[clinic_a.slug, authorization.pk])
+    api = token_client(team_a["billing"])
+    other = make_enrollment(clinic_a, program)
+    response = api.patch(url, {"enrollment": other.pk}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["enrollment"] == ["An authorization's enrollment cannot change."]
+    response = api.patch(url, {"enrollment": enrollment.pk, "number": "A-2"}, content_type="application/json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["number"] == "A-2"
+
+
 def test_physicians_cannot_read_authorizations(team_a, clinic_a, enrollment):
     authorization = authorize(enrollment)
     api = token_client(team_a["physician"])

@@ -475,6 +475,25 @@ def test_the_booking_list_filters_by_date_in_the_clinics_time_zone(team_a, clini
     assert api.get(url, {"start": next_day}).json()["count"] == 0
 
 
+@pytest.mark.parametrize("params", [{"start": ""}, {"end": ""}, {"start": "01/02/2027"}, {"patient": "1.5"},
+                                    {"occurrence": ""}])  # fmt: skip
+def test_the_booking_list_refuses_empty_and_malformed_filters(team_a, clinic_a, params):
+    response = token_client(team_a["billing"]).get(reverse("api-booking-list", args=[clinic_a.slug]), params)
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(params)
+
+
+@pytest.mark.parametrize("body", [{"waitlist": 1}, {"is_makeup": "true"}, {"occurrence": "1"}, {"enrollment": True}])
+def test_the_api_books_only_with_values_of_the_schemas_types(team_a, occurrence, enrollment, body):
+    response = token_client(team_a["physiologist"]).post(
+        reverse("api-booking-list", args=[occurrence.clinic.slug]),
+        {"occurrence": occurrence.pk, "enrollment": enrollment.pk, **body}, content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(body)
+    assert not Booking.objects.exists()
+
+
 # --- Audit ------------------------------------------------------------------------------------------
 
 

@@ -146,6 +146,15 @@ def test_the_api_refuses_a_range_longer_than_two_months(team_a, clinic_a):
     assert response.status_code == 400 and "at most 62 days" in response.json()["errors"]["end"][0]
 
 
+def test_the_api_refuses_an_empty_date_or_staff(team_a, clinic_a):
+    api = token_client(team_a["admin"])
+    url = reverse("api-occurrence-list", args=[clinic_a.slug])
+    for name in ("start", "end", "staff"):
+        response = api.get(url, {name: ""})
+        assert response.status_code == 400 and list(response.json()["errors"]) == [name]
+    assert api.get(url, {"room": ""}).status_code == 200  # an empty text is a text
+
+
 def test_the_api_cancels_a_class(team_a, clinic_a, program):
     occurrence = make_occurrence(clinic_a, program)
     api = token_client(team_a["physiologist"])

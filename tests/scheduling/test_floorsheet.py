@@ -527,6 +527,19 @@ def test_billing_reads_attendance_but_not_clinical_notes(floor):
     assert "notes" not in row and "symptoms" not in row and "rhythm_note" not in row and "pre_hr" not in row
 
 
+def test_a_row_without_attendance_answers_it_blank_as_the_schema_says(floor):
+    log = save(floor, attendance="", pre_hr=70)
+    for role in ("physiologist", "billing"):
+        response = floor["team"][role].client.get(
+            reverse("api-session-log-detail", args=[floor["clinic"].slug, log.pk])
+        )
+        assert response.json()["attendance"] == ""
+    schema = floor["team"]["billing"].client.get("/api/schema/?format=json").json()
+    attendance = schema["components"]["schemas"]["SessionLog"]["properties"]["attendance"]
+    enums = [schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]["enum"] for ref in attendance["oneOf"]]
+    assert "" in sum(enums, [])
+
+
 def test_physiologist_reads_the_whole_row(floor):
     log = save(floor, pre_hr=70, notes="Felt fine")
     response = floor["team"]["physiologist"].client.get(
