@@ -169,6 +169,9 @@ class ClinicScoped:
 class ClinicScopedViewSet(ClinicScoped, viewsets.GenericViewSet):
     """A viewset under /api/v1/clinics/<clinic_slug>/: permissions_by_action maps its actions to permissions."""
 
+    # Every id in a path is a number: `/patients/abc/` matches no route (404) instead of reaching the lookup.
+    lookup_value_regex = "[0-9]+"
+
 
 class TextOnly:
     """Text fields take only JSON strings. DRF would turn 123 into "123" and so hide a client's mistake

@@ -142,3 +142,14 @@ def test_options_describes_a_referral_to_a_physician_as_the_physician_may_send_a
 def test_an_anonymous_request_is_unauthorized_whatever_the_method(method, ids, client):
     path = reverse("api-fhir-referral-intake", kwargs={"clinic_slug": ids["clinic_slug"]})
     assert send(client, method, path).status_code == 401
+
+
+@pytest.mark.parametrize("name, names, methods, path", [p.values for p in ENDPOINTS if len(p.values[1]) > 1])
+def test_a_path_id_that_is_not_a_number_is_not_found(team_a, ids, name, names, methods, path):
+    """`/patients/abc/` is a 404 like an id that does not exist, never a 500."""
+    last = [key for key in names if key != "clinic_slug"][-1]
+    real = url_of(name, names, ids)
+    marker = f"/{ids[last]}/"
+    url = real[::-1].replace(marker[::-1], "/cba/", 1)[::-1]  # the last occurrence of the id
+    method = "GET" if "GET" in methods else "POST"
+    assert send(token_client(team_a["admin"]), method, url).status_code == 404
