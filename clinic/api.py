@@ -143,6 +143,10 @@ class ClinicScoped:
             raise MethodNotAllowed(request.method)
         if action != "metadata" and not self.may(action):
             raise Http404
+        # Every id in a path is a number: `/patients/abc/` is a 404 like an id that does not exist, not a
+        # 500 from the lookup. (Checked here rather than by a URL pattern, which the schema would then carry.)
+        if any(not str(value).isdigit() for name, value in kwargs.items() if name != "clinic_slug"):
+            raise Http404
 
     def action_for(self, method: str) -> str | None:
         """The action a method asks for: "metadata" for OPTIONS, None for a method the endpoint does not have.
@@ -168,9 +172,6 @@ class ClinicScoped:
 
 class ClinicScopedViewSet(ClinicScoped, viewsets.GenericViewSet):
     """A viewset under /api/v1/clinics/<clinic_slug>/: permissions_by_action maps its actions to permissions."""
-
-    # Every id in a path is a number: `/patients/abc/` matches no route (404) instead of reaching the lookup.
-    lookup_value_regex = "[0-9]+"
 
 
 class TextOnly:

@@ -84,6 +84,7 @@ class PrescriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clin
     serializer_class = PrescriptionSerializer
     queryset = ExercisePrescription.objects.none()
     lookup_field = "version"
+    lookup_value_regex = "[0-9]+"
     permissions_by_action = {
         "list": "prescription.view",
         "retrieve": "prescription.view",

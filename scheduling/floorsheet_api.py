@@ -114,6 +114,7 @@ class SessionLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     serializer_class = SessionLogSerializer
     filterset_class = SessionLogFilter
     lookup_url_kwarg = "session_log_id"
+    lookup_value_regex = r"[0-9]+"
     queryset = SessionLog.objects.none()
     permissions_by_action = {"list": "session.view", "retrieve": "session.view", "bulk": "session.record"}
 
