@@ -521,24 +521,105 @@ class PrescriptionComponent(models.Model):
 
 
 class Measure(models.Model):
-    """A coded measure (LOINC where one fits, a local code otherwise) with its UCUM unit and valid range.
+    """A coded measure (LOINC where one fits, a local code otherwise) with its UCUM unit, valid range,
+    which direction is better and its minimal clinically important difference (MCID).
 
-    Reference data shared by all clinics, loaded by migrations. Everything measured is stored in this
-    unit; pages convert to the clinic's preferred units for display.
+    Rows without a clinic are reference data shared by all clinics, loaded by migrations with their
+    sources (../shared/reference/domain.md section 4); a clinic's admins add their own, visible to that
+    clinic only. Everything measured is stored in the measure's unit; pages convert for display.
     """
 
-    code = models.CharField(max_length=40, unique=True)
+    class Direction(models.TextChoices):
+        HIGHER = "higher", "Higher is better"
+        LOWER = "lower", "Lower is better"
+        CONTEXT = "context", "Depends on context"
+
+    class McidKind(models.TextChoices):
+        ABSOLUTE = "absolute", "In the measure's unit"
+        PERCENT = "percent", "% of baseline"
+
+    class Category(models.TextChoices):
+        FUNCTIONAL = "functional", "Functional capacity"
+        VITAL = "vital", "Vital signs"
+        BODY = "body", "Body composition"
+        LAB = "lab", "Laboratory"
+        PSYCHOSOCIAL = "psychosocial", "Psychosocial"
+        SESSION = "session", "Session effort"
+
+    clinic = models.ForeignKey(
+        Clinic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for shared reference measures.",
+    )
+    code = models.CharField(max_length=40)
     code_system = models.CharField(max_length=60, default="http://loinc.org")
     name = models.CharField(max_length=120)
     unit = models.CharField("UCUM unit", max_length=30)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.FUNCTIONAL)
     min_value = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     max_value = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    decimal_places = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(3)])
+    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.CONTEXT)
+    mcid = models.DecimalField("MCID", max_digits=9, decimal_places=3, null=True, blank=True)
+    mcid_kind = models.CharField("MCID is", max_length=10, choices=McidKind.choices, default=McidKind.ABSOLUTE)
+    mcid_source = models.CharField("MCID source", max_length=300, blank=True)
+    is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=models.Q(clinic__isnull=True), name="measure_shared_code"
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "code"], condition=models.Q(clinic__isnull=False), name="measure_clinic_code"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.unit})"
+
+
+class MeasureBand(models.Model):
+    """A norm or risk band of a measure: values from `low` (inclusive unless `low_inclusive` is off) up
+    to `high` (exclusive unless `high_inclusive`) carry `label`, for patients of the given sex and age
+    (blank and empty mean any). E.g. the STEADI 30-second chair stand cut-offs, TUG >= 12 s, PHQ-9
+    severity bands, BMI classes."""
+
+    measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="bands")
+    sex = models.CharField(max_length=1, blank=True, help_text="M or F; blank for both.")
+    age_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Inclusive.")
+    low = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    low_inclusive = models.BooleanField(default=True)
+    high = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    high_inclusive = models.BooleanField(default=False)
+    label = models.CharField(max_length=80)
+    is_risk = models.BooleanField(default=False, help_text="The band means the patient is at risk.")
+    source = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["measure", "sex", "age_min", "low"]
+
+    def __str__(self):
+        return f"{self.measure.code}: {self.label}"
+
+    def contains(self, value, *, sex: str = "", age: int | None = None) -> bool:
+        if self.sex and self.sex != sex:
+            return False
+        if (self.age_min is not None or self.age_max is not None) and age is None:
+            return False
+        if self.age_min is not None and age < self.age_min:
+            return False
+        if self.age_max is not None and age > self.age_max:
+            return False
+        if self.low is not None and (value < self.low if self.low_inclusive else value <= self.low):
+            return False
+        above_high = self.high is not None and (value > self.high if self.high_inclusive else value >= self.high)
+        return not above_high
 
 
 class Observation(models.Model):

@@ -657,7 +657,7 @@ def _write_observations(*, clinic: Clinic, actor: Membership, log: SessionLog) -
         wanted.append((RPE_MEASURES[log.rpe_scale], log.rpe, "peak"))
     if not wanted:
         return
-    measures = {m.code: m for m in Measure.objects.filter(code__in={code for code, _, _ in wanted})}
+    measures = {m.code: m for m in Measure.objects.filter(clinic=None, code__in={code for code, _, _ in wanted})}
     observed_at = log.started_at or log.occurrence.starts_at
     Observation.objects.bulk_create(
         [
