@@ -52,6 +52,15 @@ def _line_chart(kind: str, *, width: int, height: int, inline_css: bool, **extra
         # Classes for the page's stylesheet; no id (several charts share a page); pygal's inline style
         # and script elements out, unless a PDF wants the style in.
         root.attrib.pop("id", None)
+        for parent in list(root.iter()):
+            for child in list(parent):
+                # The tooltip exists for pygal's script and carries a style attribute the CSP refuses.
+                if "tooltip" in child.attrib.get("class", "").split():
+                    parent.remove(child)
+        for element in root.iter():
+            # Ids are for pygal's script, and would repeat with several charts on a page.
+            if element is not root:
+                element.attrib.pop("id", None)
         for defs in [element for element in root.iter() if _local_name(element) == "defs"]:
             for child in list(defs):
                 tag = _local_name(child)
