@@ -5,7 +5,7 @@ The strict CSP (no inline scripts or styles) shapes how: pygal's JavaScript is n
 pages). Each chart carries the classes `medfit-chart <kind>`, and the rules pygal would have inlined
 live in static/css/charts.css, generated from the same configuration by `chart_css()` (a test keeps the
 file and the code in step; regenerate it with
-`.venv/bin/python manage.py shell -c "from outcomes.charts import chart_css; print(chart_css(), end='')"
+`.venv/bin/python manage.py shell -v 0 -c "from outcomes.charts import chart_css; print(chart_css(), end='')"
 > static/css/charts.css`).
 A PDF template, which has no CSP, passes `inline_css=True` to put the rules back inside the SVG.
 """
@@ -36,7 +36,7 @@ STYLE = Style(
     value_font_size=12,
     tooltip_font_size=12,
     # Patient's values, MCID target, risk threshold for trends; resting/peak HR, resting/peak SBP for vitals.
-    colors=("#1d5fa8", "#2e7d32", "#b3261e", "#e07b00"),
+    colors=("#0b6e6e", "#1c7c3a", "#b42318", "#a15c00"),
     opacity="1",
     opacity_hover="1",
     stroke_width="2",
