@@ -7,38 +7,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from clinic.models import Enrollment, Measure, Observation
+from clinic.models import Enrollment, Measure
 from outcomes.progress import band_of, classify_change, enrollment_progress, headline_progress
-from scheduling.models import SafetyFlag, SafetyRule, SessionLog
+from scheduling.models import SafetyFlag, SafetyRule
 from tests.conftest import make_patient, make_program
-from tests.scheduling.factories import make_booking, make_enrollment, make_occurrence, make_prescription
+from tests.outcomes.helpers import measure, observe, session
+from tests.scheduling.factories import make_enrollment, make_prescription
 
 D = Decimal
-
-
-def measure(code) -> Measure:
-    return Measure.objects.get(clinic=None, code=code)
-
-
-def observe(enrollment, code, value, *, days_ago, source="assessment", recorded_by=None, phase=""):
-    m = measure(code)
-    return Observation.objects.create(
-        clinic=enrollment.clinic, patient=enrollment.patient, enrollment=enrollment, measure=m, value=D(str(value)),
-        unit=m.unit, observed_at=timezone.now() - datetime.timedelta(days=days_ago), phase=phase, source=source,
-        source_id=1, recorded_by=recorded_by,
-    )  # fmt: skip
-
-
-def session(enrollment, by, *, days_ago, attendance="present", status="booked", **vitals):
-    starts_at = timezone.now().replace(minute=0, second=0, microsecond=0) - datetime.timedelta(days=days_ago)
-    occurrence = make_occurrence(enrollment.clinic, enrollment.program, starts_at=starts_at)
-    booking = make_booking(occurrence, enrollment, by, status=status)
-    if attendance:
-        return SessionLog.objects.create(
-            clinic=enrollment.clinic, booking=booking, occurrence=occurrence, enrollment=enrollment,
-            patient=enrollment.patient, attendance=attendance, **vitals,
-        )  # fmt: skip
-    return booking
 
 
 def progress_of(enrollment, **period):
@@ -124,10 +100,10 @@ def cr_enrollment(clinic_a, team_a):
 
 def test_change_runs_from_the_first_assessment_to_the_latest_value(clinic_a, team_a, cr_enrollment):
     by = team_a["physiologist"].membership
-    observe(cr_enrollment, "64098-7", 290, days_ago=60, source="session", recorded_by=by)
-    observe(cr_enrollment, "64098-7", 310, days_ago=50, recorded_by=by)
-    observe(cr_enrollment, "64098-7", 330, days_ago=20, recorded_by=by)
-    observe(cr_enrollment, "64098-7", 352, days_ago=2, recorded_by=by)
+    observe(cr_enrollment, "64098-7", 290, days_ago=60, source="session", by=by)
+    observe(cr_enrollment, "64098-7", 310, days_ago=50, by=by)
+    observe(cr_enrollment, "64098-7", 330, days_ago=20, by=by)
+    observe(cr_enrollment, "64098-7", 352, days_ago=2, by=by)
     walk = progress_of(cr_enrollment).headline
     assert (walk.baseline, walk.latest, walk.change, walk.percent_change) == (D(310), D(352), D(42), D("13.5"))
     assert walk.classification == "improved"
@@ -137,8 +113,8 @@ def test_change_runs_from_the_first_assessment_to_the_latest_value(clinic_a, tea
 def test_without_an_assessment_the_baseline_is_the_earliest_value(clinic_a, team_a):
     by = team_a["physiologist"].membership
     enrollment = make_enrollment(clinic_a, program=make_program(clinic_a, "dpp"))
-    observe(enrollment, "29463-7", 100, days_ago=40, source="session", recorded_by=by)
-    observe(enrollment, "29463-7", 94, days_ago=1, source="session", recorded_by=by)
+    observe(enrollment, "29463-7", 100, days_ago=40, source="session", by=by)
+    observe(enrollment, "29463-7", 94, days_ago=1, source="session", by=by)
     weight = progress_of(enrollment).headline
     assert (weight.baseline, weight.latest, weight.percent_change) == (D(100), D(94), D("-6.0"))
     assert weight.classification == "improved"
@@ -147,8 +123,8 @@ def test_without_an_assessment_the_baseline_is_the_earliest_value(clinic_a, team
 def test_no_longer_at_fall_risk_is_a_resolved_risk(clinic_a, team_a):
     by = team_a["physiologist"].membership
     enrollment = make_enrollment(clinic_a, program=make_program(clinic_a, "falls_prevention"))
-    observe(enrollment, "tug", 14, days_ago=40, recorded_by=by)
-    observe(enrollment, "tug", "10.5", days_ago=1, recorded_by=by)
+    observe(enrollment, "tug", 14, days_ago=40, by=by)
+    observe(enrollment, "tug", "10.5", days_ago=1, by=by)
     progress = progress_of(enrollment)
     tug = progress.headline
     assert tug.baseline_band == "12 s or more: fall risk" and tug.latest_band == ""
@@ -157,7 +133,7 @@ def test_no_longer_at_fall_risk_is_a_resolved_risk(clinic_a, team_a):
 
 
 def test_a_single_value_is_a_baseline_without_change(clinic_a, team_a, cr_enrollment):
-    observe(cr_enrollment, "64098-7", 310, days_ago=5, recorded_by=team_a["physiologist"].membership)
+    observe(cr_enrollment, "64098-7", 310, days_ago=5, by=team_a["physiologist"].membership)
     walk = progress_of(cr_enrollment).headline
     assert (walk.baseline, walk.latest, walk.change, walk.classification) == (D(310), D(310), None, "")
     assert not walk.risk_resolved
@@ -165,8 +141,8 @@ def test_a_single_value_is_a_baseline_without_change(clinic_a, team_a, cr_enroll
 
 def test_session_only_vitals_are_not_outcome_measures(clinic_a, team_a, cr_enrollment):
     by = team_a["physiologist"].membership
-    observe(cr_enrollment, "8867-4", 72, days_ago=5, source="session", phase="pre", recorded_by=by)
-    observe(cr_enrollment, "44261-6", 12, days_ago=5, recorded_by=by)
+    observe(cr_enrollment, "8867-4", 72, days_ago=5, source="session", phase="pre", by=by)
+    observe(cr_enrollment, "44261-6", 12, days_ago=5, by=by)
     progress = progress_of(cr_enrollment)
     assert [m.measure.code for m in progress.measures] == ["44261-6"]
     assert progress.headline is None
@@ -222,7 +198,7 @@ def test_progress_takes_the_same_queries_for_many_measures_and_sessions(
     by = team_a["physiologist"].membership
     for days_ago in (50, 30, 5):
         for code, value in (("64098-7", 300), ("8480-6", 140), ("44261-6", 9), ("29463-7", 90), ("tug", 13)):
-            observe(cr_enrollment, code, value + days_ago // 10, days_ago=days_ago, recorded_by=by)
+            observe(cr_enrollment, code, value + days_ago // 10, days_ago=days_ago, by=by)
         session(cr_enrollment, by, days_ago=days_ago, pre_hr=70, peak_hr=120)
     enrollment = Enrollment.objects.select_related("patient", "program").get(pk=cr_enrollment.pk)
     with django_assert_max_num_queries(7):
@@ -238,8 +214,8 @@ def test_headline_progress_of_many_enrollments_takes_a_fixed_number_of_queries(
     enrollments = []
     for number in range(6):
         enrollment = make_enrollment(clinic_a, program=program)
-        observe(enrollment, "64098-7", 300, days_ago=40, recorded_by=by)
-        observe(enrollment, "64098-7", 300 + 10 * number, days_ago=2, recorded_by=by)
+        observe(enrollment, "64098-7", 300, days_ago=40, by=by)
+        observe(enrollment, "64098-7", 300 + 10 * number, days_ago=2, by=by)
         session(enrollment, by, days_ago=3)
         enrollments.append(enrollment)
     rows = list(Enrollment.objects.filter(pk__in=[e.pk for e in enrollments]).select_related(
