@@ -11,6 +11,7 @@ A PDF template, which has no CSP, passes `inline_css=True` to put the rules back
 """
 
 import datetime
+import html
 import re
 from decimal import Decimal
 
@@ -22,29 +23,35 @@ from clinic.models import Measure
 from outcomes.progress import MeasureChange, display_unit
 from scheduling.models import SessionLog
 
-STYLE = Style(
-    background="white",
-    plot_background="white",
-    foreground="#1f2933",
-    foreground_strong="#1f2933",
-    foreground_subtle="#d5dbe1",
-    font_family="system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif",
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=12,
-    title_font_size=14,
-    value_font_size=12,
-    tooltip_font_size=12,
-    # Patient's values, MCID target, risk threshold for trends; resting/peak HR, resting/peak SBP for vitals.
-    colors=("#0b6e6e", "#1c7c3a", "#b42318", "#a15c00"),
-    opacity="1",
-    opacity_hover="1",
-    stroke_width="2",
-)
+STYLE = {
+    "background": "white",
+    "plot_background": "white",
+    "foreground": "#1f2933",
+    "foreground_strong": "#1f2933",
+    "foreground_subtle": "#d5dbe1",
+    "font_family": "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif",
+    "label_font_size": 12,
+    "major_label_font_size": 12,
+    "legend_font_size": 12,
+    "title_font_size": 14,
+    "value_font_size": 12,
+    "tooltip_font_size": 12,
+    "opacity": "1",
+    "opacity_hover": "1",
+    "stroke_width": "2",
+}
 DASHED = {"width": 2, "dasharray": "6, 4"}
 # pygal prefixes its rules with the chart's id; the page's stylesheet uses the kind's class instead.
 _PREFIX_ID = "medfit"
-_KINDS = ("trend", "vitals")
+PATIENT, TARGET, RISK, AMBER = "#0b6e6e", "#1c7c3a", "#b42318", "#a15c00"
+# Each kind of chart has its series in a fixed order, and so its colours (a series' colour is its place):
+# the patient's values, then the MCID target line and the risk line, dashed; a trend with no MCID has
+# only the risk line. Session vitals: resting and peak HR, resting and peak SBP.
+_KINDS = {
+    "trend": ((PATIENT, TARGET, RISK), True),
+    "trend-risk": ((PATIENT, RISK), True),
+    "vitals": ((PATIENT, TARGET, RISK, AMBER), False),
+}
 
 
 def _line_chart(kind: str, *, width: int, height: int, inline_css: bool, **extra) -> pygal.Line:
@@ -73,16 +80,17 @@ def _line_chart(kind: str, *, width: int, height: int, inline_css: bool, **extra
     config = {
         "width": width,
         "height": height,
-        "style": STYLE,
+        "style": Style(**STYLE, colors=_KINDS[kind][0]),
         "js": [],
         "disable_xml_declaration": True,
         "classes": ["pygal-chart", "medfit-chart", kind],
         "legend_at_bottom": True,
-        "legend_at_bottom_columns": 2,
         "truncate_legend": -1,
         "margin": 8,
         "spacing": 8,
         "show_minor_x_labels": False,
+        # At most about six value labels: more would crowd a 220-pixel-high chart (TUG in tenths of a second).
+        "max_scale": 6,
         "tooltip_border_radius": 4,
         "pretty_print": False,
         **extra,
@@ -102,6 +110,10 @@ def _scoped(css: str, kind: str) -> str:
 
 def _render(chart) -> str:
     chart.uuid = _PREFIX_ID  # a fixed prefix, so the rules are the same for every chart of a kind
+    # pygal keeps room for (series // columns) legend rows, one short when they do not divide evenly, and
+    # the last row falls off the bottom: choose columns that divide the series (1-3 in a row, or 2 × 2).
+    count = len(chart.raw_series)
+    chart.legend_at_bottom_columns = count if count <= 3 else 2
     svg = chart.render(is_unicode=True)
     # pygal stamps the day it drew the chart in a comment: leave it out so the same data gives the same markup.
     return re.sub(r"<!--.*?-->", "", svg)
@@ -147,20 +159,20 @@ def measure_trend_svg(change: MeasureChange, *, width=480, height=220, inline_cs
     measure = change.measure
     unit = display_unit(measure.unit)
     places = measure.decimal_places
+    target = _target(change)
+    risk = _risk_threshold(change)
     chart = _line_chart(
-        "trend", width=width, height=height, inline_css=inline_css,
-        title=f"{measure.name}" + (f" ({unit})" if unit else ""),
+        "trend" if target is not None or risk is None else "trend-risk", width=width, height=height,
+        inline_css=inline_css, title=f"{measure.name}" + (f" ({unit})" if unit else ""),
         value_formatter=lambda v: f"{v:.{places}f}", dots_size=4, x_labels_major_count=6,
     )  # fmt: skip
     chart.x_labels = [_date_label(moment) for moment, _ in change.points]
     chart.add("Patient", [_float(value) for _, value in change.points])
     count = len(change.points)
-    target = _target(change)
     if target is not None:
         chart.add("MCID from baseline", [_float(target)] * count, stroke_style=DASHED, show_dots=False)
-    risk = _risk_threshold(change)
     if risk is not None:
-        chart.add(f"Risk: {risk[1]}", [_float(risk[0])] * count, stroke_style=DASHED, show_dots=False)
+        chart.add("Risk threshold", [_float(risk[0])] * count, stroke_style=DASHED, show_dots=False)
     return _render(chart)
 
 
@@ -199,13 +211,14 @@ def chart_css() -> str:
     """The rules pygal would inline, scoped by kind, for static/css/charts.css. Drawn from a chart of each
     kind with every series it can have, so every series' colour and dash is in the file."""
     sheets = []
-    for kind in _KINDS:
+    for kind, (colors, dashed_after_first) in _KINDS.items():
         chart = _line_chart(kind, width=480, height=220, inline_css=True)
-        for index in range(4):
-            dashed = kind == "trend" and index > 0
+        for index in range(len(colors)):
+            dashed = dashed_after_first and index > 0
             chart.add(f"s{index}", [1, 2], **({"stroke_style": DASHED} if dashed else {}))
         svg = _render(chart)
-        css = re.search(r"<style[^>]*>(.*?)</style>", svg, re.S).group(1)
+        # The rules come out of XML text, escaped ("&gt;"); a stylesheet file holds them as they are.
+        css = html.unescape(re.search(r"<style[^>]*>(.*?)</style>", svg, re.S).group(1))
         sheets.append(f"/* {kind} charts */\n{css.strip()}\n")
     header = "/* Generated by outcomes/charts.py chart_css(): do not edit by hand. */\n"
     return header + "\n".join(sheets)

@@ -95,7 +95,8 @@ class EnrollmentProgressView(ClinicScoped, APIView):
     )
     def get(self, request, clinic_slug, enrollment_id):
         enrollment = rx.enrollment_get_by_id(membership=self.membership, enrollment_id=enrollment_id)
-        period = PeriodSerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF would read an empty "?period_end=" from a form as left out.
+        period = PeriodSerializer(data=request.query_params.dict())
         period.is_valid(raise_exception=True)
         progress = enrollment_progress(clinic=self.clinic, enrollment=enrollment, **period.validated_data)
         audit.record_access(

@@ -79,7 +79,8 @@ def test_progress_page_shows_attendance_and_sessions_remaining(team_a, walker):
 
 def test_progress_page_draws_charts_inline_without_scripts(team_a, walker):
     html = page(team_a["physiologist"], walker).content.decode()
-    assert html.count('class="pygal-chart medfit-chart trend"') == 2
+    assert html.count('class="pygal-chart medfit-chart trend"') == 1  # 6MWD: the MCID line
+    assert html.count('class="pygal-chart medfit-chart trend-risk"') == 1  # TUG: no MCID, a risk line
     assert html.count('class="pygal-chart medfit-chart vitals"') == 1
     assert "<style" not in html and "pygal-tooltips" not in html
 
@@ -143,6 +144,11 @@ def test_api_refuses_a_period_ending_before_it_starts(team_a, walker):
     assert response.json()["errors"] == {"period_end": ["The period must end on or after its first day."]}
 
 
+def test_api_refuses_an_empty_period_end(team_a, walker):
+    response = api(team_a["physiologist"], walker, period_end="")
+    assert response.status_code == 400 and "period_end" in response.json()["errors"]
+
+
 def test_api_progress_of_another_clinics_enrollment_is_a_404(team_a, clinic_b, patient_b):
     other = make_enrollment(clinic_b, patient=patient_b)
     assert api(team_a["admin"], other).status_code == 404
@@ -179,7 +185,7 @@ def test_my_patients_shows_attendance_last_session_and_headline_change(clinic_a,
     response = physician.client.get(reverse("my_patients", args=[clinic_a.slug]))
     text = text_of(response)
     last = clinic_day(clinic_a, days_ago=4).strftime("%m/%d/%Y")
-    assert "50 % 1 of 2" in text and last in text
+    assert "50 % (1 of 2)" in text and f"last {last}" in text
     assert "6-minute walk distance +40 m Improved" in text
 
 
