@@ -88,7 +88,7 @@ def test_progress_page_draws_charts_inline_without_scripts(team_a, walker):
 def test_progress_page_without_assessments_says_so(clinic_a, team_a, patient_a):
     enrollment = make_enrollment(clinic_a, patient=patient_a)
     text = text_of(page(team_a["physiologist"], enrollment))
-    assert "No assessments yet." in text and "Not measured yet." in text
+    assert "No assessments yet." in text and "Not measured yet." in text and "No sessions due yet." in text
 
 
 def test_progress_page_leaves_an_access_entry(team_a, walker):
