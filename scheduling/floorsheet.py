@@ -258,8 +258,9 @@ def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence) -> list[Row]:
     return _rows(clinic, bookings)
 
 
-def floor_row_get(*, clinic: Clinic, occurrence_id: int, booking_id: int) -> Row:
-    """One booked patient's row; the class comes in the booking's query (`row.booking.occurrence`)."""
+def floor_row_get(*, clinic: Clinic, occurrence_id: int, booking_id: int, with_flags: bool = True) -> Row:
+    """One booked patient's row; the class comes in the booking's query (`row.booking.occurrence`).
+    `with_flags=False` leaves `flags` empty (row_with_flags reads them)."""
     booking = (
         _booked(clinic)
         .filter(occurrence_id=occurrence_id, pk=booking_id)
@@ -268,12 +269,19 @@ def floor_row_get(*, clinic: Clinic, occurrence_id: int, booking_id: int) -> Row
     )
     if booking is None:
         raise Http404
-    return _rows(clinic, [booking])[0]
+    return _rows(clinic, [booking], with_flags=with_flags)[0]
 
 
-def _rows(clinic: Clinic, bookings: list[Booking]) -> list[Row]:
+def row_with_flags(*, clinic: Clinic, row: Row) -> Row:
+    """The row with its open and overridden flags read (one query when it has a log)."""
+    flags = _shown_flags(clinic=clinic, log_ids=[row.log.pk]).get(row.log.pk, []) if row.log else []
+    return dataclasses.replace(row, flags=flags)
+
+
+def _rows(clinic: Clinic, bookings: list[Booking], with_flags: bool = True) -> list[Row]:
     logs = {b.pk: getattr(b, "session_log", None) for b in bookings}
-    flags = _shown_flags(clinic=clinic, log_ids=[log.pk for log in logs.values() if log is not None])
+    log_ids = [log.pk for log in logs.values() if log is not None] if with_flags else []
+    flags = _shown_flags(clinic=clinic, log_ids=log_ids)
     aerobic = current_aerobic_components(clinic=clinic, enrollment_ids={b.enrollment_id for b in bookings})
     mdpp = [b.enrollment_id for b in bookings if b.enrollment.program.program_type == ProgramType.MDPP]
     warnings = medicare_dpp_warnings_at_first_session(clinic=clinic, enrollment_ids=mdpp) if mdpp else {}
@@ -631,7 +639,11 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
     if existing is None and version != 0 or existing is not None and existing.version != version:
         raise EditConflict(SessionLog.objects.filter(clinic=clinic, booking=booking).first())
 
-    aerobic = current_aerobic_components(clinic=clinic, enrollment_ids=[enrollment.pk]).get(enrollment.pk)
+    # The prescription matters only to the HR-ceiling rule, judged only with a peak HR: without one the
+    # prescription is not read (one query less for most saves: check-in and resting vitals).
+    aerobic = None
+    if values.get("peak_hr") is not None:
+        aerobic = current_aerobic_components(clinic=clinic, enrollment_ids=[enrollment.pk]).get(enrollment.pk)
     day = timezone.localdate(occurrence.starts_at)
     checked: set[str] = set()
     fired = evaluate_rules(values=values, enrollment=enrollment, aerobic=aerobic, day=day, checked=checked)

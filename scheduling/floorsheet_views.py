@@ -65,11 +65,16 @@ def floor_sheet(request, occurrence_id):
 @clinic_view("session.record")
 def floor_row_save(request, occurrence_id, booking_id):
     # The row with its class in one query (the booking's), not the class then the row.
-    row = floorsheet.floor_row_get(clinic=request.clinic, occurrence_id=occurrence_id, booking_id=booking_id)
+    # Without its flags: a save reads them itself, under its lock, and returns them (one query less).
+    row = floorsheet.floor_row_get(
+        clinic=request.clinic, occurrence_id=occurrence_id, booking_id=booking_id, with_flags=False
+    )
     booking, occurrence = row.booking, row.booking.occurrence
     form = RowForm(request.POST, row=row, clinic=request.clinic)
     extra = {}
-    if form.is_valid():
+    if not form.is_valid():
+        row = floorsheet.row_with_flags(clinic=request.clinic, row=row)
+    else:
         try:
             log = floorsheet.session_log_save(
                 clinic=request.clinic, actor=request.membership, booking=booking, data=form.service_data(),
@@ -82,6 +87,7 @@ def floor_row_save(request, occurrence_id, booking_id):
             extra = {"conflict": str(conflict), "unsaved": _differences(unsaved, row.log)}
         except ValidationError as error:
             attach_errors(form, error)
+            row = floorsheet.row_with_flags(clinic=request.clinic, row=row)
         else:
             # The saved log and its flags are in hand: the row is not read again (saves 4 queries).
             row = floorsheet.row_after_save(clinic=request.clinic, row=row, log=log)
