@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import AuditEntry, Clinic, Enrollment, Observation
+from clinic.models import AuditEntry, Clinic, Enrollment, Measure, Observation
 from scheduling import floorsheet
 from scheduling.models import SafetyFlag, SessionLog
 from tests.conftest import link_physician, make_member, make_program
@@ -86,6 +86,15 @@ def test_rpe_range_follows_the_scale(floor):
         save(floor, rpe=Decimal(11), rpe_scale="cr10")
     assert errors_of(excinfo)["rpe"] == ["RPE on the 0–10 scale must be between 0 and 10."]
     assert save(floor, rpe=Decimal(4), rpe_scale="cr10").rpe == 4
+
+
+def test_the_ranges_are_the_measure_rows_min_and_max(floor):
+    """One place for a physiologic range: the shared clinic.Measure row (here the heart rate's)."""
+    Measure.objects.filter(clinic=None, code="8867-4").update(min_value=30, max_value=220)
+    with pytest.raises(ValidationError) as excinfo:
+        save(floor, pre_hr=25)
+    assert errors_of(excinfo)["pre_hr"] == ["Resting heart rate must be between 30 and 220 bpm."]
+    assert save(floor, pre_hr=30).pre_hr == 30
 
 
 def test_diastolic_must_be_below_systolic(floor):
