@@ -162,12 +162,15 @@ def weight_from_kg(value: Decimal | None, unit: str) -> Decimal | None:
 # --- Selectors -----------------------------------------------------------------------------------
 
 
-# What a floor-sheet page shows of its class.
-OCCURRENCE_RELATED = ["program", "staff__user", "supervising_practitioner__user", "coach__user", "clinic"]
-
-
 def occurrence_get(*, clinic: Clinic, occurrence_id: int) -> Occurrence:
-    occurrence = Occurrence.objects.select_related(*OCCURRENCE_RELATED).filter(clinic=clinic, pk=occurrence_id).first()
+    """The class with what its floor-sheet pages show: the program and the supervising practitioner (who
+    acknowledges overrides). No more joins: under row-level security PostgreSQL's planning time grows
+    fast with each joined table (joining the staff and coach too took 2.6 ms to plan, 0.3 ms to run)."""
+    occurrence = (
+        Occurrence.objects.select_related("program", "supervising_practitioner__user")
+        .filter(clinic=clinic, pk=occurrence_id)
+        .first()
+    )
     if occurrence is None:
         raise Http404
     return occurrence
@@ -259,16 +262,14 @@ def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence) -> list[Row]:
 
 
 def floor_row_get(*, clinic: Clinic, occurrence_id: int, booking_id: int, with_flags: bool = True) -> Row:
-    """One booked patient's row; the class comes in the booking's query (`row.booking.occurrence`).
-    `with_flags=False` leaves `flags` empty (row_with_flags reads them)."""
-    booking = (
-        _booked(clinic)
-        .filter(occurrence_id=occurrence_id, pk=booking_id)
-        .select_related(*(f"occurrence__{name}" for name in OCCURRENCE_RELATED))
-        .first()
-    )
+    """One booked patient's row, with its class as `row.booking.occurrence`. `with_flags=False` leaves
+    `flags` empty (row_with_flags reads them). The class is read on its own, not joined to the booking:
+    one query of both (13 tables) took 38 ms to plan under row-level security, two take under 2 ms."""
+    occurrence = occurrence_get(clinic=clinic, occurrence_id=occurrence_id)
+    booking = _booked(clinic).filter(occurrence=occurrence, pk=booking_id).first()
     if booking is None:
         raise Http404
+    booking.occurrence = occurrence
     return _rows(clinic, [booking], with_flags=with_flags)[0]
 
 
