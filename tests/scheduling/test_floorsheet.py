@@ -422,6 +422,28 @@ def test_floor_sheet_query_count_does_not_grow_with_the_class(team_a, clinic_a, 
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("size", [5, 20])
+def test_saving_a_row_query_count_does_not_grow_with_the_class(team_a, clinic_a, size, django_assert_max_num_queries):
+    ensure_reference_data()
+    physiologist = team_a["physiologist"]
+    occurrence, bookings = class_of(clinic_a, physiologist.membership, size)
+    for booking in bookings:
+        floorsheet.session_log_save(
+            clinic=clinic_a, actor=physiologist.membership, booking=booking,
+            data={"attendance": "present", "pre_hr": 70}, version=0,
+        )  # fmt: skip
+    booking = bookings[0]
+    url = reverse("floor_row_save", args=[clinic_a.slug, occurrence.pk, booking.pk])
+    form = {f"b{booking.pk}-version": 1, f"b{booking.pk}-attendance": "present", f"b{booking.pk}-pre_hr": 72}
+    # Request set-up (session, user, membership, three scope changes); the class, the row with its log,
+    # the prescription; the save's lock, measures, rules, flags, update, audit entry, observations
+    # (delete, insert); the class's counts; and four savepoint statements (the test runs in a transaction).
+    with django_assert_max_num_queries(23):
+        response = physiologist.client.post(url, form, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "Saved" in response.content.decode()
+    assert SessionLog.objects.get(booking=booking).pre_hr == 72
+
+
 def test_the_chart_shows_open_flags(floor):
     save(floor, pre_hr=130)
     client = floor["team"]["physiologist"].client
