@@ -92,6 +92,7 @@ def assessments_of(*, clinic: Clinic, enrollment: Enrollment) -> list[Assessment
     return list(
         Assessment.objects.filter(clinic=clinic, enrollment=enrollment)
         .select_related("battery", "performed_by__user")
+        .prefetch_related("battery__items")
         .order_by("-assessed_on", "-pk")
     )
 

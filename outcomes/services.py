@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic import alerts
-from clinic.models import Clinic, ClinicalAlert, Enrollment, Measure, Membership, Observation
+from clinic.models import AuditEntry, Clinic, ClinicalAlert, Enrollment, Measure, Membership, Observation
 from clinic.prescriptions import age_on
 from outcomes import computed
 from outcomes import selectors as sel
@@ -217,7 +217,19 @@ def assessment_record(
 
 
 def _write_observations(*, clinic: Clinic, actor: Membership, assessment: Assessment, values: dict) -> None:
-    Observation.objects.filter(clinic=clinic, source=Observation.Source.ASSESSMENT, source_id=assessment.pk).delete()
+    """Replace the assessment's observations; a correction's changed values go to the audit trail (the
+    assessment's own fields are logged by django-auditlog)."""
+    earlier = Observation.objects.filter(clinic=clinic, source=Observation.Source.ASSESSMENT, source_id=assessment.pk)
+    before = {code: str(value) for code, value in earlier.values_list("measure__code", "value")}
+    earlier.delete()
+    after = {code: str(Decimal(value).quantize(Decimal("0.001"))) for code, value in values.items()}
+    changes = {code: [before.get(code, "None"), after.get(code, "None")]
+               for code in sorted(set(before) | set(after)) if before.get(code) != after.get(code)}  # fmt: skip
+    if before and changes:
+        AuditEntry.objects.log_create(
+            assessment, force_log=True, action=AuditEntry.Action.UPDATE, changes=changes, actor=actor.user,
+            actor_email=actor.user.email,
+        )  # fmt: skip
     measures = {m.code: m for m in Measure.objects.filter(clinic=None, code__in=list(values))}
     own = {m.code: m for m in Measure.objects.filter(clinic=clinic, code__in=list(values))}
     observed_at = _observed_at(clinic, assessment.assessed_on)
@@ -241,6 +253,7 @@ def _write_observations(*, clinic: Clinic, actor: Membership, assessment: Assess
 
 # --- Clinics' own measures --------------------------------------------------------------------
 
+LOCAL_CODE_SYSTEM = "urn:medfit:clinic-measure"  # a clinic's own codes: unique within the clinic only
 MEASURE_FIELDS = ["code", "name", "unit", "category", "min_value", "max_value", "decimal_places", "direction", "mcid",
                   "mcid_kind", "mcid_source", "is_active"]  # fmt: skip
 
@@ -267,7 +280,7 @@ def measure_save(*, clinic: Clinic, actor: Membership, data: dict, measure: Meas
         errors["mcid_source"] = "Say where the MCID comes from."
     if errors:
         raise ValidationError(errors)
-    measure = measure or Measure(clinic=clinic, code_system=f"urn:medfit:clinic:{clinic.slug}")
+    measure = measure or Measure(clinic=clinic, code_system=LOCAL_CODE_SYSTEM)
     for name in MEASURE_FIELDS:
         if name in data:
             setattr(measure, name, data[name])

@@ -5,14 +5,15 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from clinic.models import Enrollment
+from clinic.models import Enrollment, Program
 from outcomes import services
 from outcomes.models import Battery
 from tests.conftest import make_program
 
 
 def cr_enrollment(patient, *, days_ago: int = 40) -> Enrollment:
-    program = make_program(patient.clinic, "cr")
+    patient.refresh_from_db()  # dates as the database gives them (make_patient keeps the strings it was given)
+    program = Program.objects.filter(clinic=patient.clinic, program_type="cr").first() or make_program(patient.clinic)
     return Enrollment.objects.create(
         clinic=patient.clinic, patient=patient, program=program,
         start_date=timezone.localdate() - datetime.timedelta(days=days_ago), status=Enrollment.Status.ACTIVE,

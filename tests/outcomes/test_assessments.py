@@ -174,3 +174,14 @@ def test_acknowledging_an_alert_needs_a_note_and_is_audited(enrollment, physiolo
     assert alert.acknowledged_by == physiologist and alert.note == "Called; safety plan made"
     assert AuditEntry.objects.filter(patient_id=alert.patient_id, changes_text__contains="safety plan made").exists()
     assert alerts.open_alerts(clinic=enrollment.clinic) == []
+
+
+def test_a_correction_puts_the_changed_values_in_the_audit_trail(enrollment, physiologist):
+    assessment = record(enrollment, physiologist)
+    services.assessment_record(
+        clinic=enrollment.clinic, actor=physiologist, enrollment=enrollment, battery=assessment.battery,
+        timepoint="baseline", assessed_on=assessment.assessed_on, values=baseline_values(**{"64098-7": "420"}),
+        assessment=assessment,
+    )  # fmt: skip
+    entry = AuditEntry.objects.filter(object_pk=str(assessment.pk), changes__has_key="64098-7").get()
+    assert entry.changes["64098-7"] == ["400.000", "420.000"]
