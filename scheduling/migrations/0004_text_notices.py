@@ -10,7 +10,7 @@ from clinic.rls import disable_sql, enable_sql
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinic', '0015_outbound_place_offered'),
+        ('clinic', '0016_outbound_place_offered'),
         ('scheduling', '0003_remind_due_index'),
     ]
 

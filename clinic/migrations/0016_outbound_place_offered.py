@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinic', '0014_outcome_measures'),
+        ('clinic', '0015_clinical_alerts'),
     ]
 
     operations = [
