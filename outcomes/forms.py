@@ -54,7 +54,11 @@ class AssessmentForm(forms.Form):
 
     @property
     def measure_rows(self):
-        return [(self[name], measure, computed.unit_label(unit)) for name, measure, unit in self.measure_fields]
+        """(bound field, unit label, valid range in that unit) per measure, in battery order."""
+        return [
+            (self[name], computed.unit_label(unit), _range_text(measure, unit))
+            for name, measure, unit in self.measure_fields
+        ]
 
     def values(self) -> dict[str, Entry]:
         return {
@@ -72,6 +76,15 @@ class AssessmentForm(forms.Form):
         for key, messages in error.message_dict.items():
             target = names.get(key, key)
             self.add_error(target if target in self.fields else None, messages)
+
+
+def _range_text(measure: Measure, unit: str) -> str:
+    if measure.min_value is None or measure.max_value is None:
+        return ""
+    factor = computed.CONVERSIONS.get(measure.unit, {}).get(unit, Decimal(1))
+    step = Decimal(1).scaleb(-measure.decimal_places)
+    low, high = (measure.min_value / factor).quantize(step), (measure.max_value / factor).quantize(step)
+    return f"{low}–{high} {computed.unit_label(unit)}"
 
 
 class MeasureForm(forms.ModelForm):

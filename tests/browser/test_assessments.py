@@ -11,12 +11,14 @@ from playwright.sync_api import expect
 from clinic.models import Enrollment
 from tests.browser.helpers import BROWSER_DB, sign_in
 from tests.conftest import make_clinic, make_member, make_patient, make_program
+from tests.outcomes.helpers import ensure_reference_data
 
 pytestmark = [pytest.mark.browser, BROWSER_DB]
 TABLET = {"width": 820, "height": 1180}
 
 
 def test_physiologist_enters_a_baseline_battery_on_a_tablet(page, shot):
+    ensure_reference_data()
     clinic = make_clinic("alpha")
     member = make_member(clinic, "physiologist")
     patient = make_patient(

@@ -2,8 +2,10 @@
 sessions with their attendance, and assessments through the service."""
 
 import datetime
+import importlib
 from decimal import Decimal
 
+from django.apps import apps
 from django.utils import timezone
 
 from clinic.models import Enrollment, Measure, Observation, Program
@@ -41,7 +43,17 @@ def session(enrollment, by, *, days_ago, attendance="present", status="booked", 
     return booking
 
 
+def ensure_reference_data() -> None:
+    """The measure catalog and default batteries are loaded by migrations; a transactional test's flush
+    (live server, schema fuzzing) empties them for the tests after it. Load them again the same way."""
+    if Battery.objects.filter(clinic=None).exists() and Measure.objects.filter(clinic=None, code="dasi").exists():
+        return
+    importlib.import_module("clinic.migrations.0014_outcome_measures").load(apps, None)
+    importlib.import_module("outcomes.migrations.0002_default_batteries").load(apps, None)
+
+
 def cr_enrollment(patient, *, days_ago: int = 40) -> Enrollment:
+    ensure_reference_data()
     patient.refresh_from_db()  # dates as the database gives them (make_patient keeps the strings it was given)
     program = Program.objects.filter(clinic=patient.clinic, program_type="cr").first() or make_program(patient.clinic)
     return Enrollment.objects.create(
@@ -51,6 +63,7 @@ def cr_enrollment(patient, *, days_ago: int = 40) -> Enrollment:
 
 
 def shared_battery(program_type: str = "cr") -> Battery:
+    ensure_reference_data()
     return Battery.objects.get(clinic=None, program_type=program_type)
 
 
