@@ -1,3 +1,5 @@
+from django.utils.functional import SimpleLazyObject
+
 from clinic.models import Membership
 from clinic.permissions import PERMISSIONS
 
@@ -13,6 +15,7 @@ def navigation(request):
         "my_memberships": memberships,
         "current_membership": membership,
         "can": allowed,
-        "is_physician": any("physician" in m.roles for m in memberships),
+        # Lazy: a fragment that shows no header (an htmx row) reads no memberships.
+        "is_physician": SimpleLazyObject(lambda: any("physician" in m.roles for m in memberships)),
         "idle_timeout_seconds": request.session.get("idle_timeout_seconds", 900),
     }

@@ -46,6 +46,18 @@ PERMISSIONS: dict[str, set[str]] = {
     "session.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "safety.override": {ADMIN, PHYSIOLOGIST},
     "today.view": {ADMIN, PHYSIOLOGIST},
+    # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and
+    # observations are clinical: physicians read their own patients' only (patients_visible_to), billing none.
+    "measure.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "measure.manage": {ADMIN},
+    "battery.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "battery.manage": {ADMIN},
+    "assessment.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "assessment.record": {ADMIN, PHYSIOLOGIST},
+    "observation.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    # Clinical alerts (a PHQ-9 item 9 above 0): on the chart for clinicians, acknowledged by a physiologist.
+    "alert.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "alert.acknowledge": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

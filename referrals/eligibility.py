@@ -99,19 +99,39 @@ class Thresholds(dict):
 
 def load_thresholds(on_date: date) -> Thresholds:
     """All thresholds effective on the date, in one query."""
-    rows = (
-        EligibilityThreshold.objects.filter(effective_from__lte=on_date)
-        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=on_date))
+    return load_thresholds_on({on_date})[on_date]
+
+
+def load_thresholds_on(days: set[date]) -> dict[date, Thresholds]:
+    """All thresholds effective on each of these dates, in one query whatever their number."""
+    rows = list(
+        EligibilityThreshold.objects.filter(effective_from__lte=max(days))
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=min(days)))
         .order_by("key", "effective_from")
-        .values_list("key", "value")
+        .values_list("key", "value", "effective_from", "effective_to")
     )
     # Oldest first, so if someone adds a new row without closing the old one, the newer rule wins.
-    return Thresholds(dict(rows), on_date)
+    in_force = {day: {} for day in days}
+    for key, value, start, end in rows:
+        for day in days:
+            if start <= day and (end is None or end >= day):
+                in_force[day][key] = value
+    return {day: Thresholds(values, day) for day, values in in_force.items()}
 
 
-def check_eligibility(referral: Referral) -> Eligibility:
+@dataclass(frozen=True)
+class Preloaded:
+    """What judging many referrals at once reads in bulk instead of per referral (the floor sheet's Medicare
+    DPP rows): the thresholds by referral date, and the first-session weights by (patient id, day)."""
+
+    thresholds: dict[date, Thresholds]
+    weights: dict[tuple[int, date], Decimal]
+
+
+def check_eligibility(referral: Referral, preloaded: Preloaded | None = None) -> Eligibility:
     on_date = referral_day(referral)
-    thresholds = load_thresholds(on_date)
+    thresholds = preloaded.thresholds[on_date] if preloaded else load_thresholds(on_date)
+    weights = preloaded.weights if preloaded else None
     program_type = referral.program.program_type
     judged_at = judgment_day(referral)
 
@@ -122,7 +142,7 @@ def check_eligibility(referral: Referral) -> Eligibility:
     elif program_type == "dpp":
         outcomes = cdc_dpp_rules(referral, judged_at, thresholds)
     elif program_type == "mdpp":
-        outcomes = medicare_dpp_rules(referral, on_date, judged_at, thresholds)
+        outcomes = medicare_dpp_rules(referral, on_date, judged_at, thresholds, weights)
     else:
         # Post-rehab, chronic disease, falls prevention and the other community programs have no payer rules:
         # the only question is whether a physician cleared the patient to exercise.
@@ -150,11 +170,11 @@ def overall_status(outcomes: list[RuleOutcome]) -> str:
     return ELIGIBLE
 
 
-def eligibility_or_unknown(referral: Referral) -> Eligibility:
+def eligibility_or_unknown(referral: Referral, preloaded: Preloaded | None = None) -> Eligibility:
     """check_eligibility for pages and the API: a referral dated before any rule is on record shows
     "needs information" with the reason, instead of failing."""
     try:
-        return check_eligibility(referral)
+        return check_eligibility(referral, preloaded)
     except MissingThresholdError:
         reason = (
             f"No eligibility rules are on record for {referral_day(referral).isoformat()}; check the referral date."
@@ -473,13 +493,13 @@ def prediabetes_basis_rule(referral: Referral, judged_at: JudgedAt, thresholds: 
 
 
 def medicare_dpp_rules(
-    referral: Referral, on_date: date, judged_at: JudgedAt, thresholds: Thresholds
+    referral: Referral, on_date: date, judged_at: JudgedAt, thresholds: Thresholds, weights: dict | None = None
 ) -> list[RuleOutcome]:
     # No age rule: Medicare Part B enrollment already covers who can take part.
     return [
         program_started_rule("mdpp.program_start", "Medicare DPP", on_date, thresholds),
         medicare_part_b_rule(referral),
-        medicare_bmi_rule(referral, judged_at, thresholds),
+        medicare_bmi_rule(referral, judged_at, thresholds, weights),
         medicare_blood_test_rule(referral, judged_at, thresholds),
         no_diabetes_rule(referral),
         no_esrd_rule(referral),
@@ -495,14 +515,19 @@ def medicare_part_b_rule(referral: Referral) -> RuleOutcome:
     return RuleOutcome("Medicare Part B", NOT_MET, "Not enrolled in Medicare Part B.")
 
 
-def medicare_bmi_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:
+def medicare_bmi_rule(
+    referral: Referral, judged_at: JudgedAt, thresholds: Thresholds, weights: dict | None = None
+) -> RuleOutcome:
     """Medicare counts the BMI measured at the first core session (42 CFR 410.79(c)(1)(i)); until then the
-    referral's BMI stands in for it."""
+    referral's BMI stands in for it. `weights`: first_session_weights(), when read in bulk."""
     low, low_asian = thresholds["mdpp.min_bmi"], thresholds["mdpp.min_bmi_asian"]
     if judged_at.name != "the first session":
         return bmi_rule(referral, low, low_asian)
     height_cm = to_decimal(referral.height_cm)
-    weight_kg = first_session_weight_kg(referral, judged_at.day)
+    if weights is None:
+        weight_kg = first_session_weight_kg(referral, judged_at.day)
+    else:
+        weight_kg = weights.get((referral.patient_id, judged_at.day))
     if weight_kg is None or not height_cm:
         missing = "weight" if weight_kg is None else "height"
         return RuleOutcome(
@@ -526,6 +551,24 @@ def first_session_weight_kg(referral: Referral, day: date) -> Decimal | None:
         .first()
     )  # fmt: skip
     return observation.value if observation else None
+
+
+def first_session_weights(clinic_id: int, patient_days: set[tuple[int, date]]) -> dict[tuple[int, date], Decimal]:
+    """first_session_weight_kg for many (patient id, day) pairs in one query: the earliest weight of each."""
+    from clinic.models import Observation
+
+    if not patient_days:
+        return {}
+    observations = Observation.objects.filter(
+        clinic_id=clinic_id, patient_id__in={patient for patient, _ in patient_days}, measure__code=BODY_WEIGHT_LOINC,
+        observed_at__date__in={day for _, day in patient_days},
+    ).order_by("observed_at")  # fmt: skip
+    weights = {}
+    for observation in observations:
+        key = (observation.patient_id, localdate(observation.observed_at))
+        if key in patient_days:
+            weights.setdefault(key, observation.value)
+    return weights
 
 
 def medicare_blood_test_rule(referral: Referral, judged_at: JudgedAt, thresholds: Thresholds) -> RuleOutcome:

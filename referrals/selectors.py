@@ -192,17 +192,30 @@ def attachment_get(*, membership: Membership, referral_id: int, attachment_id: i
 
 def medicare_dpp_warnings_at_first_session(*, clinic, enrollment_ids: list[int]) -> dict[int, str]:
     """For the floor sheet: Medicare DPP enrollments whose patient, judged again at the first core session
-    (lab window, BMI measured there), is not eligible, with the reasons. Other enrollments are left out."""
-    from referrals.eligibility import NOT_ELIGIBLE, NOT_MET, eligibility_or_unknown
+    (lab window, BMI measured there), is not eligible, with the reasons. Other enrollments are left out.
 
-    referrals = Referral.objects.filter(
-        clinic=clinic, enrollment_id__in=enrollment_ids, program__program_type="mdpp",
-        enrollment__first_session_at__isnull=False,
-    ).select_related("program", "enrollment")  # fmt: skip
+    Three queries whatever the number of enrollments: the referrals, the thresholds of their dates and
+    the weights recorded at their first sessions (judged one by one, it was two per referral)."""
+    from referrals import eligibility
+
+    referrals = list(
+        Referral.objects.filter(
+            clinic=clinic, enrollment_id__in=enrollment_ids, program__program_type="mdpp",
+            enrollment__first_session_at__isnull=False,
+        ).select_related("program", "enrollment")
+    )  # fmt: skip
+    if not referrals:
+        return {}
+    preloaded = eligibility.Preloaded(
+        thresholds=eligibility.load_thresholds_on({eligibility.referral_day(r) for r in referrals}),
+        weights=eligibility.first_session_weights(
+            clinic.pk, {(r.patient_id, eligibility.judgment_day(r).day) for r in referrals}
+        ),
+    )
     warnings = {}
     for referral in referrals:
-        result = eligibility_or_unknown(referral)
-        if result.status == NOT_ELIGIBLE and not result.overridden:
-            reasons = " ".join(o.reason for o in result.outcomes if o.status == NOT_MET)
+        result = eligibility.eligibility_or_unknown(referral, preloaded)
+        if result.status == eligibility.NOT_ELIGIBLE and not result.overridden:
+            reasons = " ".join(o.reason for o in result.outcomes if o.status == eligibility.NOT_MET)
             warnings[referral.enrollment_id] = f"Not eligible for Medicare DPP at the first session: {reasons}"
     return warnings

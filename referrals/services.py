@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic import outbox
+from clinic import events, outbox
 from clinic import services as clinic_services
 from clinic.models import Clinic, Enrollment, Membership, OutboundMessage, Patient, PatientPhysician, Program, User
 from clinic.permissions import has_permission
@@ -460,6 +460,8 @@ def enrollment_discharge(
     enrollment.discharge_reason = reason.strip()
     enrollment.ended_on = ended_on
     enrollment.save(update_fields=["status", "discharge_reason", "ended_on"])
+    # Scheduling frees the patient's future places now, in this transaction (clinic/events.py).
+    events.enrollment_ended.send(sender=Enrollment, clinic=clinic, enrollment=enrollment)
     referral = Referral.objects.filter(clinic=clinic, enrollment=enrollment).first()
     if referral is not None:
         _notify(referral, ReferralNotification.Event.DISCHARGED)

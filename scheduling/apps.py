@@ -5,7 +5,8 @@ class SchedulingConfig(AppConfig):
     name = "scheduling"
 
     def ready(self):
-        from scheduling import audit, floorsheet
+        from scheduling import audit, floorsheet, services
 
         audit.register_audited_models()
         floorsheet.register_audited_models()
+        services.connect_events()

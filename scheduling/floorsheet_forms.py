@@ -148,9 +148,11 @@ class StaffForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         members = floorsheet.clinic_members(clinic=clinic)
+        # Both selects list the same members: read them once (a ModelChoiceField reads its own).
+        choices = [("", "— choose —"), *((m.pk, m.user.get_full_name() or m.user.email) for m in members)]
         for name in ("supervising_practitioner", "coach"):
-            self.fields[name].queryset = members
-            self.fields[name].label_from_instance = lambda m: m.user.get_full_name() or m.user.email
+            self.fields[name].queryset = members  # what a posted choice is checked against
+            self.fields[name].choices = choices
         if occurrence.program.program_type not in DPP:
             del self.fields["coach"]
 

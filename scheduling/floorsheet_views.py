@@ -6,12 +6,12 @@ conflict and the newer values); without htmx the same posts redirect back to the
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic import audit
+from clinic import alerts, audit
 from clinic.models import Patient
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view
@@ -30,10 +30,6 @@ def _row_context(request, occurrence, row, form, **extra):
         "can_override": has_permission(request.membership, "safety.override"),
         **extra,
     }
-
-
-def _one_row(request, occurrence, booking_id):
-    return floorsheet.floor_sheet_rows(clinic=request.clinic, occurrence=occurrence, booking_id=booking_id)[0]
 
 
 def _back_to_sheet(request, occurrence):
@@ -68,26 +64,33 @@ def floor_sheet(request, occurrence_id):
 @require_POST
 @clinic_view("session.record")
 def floor_row_save(request, occurrence_id, booking_id):
-    occurrence = floorsheet.occurrence_get(clinic=request.clinic, occurrence_id=occurrence_id)
-    booking = floorsheet.booking_get(clinic=request.clinic, occurrence=occurrence, booking_id=booking_id)
-    row = _one_row(request, occurrence, booking.pk)
+    # The row with its class in one query (the booking's), not the class then the row.
+    # Without its flags: a save reads them itself, under its lock, and returns them (one query less).
+    row = floorsheet.floor_row_get(
+        clinic=request.clinic, occurrence_id=occurrence_id, booking_id=booking_id, with_flags=False
+    )
+    booking, occurrence = row.booking, row.booking.occurrence
     form = RowForm(request.POST, row=row, clinic=request.clinic)
     extra = {}
-    if form.is_valid():
+    if not form.is_valid():
+        row = floorsheet.row_with_flags(clinic=request.clinic, row=row)
+    else:
         try:
-            floorsheet.session_log_save(
+            log = floorsheet.session_log_save(
                 clinic=request.clinic, actor=request.membership, booking=booking, data=form.service_data(),
                 version=form.cleaned_data["version"],
             )  # fmt: skip
         except floorsheet.EditConflict as conflict:
             unsaved = form.service_data()
-            row = _one_row(request, occurrence, booking.pk)
+            row = floorsheet.floor_row_get(clinic=request.clinic, occurrence_id=occurrence.pk, booking_id=booking.pk)
             form = RowForm(row=row, clinic=request.clinic)
             extra = {"conflict": str(conflict), "unsaved": _differences(unsaved, row.log)}
         except ValidationError as error:
             attach_errors(form, error)
+            row = floorsheet.row_with_flags(clinic=request.clinic, row=row)
         else:
-            row = _one_row(request, occurrence, booking.pk)
+            # The saved log and its flags are in hand: the row is not read again (saves 4 queries).
+            row = floorsheet.row_after_save(clinic=request.clinic, row=row, log=log)
             form = RowForm(row=row, clinic=request.clinic)
             extra = {"just_saved": True}
     if not request.htmx:
@@ -166,12 +169,12 @@ def safety_flag_override(request, flag_id):
         for message in error_messages:
             messages.error(request, message)
         return _back_to_sheet(request, occurrence)
-    rows = floorsheet.floor_sheet_rows(clinic=request.clinic, occurrence=occurrence, booking_id=log.booking_id)
-    if not rows:  # the booking was cancelled meanwhile: reload the whole sheet
+    try:
+        row = floorsheet.floor_row_get(clinic=request.clinic, occurrence_id=occurrence.pk, booking_id=log.booking_id)
+    except Http404:  # the booking was cancelled meanwhile: reload the whole sheet
         response = HttpResponse(status=204)
         response["HX-Refresh"] = "true"
         return response
-    row = rows[0]
     context = _row_context(request, occurrence, row, RowForm(row=row, clinic=request.clinic))
     if error_messages:
         context["override_form"] = override_form
@@ -189,12 +192,14 @@ def today(request):
     )
     flags = floorsheet.patients_with_open_flags(clinic=request.clinic)
     due = floorsheet.enrollments_due_for_reassessment(clinic=request.clinic, today=day)
+    urgent = alerts.open_alerts(clinic=request.clinic)
     audit.record_list_access(
         clinic=request.clinic, actor=request.user, model=Patient, request=request,
-        object_ids=sorted({f.patient_id for f in flags} | {e.patient_id for e in due}), detail="Today page",
+        object_ids=sorted({f.patient_id for f in flags} | {e.patient_id for e in due} | {a.patient_id for a in urgent}),
+        detail="Today page",
     )  # fmt: skip
     return render(
         request,
         "scheduling/floor_today.html",
-        {"day": day, "occurrences": occurrences, "flags": flags, "due": due, "show_all": show_all},
+        {"day": day, "occurrences": occurrences, "flags": flags, "due": due, "show_all": show_all, "urgent": urgent},
     )

@@ -393,3 +393,40 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} reminder for {self.booking}"
+
+
+class TextNotice(models.Model):
+    """A text message telling a patient of a change to a booking: a place given from the waitlist, or a
+    cancelled class. One row per event (`key`), written in the change's own transaction; the reminder job
+    sends pending rows (FOR UPDATE SKIP LOCKED) and marks them sent, so each goes out exactly once
+    (scheduling/notices.py). The email of the same event is a clinic.OutboundMessage."""
+
+    class Kind(models.TextChoices):
+        PLACE_OFFERED = "place_offered", "Place from the waitlist"
+        CLASS_CANCELLED = "class_cancelled", "Class cancelled"
+
+    Status = Reminder.Status  # pending, sent, cancelled, failed: the same life as a reminder's
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="text_notices")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="text_notices")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=100, help_text="One message per event: e.g. place-offered:42.")
+    body = models.TextField(help_text="Time, place and the clinic's phone; nothing clinical.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    next_attempt_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "key"], name="text_notice_once_per_event")]
+        indexes = [
+            models.Index(
+                fields=["clinic", "next_attempt_at"], condition=Q(status="pending"), name="text_notice_due_idx"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} text for {self.booking}"

@@ -41,7 +41,7 @@ from clinic import rls
 from clinic.models import Clinic, Membership, Patient
 from clinic.permissions import has_permission
 from clinic.selectors import patients_visible_to
-from scheduling import sms
+from scheduling import notices, sms
 from scheduling.models import Booking, Occurrence, Reminder
 
 logger = logging.getLogger("medfit.reminders")
@@ -344,6 +344,7 @@ def reminders_run(*, now: datetime.datetime | None = None) -> RunResult:
             with rls.scoped(rls.clinic_scope(clinic.pk)):
                 planned = reminders_plan(clinic=clinic, now=now)
                 result = reminders_send_due(clinic=clinic, now=now)
+                notices.texts_send_due(clinic=clinic, now=now)  # waitlist and cancellation texts, the same way
         except Exception:
             logger.exception("reminder run failed for a clinic", extra={"clinic_id": clinic.pk})
             continue

@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from clinic import outbox
+from clinic import events, outbox
 from clinic.models import Clinic, Enrollment, Membership, OutboundMessage
+from scheduling import notices
 from scheduling.models import Authorization, Booking, ClassTemplate, Occurrence, StandingBooking
 
 HORIZON_WEEKS = 8
@@ -186,28 +187,23 @@ def appointment_create(*, clinic: Clinic, actor: Membership, enrollment: Enrollm
     return occurrence, booking, warnings
 
 
-def _clinic_contact(clinic: Clinic) -> str:
-    return f"call {clinic.phone}" if clinic.phone else "contact the clinic"
-
-
 def _cancel_notice(clinic: Clinic, occurrence: Occurrence) -> tuple[str, str]:
     """What a patient is told: the class's time and place and the clinic's phone, nothing clinical."""
     start = occurrence.starts_at.astimezone(clinic_zone(clinic))
-    when = f"{start:%A %B} {start.day} at {start:%I:%M %p}".replace(" 0", " ")
-    place = f" in {occurrence.room}" if occurrence.room else ""
+    when, place = notices.when_and_where(clinic, occurrence)
     subject = f"{clinic.name}: your session on {start:%b} {start.day} is cancelled"
     body = (
         f"Hello,\n\nYour session at {clinic.name} on {when}{place} is cancelled. We are sorry for the change.\n\n"
-        f"To book another time, please {_clinic_contact(clinic)}.\n\n{clinic.name}\n{clinic.address}".rstrip()
-    )
+        f"To book another time, please {notices.clinic_contact(clinic)}.\n\n{clinic.name}\n{clinic.address}"
+    ).rstrip()
     return subject, body + "\n"
 
 
 @transaction.atomic
 def occurrence_cancel(*, clinic: Clinic, actor: Membership, occurrence: Occurrence, reason: str) -> int:
     """Cancel a class (a holiday, staff illness): its bookings become "class cancelled", the places are
-    freed, and every booked or waitlisted patient with an email gets one notice. Returns how many
-    patients are told."""
+    freed, and every booked or waitlisted patient gets one notice by email (with an email) and one by
+    text (opted in; scheduling/notices.py). Returns how many patients are told."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Give the reason for cancelling the class."})
@@ -229,12 +225,14 @@ def occurrence_cancel(*, clinic: Clinic, actor: Membership, occurrence: Occurren
     for booking in bookings:
         booking.status, booking.cancelled_at, booking.cancel_reason = Booking.Status.CLASS_CANCELLED, now, reason[:200]
         booking.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+        booking.occurrence = occurrence
         if booking.patient.email:
             outbox.message_queue(
                 clinic=clinic, kind=OutboundMessage.Kind.CLASS_CANCELLED, key=f"class-cancelled:{booking.pk}",
                 to_email=booking.patient.email, subject=subject, body=body,
             )  # fmt: skip
-            told += 1
+        texted = notices.class_cancelled_text(clinic=clinic, booking=booking)
+        told += bool(booking.patient.email) or texted
     return told
 
 
@@ -330,10 +328,12 @@ def booking_create(
 
 
 def _promote_waitlisted(clinic: Clinic, occurrence_id: int) -> Booking | None:
-    """Give a freed place to the first on the waitlist (by booking time), in the caller's transaction."""
+    """Give a freed place to the first on the waitlist (by booking time), in the caller's transaction, and
+    tell the patient (email, and text when opted in: scheduling/notices.py)."""
     first = (
-        Booking.objects.select_for_update()
+        Booking.objects.select_for_update(of=("self",))
         .filter(clinic=clinic, occurrence_id=occurrence_id, status=Booking.Status.WAITLISTED)
+        .select_related("patient", "occurrence")
         .order_by("booked_at", "id")
         .first()
     )
@@ -341,6 +341,7 @@ def _promote_waitlisted(clinic: Clinic, occurrence_id: int) -> Booking | None:
         return None
     first.status = Booking.Status.BOOKED
     first.save(update_fields=["status"])
+    notices.place_offered_notify(clinic=clinic, booking=first)
     return first
 
 
@@ -458,20 +459,25 @@ def standing_booking_end(*, clinic: Clinic, actor: Membership, standing: Standin
     return cancelled
 
 
-def bookings_release_ended(*, clinic: Clinic) -> int:
+def bookings_release_ended(*, clinic: Clinic, enrollment: Enrollment | None = None) -> int:
     """Give back the places of patients whose enrollment ends: upcoming sessions after its end date (or, with
     no end date, every upcoming session of a completed or discharged enrollment) are cancelled and their
-    waitlists move up; standing bookings of finished enrollments stop. Run daily with the schedule's
-    extension (referrals/, which discharges, may not import scheduling/). Idempotent. Returns how many
-    bookings were cancelled."""
+    waitlists move up; standing bookings of finished enrollments stop. Idempotent. Returns how many
+    bookings were cancelled.
+
+    With `enrollment`, only that one's: a discharge calls it at once, in its transaction, through the
+    `enrollment_ended` event (referrals/ may not import scheduling/; clinic/events.py). Without, run daily
+    with the schedule's extension, for enrollments whose end date passes or that ended another way."""
     now = timezone.now()
     today = local_date(clinic, now)
     finished = [Enrollment.Status.COMPLETED, Enrollment.Status.DISCHARGED]
     cancelled = 0
+    standings = StandingBooking.objects.filter(clinic=clinic, ended_at__isnull=True).filter(
+        Q(enrollment__status__in=finished) | Q(enrollment__ended_on__lt=today)
+    )
+    mine = {} if enrollment is None else {"enrollment": enrollment}
     with transaction.atomic():
-        for standing in StandingBooking.objects.filter(clinic=clinic, ended_at__isnull=True).filter(
-            Q(enrollment__status__in=finished) | Q(enrollment__ended_on__lt=today)
-        ):
+        for standing in standings.filter(**mine):
             standing.ended_at = now
             standing.save(update_fields=["ended_at"])  # a save, not an UPDATE: the audit trail sees it
         upcoming = (
@@ -479,7 +485,7 @@ def bookings_release_ended(*, clinic: Clinic) -> int:
                 clinic=clinic, occurrence__starts_at__gt=now,
                 status__in=[Booking.Status.BOOKED, Booking.Status.WAITLISTED],
             )
-            .filter(Q(enrollment__status__in=finished) | Q(enrollment__ended_on__isnull=False))
+            .filter(Q(enrollment__status__in=finished) | Q(enrollment__ended_on__isnull=False), **mine)
             .select_related("enrollment", "occurrence", "booked_by")
             .order_by("occurrence__starts_at", "id")
         )  # fmt: skip
@@ -538,3 +544,12 @@ def authorization_warnings(*, clinic: Clinic, enrollment: Enrollment, occurrence
                 f"which covers {authorization.sessions_authorized}."
             )
     return warnings
+
+
+def _release_on_enrollment_end(sender, *, clinic: Clinic, enrollment: Enrollment, **kwargs) -> None:
+    bookings_release_ended(clinic=clinic, enrollment=enrollment)
+
+
+def connect_events() -> None:
+    """Called by the app's ready(): act on other apps' events (clinic/events.py)."""
+    events.enrollment_ended.connect(_release_on_enrollment_end, dispatch_uid="scheduling-release-ended")

@@ -1,13 +1,18 @@
-"""Builders for progress tests: observations as an assessment (or the floor sheet) records them, and
-sessions with their attendance. Made through the ORM: the assessment form is not the subject here."""
+"""Builders for the outcomes tests: observations as an assessment (or the floor sheet) records them,
+sessions with their attendance, and assessments through the service."""
 
 import datetime
+import importlib
 from decimal import Decimal
 
+from django.apps import apps
 from django.utils import timezone
 
-from clinic.models import Measure, Observation
+from clinic.models import Enrollment, Measure, Observation, Program
+from outcomes import services
+from outcomes.models import Battery
 from scheduling.models import SessionLog
+from tests.conftest import make_program
 from tests.scheduling.factories import make_booking, make_occurrence
 
 
@@ -36,3 +41,44 @@ def session(enrollment, by, *, days_ago, attendance="present", status="booked", 
             patient=enrollment.patient, attendance=attendance, **vitals,
         )  # fmt: skip
     return booking
+
+
+def ensure_reference_data() -> None:
+    """The measure catalog and default batteries are loaded by migrations; a transactional test's flush
+    (live server, schema fuzzing) empties them for the tests after it. Load them again the same way."""
+    if Battery.objects.filter(clinic=None).exists() and Measure.objects.filter(clinic=None, code="dasi").exists():
+        return
+    importlib.import_module("clinic.migrations.0014_outcome_measures").load(apps, None)
+    importlib.import_module("outcomes.migrations.0002_default_batteries").load(apps, None)
+
+
+def cr_enrollment(patient, *, days_ago: int = 40) -> Enrollment:
+    ensure_reference_data()
+    patient.refresh_from_db()  # dates as the database gives them (make_patient keeps the strings it was given)
+    program = Program.objects.filter(clinic=patient.clinic, program_type="cr").first() or make_program(patient.clinic)
+    return Enrollment.objects.create(
+        clinic=patient.clinic, patient=patient, program=program,
+        start_date=timezone.localdate() - datetime.timedelta(days=days_ago), status=Enrollment.Status.ACTIVE,
+    )  # fmt: skip
+
+
+def shared_battery(program_type: str = "cr") -> Battery:
+    ensure_reference_data()
+    return Battery.objects.get(clinic=None, program_type=program_type)
+
+
+def baseline_values(**overrides) -> dict:
+    values = {
+        "64098-7": "400", "40443-4": "72", "8480-6": "128", "8462-4": "78", "29463-7": "80.0", "8302-2": "175.0",
+        "8280-0": "98.0", "44261-6": "6", "phq9-item9": "0", "dasi": "30.0",
+    }  # fmt: skip
+    values.update(overrides)
+    return {code: services.Entry(Decimal(value)) for code, value in values.items() if value is not None}
+
+
+def record(enrollment, actor, *, timepoint="baseline", days_ago=30, values=None, battery=None):
+    return services.assessment_record(
+        clinic=enrollment.clinic, actor=actor, enrollment=enrollment, battery=battery or shared_battery(),
+        timepoint=timepoint, assessed_on=timezone.localdate() - datetime.timedelta(days=days_ago),
+        values=values if values is not None else baseline_values(),
+    )  # fmt: skip

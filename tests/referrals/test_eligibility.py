@@ -895,3 +895,38 @@ def saved_referral(clinic, patient, program, enrollment, fields):
     from tests.conftest import make_referral as save_referral
 
     return save_referral(clinic, patient, program=program, enrollment=enrollment, **fields)
+
+
+@pytest.mark.parametrize("patients", [1, 6])
+def test_the_floor_sheet_judges_medicare_dpp_patients_in_three_queries_however_many(
+    clinic_a, team_a, patients, django_assert_max_num_queries
+):
+    """The referrals, the thresholds of their dates (each on its own day) and the first-session weights; every
+    other patient weighed in under a BMI of 25 at the first session and is warned."""
+    from referrals.selectors import medicare_dpp_warnings_at_first_session
+    from tests.conftest import make_patient
+
+    program = make_program(clinic_a, "mdpp", name="Medicare DPP")
+    weight = Measure.objects.get(code="29463-7", clinic=None)
+    enrollments, light = [], []
+    for number in range(patients):
+        patient = make_patient(clinic_a, mrn=f"MDPP{number}")
+        first_session = timezone.make_aware(datetime.datetime(2026, 10, 5 + number, 9))
+        enrollment = Enrollment.objects.create(
+            clinic=clinic_a, patient=patient, program=program, start_date=date(2026, 9, 15),
+            first_session_at=first_session,
+        )  # fmt: skip
+        fields = {**MDPP, "height_cm": Decimal("170"), "referral_date": REFERRAL_DATE + datetime.timedelta(number)}
+        saved_referral(clinic_a, patient, program, enrollment, fields)
+        kilograms = Decimal("70.0") if number % 2 == 0 else Decimal("80.0")  # BMI 24.22 or 27.68
+        Observation.objects.create(
+            clinic=clinic_a, patient=patient, enrollment=enrollment, measure=weight, value=kilograms, unit="kg",
+            observed_at=first_session, source="session", source_id=number, recorded_by=team_a["admin"].membership,
+        )  # fmt: skip
+        enrollments.append(enrollment.pk)
+        if number % 2 == 0:
+            light.append(enrollment.pk)
+    with django_assert_max_num_queries(3):
+        warnings = medicare_dpp_warnings_at_first_session(clinic=clinic_a, enrollment_ids=enrollments)
+    assert sorted(warnings) == sorted(light)
+    assert all("BMI 24.22 is below 25" in warnings[pk] for pk in light)

@@ -62,3 +62,14 @@ def enrollment(clinic_a, program, patient_a):
 @pytest.fixture
 def occurrence(clinic_a, program):
     return make_occurrence(clinic_a, program)
+
+
+@pytest.fixture
+def sms_outbox(settings):
+    """Text messages go to scheduling.sms.outbox (the in-memory backend), emptied before and after."""
+    from scheduling import sms
+
+    settings.SMS_BACKEND = "scheduling.sms.LocMemBackend"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()

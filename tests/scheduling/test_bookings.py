@@ -580,6 +580,21 @@ def test_a_discharged_patients_upcoming_places_go_back_to_the_class(clinic_a, pr
     assert services.bookings_release_ended(clinic=clinic_a) == 0
 
 
+def test_discharging_a_patient_gives_their_places_to_the_waitlist_at_once(clinic_a, program, staff, enrollment):
+    from referrals.services import enrollment_discharge
+
+    occurrence = make_occurrence(clinic_a, program, capacity=1)
+    held, _ = book(staff, occurrence, enrollment)
+    waiting, _ = book(staff, occurrence, make_enrollment(clinic_a, program), waitlist=True)
+
+    enrollment_discharge(clinic=clinic_a, actor=staff.user, enrollment=enrollment, reason="Moved away")
+
+    held.refresh_from_db(), waiting.refresh_from_db(), occurrence.refresh_from_db()
+    assert held.status == Booking.Status.CANCELLED and held.cancel_reason == "Enrollment ended."
+    assert waiting.status == Booking.Status.BOOKED and occurrence.booked_count == 1
+    assert OutboundMessage.objects.filter(key=f"place-offered:{waiting.pk}").exists()
+
+
 def test_sessions_after_the_last_day_of_an_enrollment_go_back_to_the_class(clinic_a, program, staff, enrollment):
     template = make_template(clinic_a, program)
     _, result = services.standing_booking_create(clinic=clinic_a, actor=staff, template=template, enrollment=enrollment)

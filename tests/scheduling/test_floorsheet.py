@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import AuditEntry, Clinic, Enrollment, Observation
+from clinic.models import AuditEntry, Clinic, Enrollment, Measure, Observation
 from scheduling import floorsheet
 from scheduling.models import SafetyFlag, SessionLog
 from tests.conftest import link_physician, make_member, make_program
@@ -86,6 +86,15 @@ def test_rpe_range_follows_the_scale(floor):
         save(floor, rpe=Decimal(11), rpe_scale="cr10")
     assert errors_of(excinfo)["rpe"] == ["RPE on the 0–10 scale must be between 0 and 10."]
     assert save(floor, rpe=Decimal(4), rpe_scale="cr10").rpe == 4
+
+
+def test_the_ranges_are_the_measure_rows_min_and_max(floor):
+    """One place for a physiologic range: the shared clinic.Measure row (here the heart rate's)."""
+    Measure.objects.filter(clinic=None, code="8867-4").update(min_value=30, max_value=220)
+    with pytest.raises(ValidationError) as excinfo:
+        save(floor, pre_hr=25)
+    assert errors_of(excinfo)["pre_hr"] == ["Resting heart rate must be between 30 and 220 bpm."]
+    assert save(floor, pre_hr=30).pre_hr == 30
 
 
 def test_diastolic_must_be_below_systolic(floor):
@@ -413,6 +422,28 @@ def test_floor_sheet_query_count_does_not_grow_with_the_class(team_a, clinic_a, 
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("size", [5, 20])
+def test_saving_a_row_query_count_does_not_grow_with_the_class(team_a, clinic_a, size, django_assert_max_num_queries):
+    ensure_reference_data()
+    physiologist = team_a["physiologist"]
+    occurrence, bookings = class_of(clinic_a, physiologist.membership, size)
+    for booking in bookings:
+        floorsheet.session_log_save(
+            clinic=clinic_a, actor=physiologist.membership, booking=booking,
+            data={"attendance": "present", "pre_hr": 70}, version=0,
+        )  # fmt: skip
+    booking = bookings[0]
+    url = reverse("floor_row_save", args=[clinic_a.slug, occurrence.pk, booking.pk])
+    form = {f"b{booking.pk}-version": 1, f"b{booking.pk}-attendance": "present", f"b{booking.pk}-pre_hr": 72}
+    # Request set-up (session, user, membership, three scope changes); the class, the row with its log,
+    # the prescription; the save's lock, measures, rules, flags, update, audit entry, observations
+    # (delete, insert); the class's counts; and four savepoint statements (the test runs in a transaction).
+    with django_assert_max_num_queries(23):
+        response = physiologist.client.post(url, form, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "Saved" in response.content.decode()
+    assert SessionLog.objects.get(booking=booking).pre_hr == 72
+
+
 def test_the_chart_shows_open_flags(floor):
     save(floor, pre_hr=130)
     client = floor["team"]["physiologist"].client
@@ -591,7 +622,8 @@ def test_today_query_count_does_not_grow_with_classes(team_a, clinic_a, classes,
             clinic=clinic_a, actor=physiologist.membership, booking=bookings[0],
             data={"attendance": "present", "pre_hr": 130}, version=0,
         )  # fmt: skip
-    with django_assert_max_num_queries(14):  # three for the row-level security scope
+    # Three for the row-level security scope; one for the urgent clinical alerts (clinic/alerts.py).
+    with django_assert_max_num_queries(15):
         response = physiologist.client.get(reverse("today", args=[clinic_a.slug]))
     assert len(response.context["occurrences"]) == classes
 

