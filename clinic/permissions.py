@@ -43,6 +43,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "session.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "safety.override": {ADMIN, PHYSIOLOGIST},
     "today.view": {ADMIN, PHYSIOLOGIST},
+    # Progress reports (outcomes/reports/): physicians read their own patients' (their inbox); billing none.
+    "report.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "report.request": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

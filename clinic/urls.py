@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from clinic import api, errors, prescription_api, prescription_views, views
+from outcomes.reports import api as reports_api
+from outcomes.reports import urls as reports_urls
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
@@ -39,6 +41,7 @@ router.register(
 
 RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
 router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
+router.register("report-requests", reports_api.ReportRequestViewSet, basename="api-report-request")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -67,6 +70,7 @@ clinic_patterns = [
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
+    *reports_urls.clinic_patterns,
 ]
 
 urlpatterns = [

@@ -1,1 +1,3 @@
-"""Models of the outcomes app arrive with the issues that need them (see docs/architecture.md)."""
+"""Models of the outcomes app. Each feature keeps its models in its own module, imported here."""
+
+from outcomes.reports.models import ReportRequest  # noqa: F401
