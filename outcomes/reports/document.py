@@ -18,12 +18,7 @@ from outcomes import charts, progress
 from outcomes.reports.models import ReportRequest
 from outcomes.reports.services import referring_physician
 
-MAX_TREND_CHARTS = 4  # with the vitals chart, five charts keep the report to two pages
-CLASSIFICATION_LABELS = {
-    "improved": "Improved",
-    "no_change": "No meaningful change",
-    "declined": "Declined",
-}
+MAX_TREND_CHARTS = 3  # with the vitals chart, four charts (two rows) keep the report to two pages
 
 
 @dataclass
@@ -52,22 +47,45 @@ def number(value: Decimal | None, places: int, *, signed: bool = False) -> str:
 
 def outcome_row(change: "progress.MeasureChange") -> OutcomeRow:
     measure, places = change.measure, change.measure.decimal_places
+    unit = progress.display_unit(measure.unit)
+    percent = number(change.percent_change, 1, signed=True) + " %" if change.percent_change is not None else ""
     band = change.latest_band or change.baseline_band
     if change.baseline_band and change.latest_band and change.baseline_band != change.latest_band:
         band = f"{change.baseline_band} → {change.latest_band}"
     mcid = ""
     if measure.mcid is not None:
-        mcid = f"{number(measure.mcid, places)}{' %' if measure.mcid_kind == 'percent' else ' ' + measure.unit}"
+        mcid = f"{number(measure.mcid, places)} {'%' if measure.mcid_kind == 'percent' else unit}".strip()
     return OutcomeRow(
-        name=measure.name, unit=measure.unit,
+        name=measure.name, unit=unit,
         baseline=number(change.baseline, places), baseline_on=change.baseline_at and change.baseline_at.date(),
         latest=number(change.latest, places), latest_on=change.latest_at and change.latest_at.date(),
-        change=number(change.change, places, signed=True) if change.baseline_at != change.latest_at else "–",
-        percent_change=number(change.percent_change, 1, signed=True) + " %"
-        if change.percent_change is not None and change.baseline_at != change.latest_at else "",
-        classification=change.classification, label=CLASSIFICATION_LABELS.get(change.classification, ""),
+        change=number(change.change, places, signed=True),
+        percent_change=percent,
+        classification=change.classification, label=change.classification_label,
         band=band, mcid=mcid,
     )  # fmt: skip
+
+
+# pygal's own sheet draws the grid in black dashes after the style's light colour, which on paper buries
+# the patient's line; the PDF puts the light grid back (last rule, inside each chart's SVG).
+PRINT_GRID = (
+    "<style>.medfit-chart .axis .guide.line{stroke:#d5dbe1 !important;stroke-dasharray:none !important;"
+    "stroke-width:0.8 !important}.medfit-chart .axis .major.guide.line{stroke:#b8c2cc !important}</style>"
+)
+
+
+# pygal sometimes lays a second legend row (or the first, under long axis labels) below the drawing it
+# declares; the PDF gives every chart that much more room at the bottom rather than cut the legend off.
+CHART_WIDTH, CHART_HEIGHT, LEGEND_ROOM = 480, 240, 40
+
+
+def for_print(svg: str) -> str:
+    """A chart's SVG for the PDF (grid and legend room as above), marked safe: pygal escapes what it draws."""
+    if not svg:
+        return ""
+    drawn = f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}"'
+    svg = svg.replace(drawn, f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT + LEGEND_ROOM}"', 1)
+    return mark_safe(svg.replace("</svg>", PRINT_GRID + "</svg>", 1))  # noqa: S308
 
 
 def report_context(report: ReportRequest) -> dict:
@@ -75,10 +93,11 @@ def report_context(report: ReportRequest) -> dict:
     result = progress.enrollment_progress(
         clinic=clinic, enrollment=enrollment, period_start=report.period_start, period_end=report.period_end
     )
-    trends = [change for change in result.measures if len(change.points) >= 2][:MAX_TREND_CHARTS]
+    # The headline measure first, then the others measured more than once.
+    trends = sorted((c for c in result.measures if c.has_change), key=lambda c: c is not result.headline)
     vitals = charts.session_vitals_svg(
         clinic=clinic, enrollment=enrollment, period_start=report.period_start, period_end=report.period_end,
-        width=480, height=200,
+        width=CHART_WIDTH, height=CHART_HEIGHT, inline_css=True,
     )  # fmt: skip
     prescription = result.prescription
     return {
@@ -94,9 +113,12 @@ def report_context(report: ReportRequest) -> dict:
         "attendance": result.attendance,
         "rows": [outcome_row(change) for change in result.measures],
         "headline": outcome_row(result.headline) if result.headline else None,
-        # pygal's SVG (numbers and catalog names it escapes itself), inlined so WeasyPrint fetches nothing.
-        "trend_charts": [mark_safe(charts.measure_trend_svg(change, width=480, height=200)) for change in trends],  # noqa: S308
-        "vitals_chart": mark_safe(vitals) if vitals else "",  # noqa: S308
+        # Inline SVG, so WeasyPrint fetches nothing.
+        "trend_charts": [
+            for_print(charts.measure_trend_svg(change, width=CHART_WIDTH, height=CHART_HEIGHT, inline_css=True))
+            for change in trends[:MAX_TREND_CHARTS]
+        ],
+        "vitals_chart": for_print(vitals),
         "prescription": prescription,
         "components": rx.describe(prescription, enrollment) if prescription else [],
         "safety_events": result.safety_events,
