@@ -201,8 +201,6 @@ CELERY_TASK_ROUTES = {"outcomes.reports.tasks.render_report": {"queue": "reports
 REPORT_TIME_LIMIT_SECONDS = int(os.environ.get("REPORT_TIME_LIMIT_SECONDS", "120"))
 # A report queued this many minutes ago that no worker took is queued again (outcomes/reports/services.py).
 REPORT_REQUEUE_MINUTES = int(os.environ.get("REPORT_REQUEUE_MINUTES", "10"))
-# Kilobytes a reports worker process may grow to before it is replaced (after its current task).
-REPORT_WORKER_MAX_MEMORY_KB = int(os.environ.get("REPORT_WORKER_MAX_MEMORY_KB", str(400 * 1024)))
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}

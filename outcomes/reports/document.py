@@ -4,6 +4,7 @@ The numbers come from outcomes/progress.py (the one place change from baseline i
 charts from outcomes/charts.py, the same code the chart pages use.
 """
 
+import re
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
@@ -84,6 +85,9 @@ def for_print(svg: str) -> str:
     if not svg:
         return ""
     drawn = f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}"'
+    # pygal names each legend entry for its JavaScript (activate-serie-0, …): the same ids in every chart
+    # would be anchors defined twice in the PDF.
+    svg = re.sub(r' id="activate-serie-\d+"', "", svg)
     svg = svg.replace(drawn, f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT + LEGEND_ROOM}"', 1)
     return mark_safe(svg.replace("</svg>", PRINT_GRID + "</svg>", 1))  # noqa: S308
 

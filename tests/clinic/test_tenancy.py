@@ -70,6 +70,7 @@ def clinic_b_objects(team_b, patient_b):
     )  # fmt: skip
     schedule = _schedule_objects(team_b, patient_b, referral.program)
     floor = floor_sheet_objects(team_b, schedule["booking_id"])
+    report = ready_report(enrollment)
     return {
         **schedule,
         **floor,
@@ -84,7 +85,22 @@ def clinic_b_objects(team_b, patient_b):
         "attachment_id": attachment.pk,
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
+        "report_id": report.pk,
     }
+
+
+def ready_report(enrollment):
+    """A ready progress report of clinic B, its PDF stored (outcomes/reports/)."""
+    from django.core.files.base import ContentFile
+
+    from outcomes.reports.models import ReportRequest
+
+    report = ReportRequest(
+        clinic=enrollment.clinic, patient=enrollment.patient, enrollment=enrollment, kind="on_demand",
+        period_start=enrollment.start_date, period_end=enrollment.start_date, status="ready",
+    )  # fmt: skip
+    report.file.save("report.pdf", ContentFile(b"%PDF-1.7 test"), save=True)
+    return report
 
 
 def _schedule_objects(team_b, patient_b, program):
@@ -213,6 +229,9 @@ ROLE_MATRIX = [
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
     ("today", False, "get", {"admin", "physiologist"}),
     ("api-session-log-list", False, "get", ALL),
+    ("report_inbox", False, "get", {"admin", "physiologist", "physician"}),
+    ("report_create", True, "post", {"admin", "physiologist"}),
+    ("api-report-request-list", False, "get", {"admin", "physiologist", "physician"}),
 ]
 
 
