@@ -30,9 +30,9 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
 FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 30.0
-UP_LONG_ENOUGH = 60.0
+UP_LONG_ENOUGH = 60.0  # a child that ran this long had started fine; its next restart is quick again
 # Kilobytes the reports worker process may grow to before Celery replaces it (after its current task).
-REPORT_WORKER_MAX_MEMORY_KB = os.environ.get("REPORT_WORKER_MAX_MEMORY_KB", str(400 * 1024))  # a child that ran this long had started fine; its next restart is quick again
+REPORT_WORKER_MAX_MEMORY_KB = os.environ.get("REPORT_WORKER_MAX_MEMORY_KB", str(400 * 1024))
 
 DEMO_LOGINS = """
   MedFit is running at http://{host}:{port}/

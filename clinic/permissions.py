@@ -27,6 +27,9 @@ PERMISSIONS: dict[str, set[str]] = {
     # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
     "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "prescription.edit": {ADMIN, PHYSIOLOGIST},
+    # Progress of an enrollment (outcomes/progress.py): change from baseline, attendance, safety events.
+    # Physicians read it for their own patients only; billing sees no clinical outcomes.
+    "progress.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     # Schedules and bookings (scheduling/). Physicians read the bookings of their own patients only
     # (scheduling.selectors.bookings_visible_to); billing reads bookings and attendance, not clinical notes.
     "schedule.view": {ADMIN, PHYSIOLOGIST, BILLING},

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from clinic import api, errors, prescription_api, prescription_views, views
+from outcomes import progress_api
+from outcomes import progress_urls as outcomes_progress_urls
 from outcomes.reports import api as reports_api
 from outcomes.reports import urls as reports_urls
 from referrals import api as referrals_api
@@ -70,6 +72,7 @@ clinic_patterns = [
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
+    *outcomes_progress_urls.clinic_patterns,
     *reports_urls.clinic_patterns,
 ]
 
@@ -84,6 +87,11 @@ urlpatterns = [
         "api/v1/clinics/<slug:clinic_slug>/fhir/referral-bundles/",
         referrals_api.FhirReferralIntakeView.as_view(),
         name="api-fhir-referral-intake",
+    ),
+    path(
+        "api/v1/clinics/<slug:clinic_slug>/enrollments/<int:enrollment_id>/progress/",
+        progress_api.EnrollmentProgressView.as_view(),
+        name="api-enrollment-progress",
     ),
     path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

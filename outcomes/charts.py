@@ -5,7 +5,7 @@ The strict CSP (no inline scripts or styles) shapes how: pygal's JavaScript is n
 pages). Each chart carries the classes `medfit-chart <kind>`, and the rules pygal would have inlined
 live in static/css/charts.css, generated from the same configuration by `chart_css()` (a test keeps the
 file and the code in step; regenerate it with
-`.venv/bin/python manage.py shell -c "from outcomes.charts import chart_css; print(chart_css(), end='')"
+`.venv/bin/python manage.py shell -v 0 -c "from outcomes.charts import chart_css; print(chart_css(), end='')"
 > static/css/charts.css`).
 A PDF template, which has no CSP, passes `inline_css=True` to put the rules back inside the SVG.
 """
@@ -36,7 +36,7 @@ STYLE = Style(
     value_font_size=12,
     tooltip_font_size=12,
     # Patient's values, MCID target, risk threshold for trends; resting/peak HR, resting/peak SBP for vitals.
-    colors=("#1d5fa8", "#2e7d32", "#b3261e", "#e07b00"),
+    colors=("#0b6e6e", "#1c7c3a", "#b42318", "#a15c00"),
     opacity="1",
     opacity_hover="1",
     stroke_width="2",
@@ -52,6 +52,15 @@ def _line_chart(kind: str, *, width: int, height: int, inline_css: bool, **extra
         # Classes for the page's stylesheet; no id (several charts share a page); pygal's inline style
         # and script elements out, unless a PDF wants the style in.
         root.attrib.pop("id", None)
+        for parent in list(root.iter()):
+            for child in list(parent):
+                # The tooltip exists for pygal's script and carries a style attribute the CSP refuses.
+                if "tooltip" in child.attrib.get("class", "").split():
+                    parent.remove(child)
+        for element in root.iter():
+            # Ids are for pygal's script, and would repeat with several charts on a page.
+            if element is not root:
+                element.attrib.pop("id", None)
         for defs in [element for element in root.iter() if _local_name(element) == "defs"]:
             for child in list(defs):
                 tag = _local_name(child)

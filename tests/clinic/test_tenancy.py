@@ -301,6 +301,8 @@ ENROLLMENT_ROLE_MATRIX = [
     ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
     ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
     ("api-prescription-detail", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("progress_detail", {}, "get", {"admin", "physiologist"}),
+    ("api-enrollment-progress", {}, "get", {"admin", "physiologist"}),
 ]
 
 
