@@ -54,6 +54,7 @@ How to run
     make bench BENCH_ARGS="--iterations 20 --rebuild --explain-all"
     make bench BENCH_ARGS="--reminders-only"       # the reminder job only (bench/reminders.py)
     make bench BENCH_ARGS="--floor-only"           # the floor sheet only (bench/floorsheet.py)
+    make bench BENCH_ARGS="--reports-only"         # PDF progress reports only (bench/reports.py)
 """
 
 import argparse
@@ -84,6 +85,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="bookings in one day for the reminder job (default 50000; 0 skips it)")  # fmt: skip
     parser.add_argument("--reminders-only", action="store_true", help="measure the reminder job only")
     parser.add_argument("--floor-only", action="store_true", help="measure the floor sheet only (bench/floorsheet.py)")
+    parser.add_argument("--reports-only", action="store_true", help="measure the PDF reports only (bench/reports.py)")
+    parser.add_argument("--queue-reports", type=int, default=500,
+                        help="reports sent through the queue (default 500; 0 skips it)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
@@ -161,6 +165,12 @@ def main(argv: list[str]) -> int:
         migrate()
         floorsheet.run_in_bench_urls(args.iterations, args.warmups)
         return 0
+    if args.reports_only:
+        from bench import reports
+
+        migrate()
+        reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)
+        return 0
     prepare_data(args, bench_url)
     print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
     explained = {}
@@ -203,6 +213,9 @@ def main(argv: list[str]) -> int:
         from bench import reminders
 
         reminders.run(args.reminder_bookings, args.seed)  # the session-reminder job (bench/reminders.py)
+    from bench import reports
+
+    reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)  # PDF reports (bench/reports.py)
     return 0
 
 

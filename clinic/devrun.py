@@ -1,4 +1,5 @@
-"""`make run`: migrate, seed the demo, then supervise the web server, a Celery worker and Celery beat.
+"""`make run`: migrate, seed the demo, then supervise the web server, two Celery workers (the default queue
+and the "reports" queue) and Celery beat.
 
 - Ctrl-C or SIGTERM stops all three, then devservices stops the embedded PostgreSQL and Redis.
 - Each child runs in a session of its own, so the terminal's Ctrl-C reaches only us and we stop them
@@ -30,6 +31,8 @@ PORT = os.environ.get("PORT", "8000")
 FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 30.0
 UP_LONG_ENOUGH = 60.0  # a child that ran this long had started fine; its next restart is quick again
+# Kilobytes the reports worker process may grow to before Celery replaces it (after its current task).
+REPORT_WORKER_MAX_MEMORY_KB = os.environ.get("REPORT_WORKER_MAX_MEMORY_KB", str(400 * 1024))
 
 DEMO_LOGINS = """
   MedFit is running at http://{host}:{port}/
@@ -112,7 +115,7 @@ def is_healthy(url: str) -> bool:
 
 
 def stop(children: list[Child]) -> None:
-    print("Stopping web, worker and beat…", flush=True)
+    print("Stopping web, workers and beat…", flush=True)
     running = [child.process for child in children if child.process is not None and child.process.poll() is None]
     for process in running:
         process.send_signal(signal.SIGTERM)
@@ -142,7 +145,12 @@ def main() -> int:
                       # One control socket per data directory: the default is one per user.
                       "--control-socket", str(DATA / "gunicorn.ctl")]),
         Child("worker", [PYTHON, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "INFO",
-                         "--concurrency", "2"]),
+                         "--concurrency", "2", "--queues", "celery", "--hostname", "default@%h"]),
+        # PDF reports on a queue of their own, one process, replaced when it grows past the memory cap:
+        # a burst of reports never holds up invitations and reminders, nor eats the machine.
+        Child("reports worker", [PYTHON, "-m", "celery", "-A", "clinic", "worker", "--loglevel", "INFO",
+                                 "--concurrency", "1", "--queues", "reports", "--hostname", "reports@%h",
+                                 "--max-memory-per-child", REPORT_WORKER_MAX_MEMORY_KB]),
         Child("beat", [PYTHON, "-m", "celery", "-A", "clinic", "beat", "--loglevel", "INFO",
                        "--schedule", str(DATA / "celerybeat-schedule")]),
     ]  # fmt: skip

@@ -709,6 +709,7 @@ class OutboundMessage(models.Model):
         REFERRAL_NOTICE = "referral_notice", "Referral notice to the referring physician"
         CLASS_CANCELLED = "class_cancelled", "Class cancelled notice to a booked patient"
         PLACE_OFFERED = "place_offered", "A place from the waitlist, to the patient"
+        REPORT_READY = "report_ready", "Progress report ready, to the referring physician"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=30, choices=Kind.choices)

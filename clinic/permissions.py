@@ -58,6 +58,9 @@ PERMISSIONS: dict[str, set[str]] = {
     # Clinical alerts (a PHQ-9 item 9 above 0): on the chart for clinicians, acknowledged by a physiologist.
     "alert.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "alert.acknowledge": {ADMIN, PHYSIOLOGIST},
+    # Progress reports (outcomes/reports/): physicians read their own patients' (their inbox); billing none.
+    "report.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "report.request": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

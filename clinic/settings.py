@@ -184,7 +184,23 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Recurring classes generate their occurrences 8 weeks ahead (scheduling/services.py).
     "extend-schedules": {"task": "scheduling.tasks.extend_schedules", "schedule": 24 * 60 * 60.0},
+    # Progress reports (outcomes/reports/services.py): the 30-day rows, daily; what no worker took, every 5 min.
+    "schedule-progress-reports": {"task": "outcomes.reports.tasks.schedule_reports", "schedule": 24 * 60 * 60.0},
+    "sweep-progress-reports": {
+        "task": "outcomes.reports.tasks.sweep_reports",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 5 * 60.0},
+    },
 }
+# Task modules outside an app's tasks.py.
+CELERY_IMPORTS = ["outcomes.reports.tasks"]
+# PDF rendering has a queue of its own ("reports", `make run` starts a worker for it with a memory cap), so
+# a burst of reports never delays an invitation or a reminder.
+CELERY_TASK_ROUTES = {"outcomes.reports.tasks.render_report": {"queue": "reports"}}
+# Seconds: a report's soft time limit (the task records a failure) and hard limit (the process is killed).
+REPORT_TIME_LIMIT_SECONDS = int(os.environ.get("REPORT_TIME_LIMIT_SECONDS", "120"))
+# A report queued this many minutes ago that no worker took is queued again (outcomes/reports/services.py).
+REPORT_REQUEUE_MINUTES = int(os.environ.get("REPORT_REQUEUE_MINUTES", "10"))
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
@@ -291,6 +307,7 @@ DEMO_SEEDERS = [
     "scheduling.reminder_demo.seed",
     "scheduling.floorsheet_demo.seed",
     "outcomes.demo.seed",
+    "outcomes.reports.demo.seed",
 ]
 
 # --- Audit trail ------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from outcomes import api as outcomes_api
 from outcomes import progress_api
 from outcomes import progress_urls as outcomes_progress_urls
 from outcomes import urls as outcomes_urls
+from outcomes.reports import api as reports_api
+from outcomes.reports import urls as reports_urls
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
@@ -47,6 +49,7 @@ router.register("measures", outcomes_api.MeasureViewSet, basename="api-measure")
 router.register("batteries", outcomes_api.BatteryViewSet, basename="api-battery")
 router.register("assessments", outcomes_api.AssessmentViewSet, basename="api-assessment")
 router.register("observations", outcomes_api.ObservationViewSet, basename="api-observation")
+router.register("report-requests", reports_api.ReportRequestViewSet, basename="api-report-request")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -77,6 +80,7 @@ clinic_patterns = [
     *scheduling_floorsheet_urls.clinic_patterns,
     *outcomes_progress_urls.clinic_patterns,
     *outcomes_urls.clinic_patterns,
+    *reports_urls.clinic_patterns,
 ]
 
 urlpatterns = [

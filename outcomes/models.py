@@ -112,3 +112,7 @@ class Assessment(models.Model):
 
     def __str__(self):
         return f"{self.battery.name}, {self.get_timepoint_display().lower()} {self.assessed_on:%m/%d/%Y}"
+
+
+# Progress reports keep their model in their own package (outcomes/reports/).
+from outcomes.reports.models import ReportRequest  # noqa: E402, F401

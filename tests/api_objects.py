@@ -37,7 +37,22 @@ def api_objects(team_a, patient_a) -> dict:
         "referral_id": referral.pk,
         "provider_id": provider.pk,
         "program_id": program.pk,
+        "report_id": _ready_report(enrollment).pk,
     }
+
+
+def _ready_report(enrollment):
+    """A ready progress report with its PDF stored (outcomes/reports/), so the download answers 200."""
+    from django.core.files.base import ContentFile
+
+    from outcomes.reports.models import ReportRequest
+
+    report = ReportRequest(
+        clinic=enrollment.clinic, patient=enrollment.patient, enrollment=enrollment, kind="on_demand",
+        period_start=enrollment.start_date, period_end=enrollment.start_date, status="ready",
+    )  # fmt: skip
+    report.file.save("report.pdf", ContentFile(b"%PDF-1.7 test"), save=True)
+    return report
 
 
 def _schedule_objects(team_a, patient_a, program):

@@ -187,7 +187,10 @@ def celery_worker_session(django_db_blocker):
     # worker runs at INFO and does. Decide yes here too, so a test that lowers the log level sees those lines.
     celery_logger = logging.getLogger("celery")
     celery_logger.setLevel(logging.INFO)
-    with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    with (
+        django_db_blocker.unblock(),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=["celery", "reports"]),
+    ):
         celery_logger.setLevel(logging.NOTSET)
         yield app
 

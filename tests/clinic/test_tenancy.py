@@ -70,6 +70,7 @@ def clinic_b_objects(team_b, patient_b):
     )  # fmt: skip
     schedule = _schedule_objects(team_b, patient_b, referral.program)
     floor = floor_sheet_objects(team_b, schedule["booking_id"])
+    report = ready_report(enrollment)
     return {
         **schedule,
         **floor,
@@ -85,7 +86,22 @@ def clinic_b_objects(team_b, patient_b):
         "attachment_id": attachment.pk,
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
+        "report_id": report.pk,
     }
+
+
+def ready_report(enrollment):
+    """A ready progress report of clinic B, its PDF stored (outcomes/reports/)."""
+    from django.core.files.base import ContentFile
+
+    from outcomes.reports.models import ReportRequest
+
+    report = ReportRequest(
+        clinic=enrollment.clinic, patient=enrollment.patient, enrollment=enrollment, kind="on_demand",
+        period_start=enrollment.start_date, period_end=enrollment.start_date, status="ready",
+    )  # fmt: skip
+    report.file.save("report.pdf", ContentFile(b"%PDF-1.7 test"), save=True)
+    return report
 
 
 def _schedule_objects(team_b, patient_b, program):
@@ -243,6 +259,9 @@ ROLE_MATRIX = [
     ("api-battery-list", False, "get", {"admin", "physiologist", "physician"}),
     ("api-assessment-list", False, "get", {"admin", "physiologist", "physician"}),
     ("api-observation-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("report_inbox", False, "get", {"admin", "physiologist", "physician"}),
+    ("report_create", True, "post", {"admin", "physiologist"}),
+    ("api-report-request-list", False, "get", {"admin", "physiologist", "physician"}),
 ]
 
 

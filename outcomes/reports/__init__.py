@@ -1,0 +1,1 @@
+"""PDF progress reports for the referring physician (see docs/reports.md)."""
