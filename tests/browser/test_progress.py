@@ -10,8 +10,9 @@ from playwright.sync_api import expect
 from referrals import services as referral_services
 from tests.browser.helpers import BROWSER_DB, sign_in
 from tests.conftest import link_physician, make_clinic, make_member, make_patient, make_program, make_referral
-from tests.outcomes.helpers import observe, session
-from tests.scheduling.factories import ensure_reference_data, make_enrollment
+from tests.outcomes.helpers import ensure_reference_data, observe, session
+from tests.scheduling import factories
+from tests.scheduling.factories import make_enrollment
 
 pytestmark = [pytest.mark.browser, BROWSER_DB]
 
@@ -48,6 +49,7 @@ def cr_patient_with_progress(clinic, doctor, physician, by):
 
 
 def test_physician_follows_progress_from_my_patients(new_page, shot):
+    factories.ensure_reference_data()  # a live-server test follows a flush: safety rules and measures again
     ensure_reference_data()
     clinic = make_clinic("alpha")
     physician = make_member(clinic, "physician")
