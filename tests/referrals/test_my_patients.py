@@ -192,9 +192,9 @@ def test_chart_query_count_does_not_grow_with_referrals(
     for _ in range(10):
         refer(doctor, program, patient=patient_a)
     # The chart's queries (the session read and saved, the row-level security scope, the patient, the
-    # audit entry, the enrollments), one for the referrals, and one each for the sessions, reminders and
-    # open safety flags panels.
-    with django_assert_max_num_queries(18):
+    # audit entry, the enrollments), one for the referrals, one each for the sessions, reminders and
+    # open safety flags panels, one for urgent clinical alerts and two for the progress reports panel.
+    with django_assert_max_num_queries(21):
         chart(team_a["physiologist"], patient_a)
 
 
