@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Recurring classes generate their occurrences 8 weeks ahead (scheduling/services.py).
     "extend-schedules": {"task": "scheduling.tasks.extend_schedules", "schedule": 24 * 60 * 60.0},
+    # Observation exports a broker outage left queued (outcomes/kpis/exports.py).
+    "kpi-exports": {"task": "outcomes.kpis.tasks.run_pending_exports", "schedule": 60.0, "options": {"expires": 60.0}},
 }
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from clinic import api, errors, prescription_api, prescription_views, views
+from outcomes.kpis import api as kpi_api
+from outcomes.kpis import urls as kpi_urls
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
@@ -67,6 +69,7 @@ clinic_patterns = [
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
+    *kpi_urls.clinic_patterns,
 ]
 
 urlpatterns = [
@@ -81,6 +84,7 @@ urlpatterns = [
         referrals_api.FhirReferralIntakeView.as_view(),
         name="api-fhir-referral-intake",
     ),
+    path("api/v1/clinics/<slug:clinic_slug>/kpis/", kpi_api.KpiView.as_view(), name="api-kpis"),
     path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),

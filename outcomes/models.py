@@ -1,1 +1,3 @@
-"""Models of the outcomes app arrive with the issues that need them (see docs/architecture.md)."""
+"""Models of the outcomes app; each feature's models live in its own module and are imported here."""
+
+from outcomes.kpis.models import KpiExport  # noqa: F401

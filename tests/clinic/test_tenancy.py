@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clinic import prescriptions, services
 from clinic.models import Enrollment
+from outcomes.kpis.models import KpiExport
 from referrals.models import ReferralAttachment
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
@@ -84,6 +85,12 @@ def clinic_b_objects(team_b, patient_b):
         "attachment_id": attachment.pk,
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
+        "table": "monthly",
+        "export_id": KpiExport.objects.create(
+            clinic=referral.clinic,
+            requested_by=team_b["admin"].membership,
+            filters={"start": "2026-01-01", "end": "2026-01-31"},
+        ).pk,  # fmt: skip
     }
 
 
@@ -213,6 +220,8 @@ ROLE_MATRIX = [
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
     ("today", False, "get", {"admin", "physiologist"}),
     ("api-session-log-list", False, "get", ALL),
+    ("kpi_dashboard", False, "get", {"admin"}),
+    ("api-kpis", False, "get", {"admin"}),
 ]
 
 
