@@ -54,6 +54,7 @@ How to run
     make bench BENCH_ARGS="--iterations 20 --rebuild --explain-all"
     make bench BENCH_ARGS="--reminders-only"       # the reminder job only (bench/reminders.py)
     make bench BENCH_ARGS="--floor-only"           # the floor sheet only (bench/floorsheet.py)
+    make bench BENCH_ARGS="--dashboard-only"       # the KPI dashboard and export only (bench/dashboard.py)
 """
 
 import argparse
@@ -84,6 +85,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="bookings in one day for the reminder job (default 50000; 0 skips it)")  # fmt: skip
     parser.add_argument("--reminders-only", action="store_true", help="measure the reminder job only")
     parser.add_argument("--floor-only", action="store_true", help="measure the floor sheet only (bench/floorsheet.py)")
+    parser.add_argument(
+        "--dashboard-only",
+        action="store_true",
+        help="measure the KPI dashboard and the observation export only (bench/dashboard.py)",
+    )
+    parser.add_argument(
+        "--dashboard-patients", type=int, default=100_000, help="patients in bench-kpi (default 100000)"
+    )
+    parser.add_argument("--dashboard-sessions", type=int, default=2_000_000,
+                        help="booked sessions in bench-kpi (default 2000000)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
@@ -161,6 +172,11 @@ def main(argv: list[str]) -> int:
         migrate()
         floorsheet.run_in_bench_urls(args.iterations, args.warmups)
         return 0
+    if args.dashboard_only:
+        if args.rebuild:
+            recreate_database(bench_url)
+        run_dashboard(args)
+        return 0
     prepare_data(args, bench_url)
     print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
     explained = {}
@@ -203,7 +219,17 @@ def main(argv: list[str]) -> int:
         from bench import reminders
 
         reminders.run(args.reminder_bookings, args.seed)  # the session-reminder job (bench/reminders.py)
+    run_dashboard(args)  # the KPI dashboard and the observation export (bench/dashboard.py)
     return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> None:
+    from bench import dashboard
+
+    migrate()
+    dashboard.run_in_bench_urls(
+        min(args.iterations, 20), args.warmups, patients=args.dashboard_patients, sessions=args.dashboard_sessions
+    )
 
 
 if __name__ == "__main__":

@@ -122,34 +122,35 @@ def ratio(part, whole, scale=100) -> Decimal | None:
 # --- Clinical outcomes ---------------------------------------------------------------------------
 
 OUTCOMES_SQL = """
-WITH measures AS (
-    SELECT id, code, direction, mcid, mcid_kind FROM clinic_measure
-    WHERE clinic_id IS NULL AND code IN (%(six_mwd)s, %(sbp)s, %(weight)s, %(phq9)s)
-), observations AS (
-    SELECT o.enrollment_id, m.code, o.value, o.observed_at, o.source <> 'assessment' AS from_session
+WITH observations AS (
+    SELECT o.enrollment_id, m.code, m.direction, m.mcid, m.mcid_kind, o.value, o.observed_at,
+           o.source <> 'assessment' AS from_session
     FROM clinic_observation o
-    JOIN measures m ON m.id = o.measure_id
+    JOIN clinic_measure m ON m.id = o.measure_id
     JOIN clinic_enrollment e ON e.id = o.enrollment_id AND e.clinic_id = %(clinic)s
-    JOIN clinic_program p ON p.id = e.program_id
+    JOIN clinic_program p ON p.id = e.program_id AND p.clinic_id = %(clinic)s
     WHERE o.clinic_id = %(clinic)s AND o.observed_at < %(end_at)s AND o.phase IN ('', 'pre')
+      -- the measures' ids first (an init plan), so the planner reads observations by measure, not by enrollment
+      AND o.measure_id = ANY(ARRAY(SELECT id FROM clinic_measure WHERE clinic_id IS NULL
+                                   AND code IN (%(six_mwd)s, %(sbp)s, %(weight)s, %(phq9)s)))
       AND (m.code <> %(weight)s OR p.program_type = ANY(%(weight_programs)s)) {enrollment}
-), baseline AS (
-    SELECT DISTINCT ON (enrollment_id, code) enrollment_id, code, value, observed_at
-    FROM observations ORDER BY enrollment_id, code, from_session, observed_at
-), latest AS (
-    SELECT DISTINCT ON (enrollment_id, code) enrollment_id, code, value, observed_at
-    FROM observations ORDER BY enrollment_id, code, from_session, observed_at DESC
+), ranked AS (
+    -- Per enrollment and measure, in one pass: the baseline (the first value, assessments before session
+    -- readings) beside every row, and each row's rank from the latest (assessments first again).
+    SELECT *, first_value(value) OVER earliest AS baseline, first_value(observed_at) OVER earliest AS baseline_at,
+           row_number() OVER latest AS from_latest
+    FROM observations
+    WINDOW earliest AS (PARTITION BY enrollment_id, code ORDER BY from_session, observed_at),
+           latest AS (PARTITION BY enrollment_id, code ORDER BY from_session, observed_at DESC)
 ), pairs AS (
-    SELECT m.code, {month} AS month, l.value - b.value AS change,
-           (l.value - b.value) * 100 / NULLIF(b.value, 0) AS percent,
-           CASE WHEN m.mcid IS NULL OR m.direction = 'context' THEN NULL
-                ELSE (CASE WHEN m.mcid_kind = 'percent' THEN (l.value - b.value) * 100 / NULLIF(b.value, 0)
-                           ELSE l.value - b.value END)
-                     * (CASE WHEN m.direction = 'lower' THEN -1 ELSE 1 END) >= m.mcid END AS reached_mcid
-    FROM baseline b
-    JOIN latest l ON l.enrollment_id = b.enrollment_id AND l.code = b.code
-    JOIN measures m ON m.code = b.code
-    WHERE l.observed_at > b.observed_at AND l.observed_at >= %(start_at)s
+    SELECT code, {month} AS month, value - baseline AS change,
+           (value - baseline) * 100 / NULLIF(baseline, 0) AS percent,
+           CASE WHEN mcid IS NULL OR direction = 'context' THEN NULL
+                ELSE (CASE WHEN mcid_kind = 'percent' THEN (value - baseline) * 100 / NULLIF(baseline, 0)
+                           ELSE value - baseline END)
+                     * (CASE WHEN direction = 'lower' THEN -1 ELSE 1 END) >= mcid END AS reached_mcid
+    FROM ranked
+    WHERE from_latest = 1 AND observed_at > baseline_at AND observed_at >= %(start_at)s
 )
 SELECT code, month, count(*), count(*) FILTER (WHERE reached_mcid), avg(change), avg(percent)
 FROM pairs GROUP BY GROUPING SETS ((code, month), (code))
@@ -158,7 +159,7 @@ FROM pairs GROUP BY GROUPING SETS ((code, month), (code))
 
 def outcomes(sql: Sql) -> dict[str, Value]:
     sql.params.update(six_mwd=SIX_MWD, sbp=SBP, weight=WEIGHT, phq9=PHQ9)
-    query = OUTCOMES_SQL.format(month=sql.month(sql.local("l.observed_at")), enrollment=sql.enrollment())
+    query = OUTCOMES_SQL.format(month=sql.month(sql.local("observed_at")), enrollment=sql.enrollment())
     by_code: dict[str, list] = {code: [] for code in (SIX_MWD, SBP, WEIGHT, PHQ9)}
     for code, *rest in sql.rows(query):
         by_code[code].append(rest)

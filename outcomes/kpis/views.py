@@ -41,7 +41,8 @@ def dashboard(request):
     return render(request, "outcomes/dashboard.html", context)
 
 
-def _table(request, table):
+def _table(request):
+    table = request.GET.get("table", "")
     filters = filter_form(request).filters()
     board = dashboard_get(clinic=request.clinic, membership=request.membership, filters=filters)
     try:
@@ -51,14 +52,14 @@ def _table(request, table):
 
 
 @clinic_view("kpi.view")
-def dashboard_table_csv(request, table):
-    chosen, filters = _table(request, table)
+def dashboard_table_csv(request):
+    chosen, filters = _table(request)
     return exports.csv_table(request.clinic, chosen, filters)
 
 
 @clinic_view("kpi.view")
-def dashboard_table_xlsx(request, table):
-    chosen, filters = _table(request, table)
+def dashboard_table_xlsx(request):
+    chosen, filters = _table(request)
     return exports.xlsx_table(request.clinic, chosen, filters)
 
 

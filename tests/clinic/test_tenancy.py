@@ -85,7 +85,6 @@ def clinic_b_objects(team_b, patient_b):
         "attachment_id": attachment.pk,
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
-        "table": "monthly",
         "export_id": KpiExport.objects.create(
             clinic=referral.clinic,
             requested_by=team_b["admin"].membership,

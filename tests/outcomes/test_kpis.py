@@ -360,7 +360,7 @@ def test_an_end_before_the_start_is_explained_and_the_default_period_shown(kpi):
 def test_other_roles_get_404_for_the_dashboard_its_exports_and_api(team_a, role):
     client, slug = team_a[role].client, team_a[role].clinic.slug
     assert client.get(reverse("kpi_dashboard", args=[slug])).status_code == 404
-    assert client.get(reverse("kpi_table_csv", args=[slug, "monthly"])).status_code == 404
+    assert client.get(reverse("kpi_table_csv", args=[slug]), {"table": "monthly"}).status_code == 404
     assert client.post(reverse("kpi_export_create", args=[slug])).status_code == 404
     assert client.get(reverse("api-kpis", args=[slug])).status_code == 404
 
@@ -399,8 +399,8 @@ def test_the_dashboards_query_count_does_not_grow_with_the_clinic(kpi):
 def test_csv_export_of_a_table_holds_its_rows(kpi):
     referrals_data(kpi)
     response = kpi.team["admin"].client.get(
-        reverse("kpi_table_csv", args=[kpi.clinic.slug, "referrals-by-source"]), {"start": "2026-01-01",
-                                                                                   "end": "2026-03-31"}
+        reverse("kpi_table_csv", args=[kpi.clinic.slug]), {"table": "referrals-by-source", "start": "2026-01-01",
+                                                            "end": "2026-03-31"}
     )  # fmt: skip
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -411,7 +411,8 @@ def test_csv_export_of_a_table_holds_its_rows(kpi):
 def test_xlsx_export_of_the_monthly_table_keeps_numbers_as_numbers(kpi):
     referrals_data(kpi)
     response = kpi.team["admin"].client.get(
-        reverse("kpi_table_xlsx", args=[kpi.clinic.slug, "monthly"]), {"start": "2026-01-01", "end": "2026-03-31"}
+        reverse("kpi_table_xlsx", args=[kpi.clinic.slug]),
+        {"table": "monthly", "start": "2026-01-01", "end": "2026-03-31"},
     )
     assert response["Content-Type"] == exports.XLSX_TYPE
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
@@ -422,7 +423,8 @@ def test_xlsx_export_of_the_monthly_table_keeps_numbers_as_numbers(kpi):
 
 
 def test_an_unknown_table_is_a_404(kpi):
-    assert kpi.team["admin"].client.get(reverse("kpi_table_csv", args=[kpi.clinic.slug, "nope"])).status_code == 404
+    url = reverse("kpi_table_csv", args=[kpi.clinic.slug])
+    assert kpi.team["admin"].client.get(url, {"table": "nope"}).status_code == 404
 
 
 def test_the_observation_export_page_shows_progress_while_pending(kpi):
