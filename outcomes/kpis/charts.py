@@ -15,7 +15,7 @@ from outcomes.kpis.dashboard import Kpi
 STYLE = Style(
     background="white", plot_background="white", foreground="#333", foreground_strong="#111",
     foreground_subtle="#ddd", colors=("#1f6f8b",), font_family="sans-serif", label_font_size=11,
-    major_label_font_size=11, value_font_size=10, title_font_size=13,
+    major_label_font_size=11, value_font_size=10, title_font_size=13, no_data_font_size=14,
 )  # fmt: skip
 
 
@@ -27,7 +27,7 @@ def trend_svg(kpi: Kpi, *, width: int = 420, height: int = 180) -> bytes:
         js=[], style=STYLE, width=width, height=height, show_legend=False, explicit_size=True,
         x_label_rotation=0, show_minor_x_labels=False, truncate_label=-1, margin=6, spacing=6,
         allow_interruptions=True, dots_size=2.5, print_values=False, include_x_axis=counts,
-        disable_xml_declaration=True,
+        disable_xml_declaration=True, no_data_text="No data in this period",
     )  # fmt: skip
     labels = [f"{month:%b %y}" for month, _ in series]
     chart.x_labels = labels

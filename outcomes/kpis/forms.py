@@ -28,7 +28,8 @@ class KpiFilterForm(forms.Form):
     staff = forms.TypedChoiceField(label="Staff member", required=False, coerce=int, empty_value=None)
 
     def __init__(self, data=None, *, programs, physicians, staff, today: datetime.date):
-        super().__init__(data)
+        defaults = default_filters(today)
+        super().__init__(data, initial={"start": defaults.start, "end": defaults.end})
         self.today = today
         self.fields["program"].choices = [("", "All programs"), *[(p.pk, p.name) for p in programs]]
         self.fields["physician"].choices = [("", "All physicians"), *[(p.pk, _physician_label(p)) for p in physicians]]
