@@ -55,6 +55,7 @@ How to run
     make bench BENCH_ARGS="--reminders-only"       # the reminder job only (bench/reminders.py)
     make bench BENCH_ARGS="--floor-only"           # the floor sheet only (bench/floorsheet.py)
     make bench BENCH_ARGS="--reports-only"         # PDF progress reports only (bench/reports.py)
+    make bench BENCH_ARGS="--dashboard-only"       # the KPI dashboard and export only (bench/dashboard.py)
 """
 
 import argparse
@@ -88,6 +89,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reports-only", action="store_true", help="measure the PDF reports only (bench/reports.py)")
     parser.add_argument("--queue-reports", type=int, default=500,
                         help="reports sent through the queue (default 500; 0 skips it)")  # fmt: skip
+    parser.add_argument(
+        "--dashboard-only",
+        action="store_true",
+        help="measure the KPI dashboard and the observation export only (bench/dashboard.py)",
+    )
+    parser.add_argument(
+        "--dashboard-patients", type=int, default=100_000, help="patients in bench-kpi (default 100000)"
+    )
+    parser.add_argument("--dashboard-sessions", type=int, default=2_000_000,
+                        help="booked sessions in bench-kpi (default 2000000)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
@@ -170,6 +181,10 @@ def main(argv: list[str]) -> int:
 
         migrate()
         reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)
+    if args.dashboard_only:
+        if args.rebuild:
+            recreate_database(bench_url)
+        run_dashboard(args)
         return 0
     prepare_data(args, bench_url)
     print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
@@ -216,7 +231,17 @@ def main(argv: list[str]) -> int:
     from bench import reports
 
     reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)  # PDF reports (bench/reports.py)
+    run_dashboard(args)  # the KPI dashboard and the observation export (bench/dashboard.py)
     return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> None:
+    from bench import dashboard
+
+    migrate()
+    dashboard.run_in_bench_urls(
+        min(args.iterations, 20), args.warmups, patients=args.dashboard_patients, sessions=args.dashboard_sessions
+    )
 
 
 if __name__ == "__main__":

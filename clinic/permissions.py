@@ -65,6 +65,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},
     "audit.view": {ADMIN},
+    # The KPI dashboard, its exports and the KPI API (outcomes/kpis/): aggregates for running the clinic.
+    "kpi.view": {ADMIN},
 }
 
 

@@ -191,6 +191,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60.0,
         "options": {"expires": 5 * 60.0},
     },
+    # Observation exports a broker outage left queued (outcomes/kpis/exports.py).
+    "kpi-exports": {"task": "outcomes.kpis.tasks.run_pending_exports", "schedule": 60.0, "options": {"expires": 60.0}},
 }
 # Task modules outside an app's tasks.py.
 CELERY_IMPORTS = ["outcomes.reports.tasks"]

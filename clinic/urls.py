@@ -9,6 +9,8 @@ from outcomes import api as outcomes_api
 from outcomes import progress_api
 from outcomes import progress_urls as outcomes_progress_urls
 from outcomes import urls as outcomes_urls
+from outcomes.kpis import api as kpi_api
+from outcomes.kpis import urls as kpi_urls
 from outcomes.reports import api as reports_api
 from outcomes.reports import urls as reports_urls
 from referrals import api as referrals_api
@@ -81,6 +83,7 @@ clinic_patterns = [
     *outcomes_progress_urls.clinic_patterns,
     *outcomes_urls.clinic_patterns,
     *reports_urls.clinic_patterns,
+    *kpi_urls.clinic_patterns,
 ]
 
 urlpatterns = [
@@ -100,6 +103,7 @@ urlpatterns = [
         progress_api.EnrollmentProgressView.as_view(),
         name="api-enrollment-progress",
     ),
+    path("api/v1/clinics/<slug:clinic_slug>/kpis/", kpi_api.KpiView.as_view(), name="api-kpis"),
     path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),

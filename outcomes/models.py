@@ -114,5 +114,6 @@ class Assessment(models.Model):
         return f"{self.battery.name}, {self.get_timepoint_display().lower()} {self.assessed_on:%m/%d/%Y}"
 
 
-# Progress reports keep their model in their own package (outcomes/reports/).
+# Progress reports and KPI exports keep their models in their own packages.
+from outcomes.kpis.models import KpiExport  # noqa: E402, F401
 from outcomes.reports.models import ReportRequest  # noqa: E402, F401

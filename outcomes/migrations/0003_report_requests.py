@@ -10,7 +10,6 @@ from clinic.rls import disable_sql, enable_sql
 
 class Migration(migrations.Migration):
 
-    initial = True
 
     dependencies = [
         ('clinic', '0016_outbound_place_offered'),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clinic import prescriptions, services
 from clinic.models import Enrollment
+from outcomes.kpis.models import KpiExport
 from referrals.models import ReferralAttachment
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
@@ -87,6 +88,11 @@ def clinic_b_objects(team_b, patient_b):
         "provider_id": referral.referring_provider_id,
         "program_id": referral.program_id,
         "report_id": report.pk,
+        "export_id": KpiExport.objects.create(
+            clinic=referral.clinic,
+            requested_by=team_b["admin"].membership,
+            filters={"start": "2026-01-01", "end": "2026-01-31"},
+        ).pk,  # fmt: skip
     }
 
 
@@ -262,6 +268,8 @@ ROLE_MATRIX = [
     ("report_inbox", False, "get", {"admin", "physiologist", "physician"}),
     ("report_create", True, "post", {"admin", "physiologist"}),
     ("api-report-request-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("kpi_dashboard", False, "get", {"admin"}),
+    ("api-kpis", False, "get", {"admin"}),
 ]
 
 

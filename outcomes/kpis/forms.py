@@ -1,0 +1,70 @@
+"""The dashboard's filters, shared by the page, the exports and the API (as query parameters)."""
+
+import datetime
+
+from django import forms
+
+from clinic.forms import DateInput
+from outcomes.kpis.dashboard import default_filters
+from outcomes.kpis.queries import KpiFilters
+
+MAX_DAYS = 366 * 5  # five years of months is as far back as a trend chart stays readable
+
+
+def _staff_label(membership) -> str:
+    return membership.user.get_full_name() or membership.user.email
+
+
+def _physician_label(provider) -> str:
+    name = f"{provider.last_name}, {provider.first_name}"
+    return f"{name}, {provider.credentials}" if provider.credentials else name
+
+
+class KpiFilterForm(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=DateInput(), input_formats=["%Y-%m-%d"])
+    end = forms.DateField(label="To", required=False, widget=DateInput(), input_formats=["%Y-%m-%d"])
+    program = forms.TypedChoiceField(label="Program", required=False, coerce=int, empty_value=None)
+    physician = forms.TypedChoiceField(label="Referring physician", required=False, coerce=int, empty_value=None)
+    staff = forms.TypedChoiceField(label="Staff member", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, data=None, *, programs, physicians, staff, today: datetime.date):
+        defaults = default_filters(today)
+        super().__init__(data, initial={"start": defaults.start, "end": defaults.end})
+        self.today = today
+        self.fields["program"].choices = [("", "All programs"), *[(p.pk, p.name) for p in programs]]
+        self.fields["physician"].choices = [("", "All physicians"), *[(p.pk, _physician_label(p)) for p in physicians]]
+        self.fields["staff"].choices = [("", "All staff"), *[(m.pk, _staff_label(m)) for m in staff]]
+
+    def clean(self):
+        data = super().clean()
+        defaults = default_filters(self.today)
+        start = data.get("start") or defaults.start
+        end = data.get("end") or defaults.end
+        if "start" in data and "end" in data:
+            if end < start:
+                raise forms.ValidationError("The end date is before the start date.")
+            if (end - start).days > MAX_DAYS:
+                raise forms.ValidationError("Choose a period of at most five years.")
+        data["start"], data["end"] = start, end
+        return data
+
+    def filters(self) -> KpiFilters:
+        """The chosen filters, or the default period with no other filter when the form is invalid."""
+        if not self.is_valid():
+            return default_filters(self.today)
+        data = self.cleaned_data
+        return KpiFilters(
+            start=data["start"], end=data["end"], program_id=data.get("program"),
+            physician_id=data.get("physician"), staff_id=data.get("staff"),
+        )  # fmt: skip
+
+    def query_string(self) -> str:
+        """The filters as a query string for the export links (valid values only)."""
+        from urllib.parse import urlencode
+
+        if not self.is_valid():
+            return ""
+        data = self.cleaned_data
+        pairs = {"start": data["start"].isoformat(), "end": data["end"].isoformat()}
+        pairs.update({name: data[name] for name in ("program", "physician", "staff") if data.get(name)})
+        return urlencode(pairs)
