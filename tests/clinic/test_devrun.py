@@ -19,7 +19,9 @@ from tests.stack import (
     wait_for,
 )
 
-pytestmark = pytest.mark.devrun
+# One pytest-xdist process takes them all: the module's stack is started once, and the stacks (initdb,
+# migrate, seed) share the cores with one process of tests, not two.
+pytestmark = [pytest.mark.devrun, pytest.mark.xdist_group("devrun")]
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
