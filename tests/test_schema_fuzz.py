@@ -32,7 +32,7 @@ from tests.api_objects import api_objects
 
 pytestmark = pytest.mark.schemafuzz  # CI's second pass (another PostgreSQL, same code) leaves it out
 
-EXAMPLES = 5  # fuzzed requests per operation and generation mode (positive, negative)
+EXAMPLES = 3  # fuzzed requests per operation, generation mode (positive, negative) and role: 12 in all
 STATEFUL_STEPS = 6  # calls in one stateful scenario
 STATEFUL_EXAMPLES = 10  # stateful scenarios per run
 
