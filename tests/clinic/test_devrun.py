@@ -1,6 +1,7 @@
 """`make run` as a supervisor: whatever it starts lives and dies with it.
 
-Real processes (marker `devrun`, about a minute and a half), started by tests/stack.py.
+Real processes (marker `devrun`, about two minutes), started by tests/stack.py, on copies of one prepared data
+directory.
 """
 
 import shutil
