@@ -28,8 +28,12 @@ run: install
 system-packages:
 	@$(PYTHON) tests/system_packages.py test
 
+# pytest-xdist processes: one per core, at most 2 (each has its own test database and Redis databases,
+# tests/settings.py); tests marked xdist_group share one process. TEST_WORKERS=0 runs in this one process.
+TEST_WORKERS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 0)
+
 test: install system-packages
-	MEDFIT_TEST_REDIS_DB=1 $(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+	MEDFIT_TEST_REDIS_DB=1 $(WITH_SERVICES) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -53,8 +53,8 @@ def configure_django() -> str:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # no HTTPS redirect, test Redis database
     os.environ["DEBUG"] = "0"  # measure the production code paths (cached templates, no debug toolbar)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")  # the host django.test.Client sends
-    # A Redis database of its own, so a concurrent `make test` (db 1, cleared at start) can't interfere.
-    os.environ.setdefault("MEDFIT_TEST_REDIS_DB", "2")
+    # A Redis database of its own, so a concurrent `make test` (dbs 1-8, cleared at start) can't interfere.
+    os.environ.setdefault("MEDFIT_TEST_REDIS_DB", "9")
 
     import django
     from django.conf import settings

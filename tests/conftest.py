@@ -4,13 +4,14 @@ The suite connects as the application role, as production does, so row-level sec
 audit table's privileges are real. The test database is created, migrated and flushed as the owner.
 """
 
+import contextlib
 import logging
 import threading
 
 import pytest
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client, TransactionTestCase
@@ -31,7 +32,9 @@ def _clean_test_redis():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request, django_test_environment, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django's, as the owner. django_db_modify_db_settings names each pytest-xdist worker's database
+    apart (test_medfit_gw0, test_medfit_gw1)."""
     from django.test.utils import setup_databases, teardown_databases
 
     with django_db_blocker.unblock(), connected_as_owner():
@@ -59,6 +62,23 @@ def _fixtures_see_every_clinic(sender, connection, **kwargs):
     owner's do. Requests and tasks narrow it exactly as in production, and put it back afterwards."""
     if connection.settings_dict["USER"] == settings.DATABASE_APP_ROLE:
         rls.activate(rls.Scope(bypass=True), force=True)
+
+
+@contextlib.contextmanager
+def rows_shared_by_the_module(django_db_blocker):
+    """For a module-scoped fixture: rows built once for all of a module's tests, in a transaction around
+    theirs (each test's own changes roll back to a savepoint, as with `db`), rolled back after the last.
+
+    Only for tests that request `db` (not `transactional_db`) and leave the shared rows as they found them.
+    """
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 def make_clinic(slug: str, **fields) -> Clinic:
@@ -150,19 +170,19 @@ def clinic_b(db):
     return make_clinic("bravo")
 
 
-def _personas(clinic):
+def personas(clinic) -> dict:
     return {role: Persona(make_member(clinic, role)) for role in Role.values}
 
 
 @pytest.fixture
 def team_a(clinic_a):
     """One signed-in persona per role in clinic A: team_a["admin"].client, …"""
-    return _personas(clinic_a)
+    return personas(clinic_a)
 
 
 @pytest.fixture
 def team_b(clinic_b):
-    return _personas(clinic_b)
+    return personas(clinic_b)
 
 
 @pytest.fixture

@@ -16,7 +16,20 @@ def redis_url_with_db(url: str, db: str) -> str:
     return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
 
 
-TEST_REDIS_URL = redis_url_with_db(REDIS_URL, os.environ.get("MEDFIT_TEST_REDIS_DB", "1"))
+def xdist_redis_db(base: str | int) -> str:
+    """The Redis database numbered `base` for this test process: under pytest-xdist each worker (gw0, gw1, ...)
+    adds its number, so that its cache, its Celery queues and the flushes of either stay its own. Processes
+    the tests start inherit PYTEST_XDIST_WORKER and so land on the same database."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    if worker >= MAX_TEST_WORKERS:
+        raise RuntimeError(f"at most {MAX_TEST_WORKERS} pytest-xdist workers: Redis has a database each for them")
+    return str(int(base) + worker)
+
+
+# Redis databases: MEDFIT_TEST_REDIS_DB (default 1) and up for the workers' caches and brokers, 5 and up
+# for the Celery worker processes some tests start (tests/clinic/test_outbox.py); 0 is the developer's.
+MAX_TEST_WORKERS = 4
+TEST_REDIS_URL = redis_url_with_db(REDIS_URL, xdist_redis_db(os.environ.get("MEDFIT_TEST_REDIS_DB", "1")))
 CACHES = {**CACHES, "redis": {**CACHES["redis"], "LOCATION": TEST_REDIS_URL, "KEY_PREFIX": "medfit-test"}}  # noqa: F405
 CELERY_BROKER_URL = celery_url(TEST_REDIS_URL).replace("?db=", "?virtual_host=")
 SECURE_SSL_REDIRECT = False

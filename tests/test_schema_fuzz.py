@@ -30,7 +30,9 @@ from clinic.models import Role
 from clinic.permissions import PERMISSIONS
 from tests.api_objects import api_objects
 
-EXAMPLES = 5  # fuzzed requests per operation and generation mode (positive, negative)
+pytestmark = pytest.mark.schemafuzz  # CI's second pass (another PostgreSQL, same code) leaves it out
+
+EXAMPLES = 3  # fuzzed requests per operation, generation mode (positive, negative) and role: 12 in all
 STATEFUL_STEPS = 6  # calls in one stateful scenario
 STATEFUL_EXAMPLES = 10  # stateful scenarios per run
 

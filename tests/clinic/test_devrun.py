@@ -1,10 +1,12 @@
 """`make run` as a supervisor: whatever it starts lives and dies with it.
 
-Real processes (marker `devrun`, about a minute and a half), started by tests/stack.py.
+Real processes (marker `devrun`, about two minutes), started by tests/stack.py, on copies of one prepared data
+directory.
 """
 
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ from tests.stack import (
     wait_for,
 )
 
-pytestmark = pytest.mark.devrun
+# One pytest-xdist process takes them all: the module's stack is started once, and the stacks (initdb,
+# migrate, seed) share the cores with one process of tests, not two.
+pytestmark = [pytest.mark.devrun, pytest.mark.xdist_group("devrun")]
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -31,14 +35,48 @@ def postmaster_pid(data_dir: Path) -> int | None:
     return pid if pid > 0 else None
 
 
+def remove_data_dir(data_dir: Path) -> None:
+    stop_leftover_services(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def prepared_data_dir():
+    """A data directory that `make run` started on from nothing (initdb, migrate, seed_demo), answered on and
+    stopped on SIGTERM: the tests start from copies of it, as a developer's next `make run` does, instead of
+    spending a minute each on initdb and the migrations. test_sigterm_during_start_up... starts from nothing."""
+    stack = Stack(new_data_dir(), free_port())
+    try:
+        stack.wait_until_healthy()
+        stack.process.send_signal(signal.SIGTERM)
+        assert stack.process.wait(timeout=60) == 0, stack.log()[-3000:]
+        yield stack.data_dir
+    finally:
+        stack.stop()
+        stack.log_path.unlink(missing_ok=True)
+        remove_data_dir(stack.data_dir)
+
+
+def copy_of(data_dir: Path) -> Path:
+    """The data files, owners kept (PostgreSQL runs as its own user when we are root), without the sockets,
+    locks and pid files of the run that made them."""
+    copy = new_data_dir()
+    subprocess.run(["cp", "-a", f"{data_dir}/.", str(copy)], check=True)  # noqa: S607 (coreutils, on PATH)
+    for pattern in ("*.sock", "*.ctl", ".s.PGSQL.*", "*.pid", "*.lock", ".handle_pids.json"):
+        for path in copy.rglob(pattern):
+            path.unlink()
+    return copy
+
+
 @pytest.fixture
-def start_stack():
-    """Start stacks; whatever a test leaves running is stopped, and the data directories made here removed."""
+def start_stack(prepared_data_dir):
+    """Start stacks, on a copy of the prepared data directory unless given one (or fresh=True: an empty one);
+    whatever a test leaves running is stopped, and the data directories made here removed."""
     stacks, made_here = [], []
 
-    def start(data_dir: Path | None = None, port: int | None = None) -> Stack:
+    def start(data_dir: Path | None = None, port: int | None = None, fresh: bool = False) -> Stack:
         if data_dir is None:
-            data_dir = new_data_dir()
+            data_dir = new_data_dir() if fresh else copy_of(prepared_data_dir)
             made_here.append(data_dir)
         stack = Stack(data_dir, port or free_port())
         stacks.append(stack)
@@ -49,22 +87,20 @@ def start_stack():
         stack.stop()
         stack.log_path.unlink(missing_ok=True)
     for data_dir in made_here:
-        stop_leftover_services(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        remove_data_dir(data_dir)
 
 
 @pytest.fixture(scope="module")
-def running():
+def running(prepared_data_dir):
     """One healthy stack shared by the tests that leave it running."""
-    stack = Stack(new_data_dir(), free_port())
+    stack = Stack(copy_of(prepared_data_dir), free_port())
     try:
         stack.wait_until_healthy()
         yield stack
     finally:
         stack.stop()
         stack.log_path.unlink(missing_ok=True)
-        stop_leftover_services(stack.data_dir)
-        shutil.rmtree(stack.data_dir, ignore_errors=True)
+        remove_data_dir(stack.data_dir)
 
 
 def test_sigterm_stops_everything_it_started(start_stack):
@@ -115,7 +151,7 @@ def test_postgres_and_redis_left_by_a_killed_run_stop_with_the_next_run(start_st
 
 
 def test_sigterm_during_start_up_stops_the_postgres_it_started(start_stack):
-    stack = start_stack()
+    stack = start_stack(fresh=True)  # initdb and the migrations: a start-up long enough to interrupt
     postmaster = wait_for(lambda: postmaster_pid(stack.data_dir), 120)
     assert postmaster, stack.log()[-3000:]
     stack.process.send_signal(signal.SIGTERM)

@@ -21,10 +21,12 @@ from clinic.celery import app
 from clinic.models import OutboundMessage
 from clinic.settings import celery_url
 from tests.conftest import run_at_once
-from tests.settings import redis_url_with_db
+from tests.settings import MAX_TEST_WORKERS, redis_url_with_db, xdist_redis_db
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER_REDIS_DB = "5"  # the real-process worker's own broker database, away from the in-process worker
+# The real-process worker's own broker database, away from the in-process workers' (1 and up). The worker
+# process adds the pytest-xdist worker's number to it, as this test does in worker_redis_url().
+WORKER_REDIS_DB = str(1 + MAX_TEST_WORKERS)
 
 
 def invite(team, email="new.person@alpha.test"):
@@ -140,7 +142,7 @@ def test_a_broker_outage_delays_a_message_but_does_not_fail_the_change(transacti
 
 
 def worker_redis_url() -> str:
-    return redis_url_with_db(settings.REDIS_URL, WORKER_REDIS_DB)
+    return redis_url_with_db(settings.REDIS_URL, xdist_redis_db(WORKER_REDIS_DB))
 
 
 def worker_broker_url() -> str:
