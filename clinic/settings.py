@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
         "HrMaxMethodEnum": "clinic.models.HrMaxMethod",
         "OccurrenceStatusEnum": "scheduling.models.Occurrence.Status",
         "BookingStatusEnum": "scheduling.models.Booking.Status",
+        "TimepointEnum": "outcomes.models.Timepoint",
     },
 }
 
