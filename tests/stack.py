@@ -125,8 +125,9 @@ class Stack:
         return next(p for p in psutil.Process(self.process.pid).children() if "clinic.devrun" in command_line(p))
 
     def app_process(self, name: str) -> psutil.Process | None:
-        """The web, worker or beat process devrun runs now (the gunicorn or Celery main process), if any."""
-        marker = {"web": "gunicorn", "worker": "worker", "beat": "beat"}[name]
+        """The web, worker, reports worker or beat process devrun runs now (the gunicorn or Celery main
+        process), if any. The two Celery workers differ by their --hostname."""
+        marker = {"web": "gunicorn", "worker": "default@", "reports worker": "reports@", "beat": "beat"}[name]
         return next((p for p in self.devrun().children() if marker in command_line(p)), None)
 
     def app_pids(self) -> set[int]:

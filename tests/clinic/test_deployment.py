@@ -10,7 +10,7 @@ import yaml
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ["web", "worker", "beat"]
+APP_SERVICES = ["web", "worker", "reports-worker", "beat"]
 REQUIRED_IN_PRODUCTION = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
 # Read by the processes the image runs rather than by Django's settings.
 READ_OUTSIDE_SETTINGS = {"WEB_CONCURRENCY"}

@@ -73,9 +73,9 @@ def test_sessions_are_generated_in_the_clinics_own_time_zone(db, program):
 
 def test_sessions_stay_within_the_class_dates(clinic_a, program):
     today = services.local_date(clinic_a, timezone.now())
-    template = make_template(
-        clinic_a, program, starts_on=today + datetime.timedelta(weeks=2), ends_on=today + datetime.timedelta(weeks=4)
-    )
+    # Tuesday to the Monday two weeks later holds exactly two of the class's Mondays, whatever today is.
+    tuesday = today + datetime.timedelta(days=7 + (1 - today.weekday()) % 7)
+    template = make_template(clinic_a, program, starts_on=tuesday, ends_on=tuesday + datetime.timedelta(days=13))
     services.occurrences_generate(clinic=clinic_a, template=template)
     days = [services.local_date(clinic_a, o.starts_at) for o in template.occurrences.all()]
     assert len(days) == 2 and all(template.starts_on <= day <= template.ends_on for day in days)
