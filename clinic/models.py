@@ -122,6 +122,8 @@ class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
     roles = ArrayField(models.CharField(max_length=20, choices=Role.choices))
     is_active = models.BooleanField(default=True)
+    # Claims name the rendering and supervising practitioner, and every MDPP line the coach, by NPI.
+    npi = models.CharField("NPI", max_length=10, blank=True)
     created_at = models.DateTimeField(default=now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
 
@@ -373,6 +375,9 @@ class Program(models.Model):
     default_length_weeks = models.PositiveSmallIntegerField(default=12)
     default_session_count = models.PositiveSmallIntegerField(default=36)
     sessions_per_week = models.PositiveSmallIntegerField(default=3)
+    # Only programs CMS has approved as intensive cardiac rehab (Ornish, Pritikin, Benson-Henry) may bill
+    # G0422/G0423 (domain reference section 3.1); billing/claims.py blocks ICR lines of any other.
+    cms_approved_icr = models.BooleanField("CMS-approved intensive cardiac rehab program", default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
 

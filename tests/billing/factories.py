@@ -1,0 +1,84 @@
+"""Builders for billing tests: sessions made through the ORM (the floor sheet is not the subject here)."""
+
+import datetime
+import importlib
+import zoneinfo
+from decimal import Decimal
+
+from billing.models import BillingRule, Coverage, Payer
+from clinic.models import Enrollment
+from scheduling.models import Booking, Occurrence, SessionLog
+from tests.conftest import make_member, make_patient, make_program
+
+START = datetime.date(2026, 3, 2)  # a Monday
+
+
+def ensure_rules() -> None:
+    """The rules are loaded by a migration; a transactional test's flush empties them."""
+    if not BillingRule.objects.exists():
+        rules = importlib.import_module("billing.migrations.0002_billing_rules")
+        for program_type, key, value, start, end, source, uncertain in rules.RULES:
+            BillingRule.objects.create(
+                program_type=program_type, key=key, value=value, effective_from=start, effective_to=end,
+                source=source, uncertain=uncertain,
+            )  # fmt: skip
+
+
+def covered_enrollment(clinic, program_type="cr", *, mrn="B-001", payer=None, **program_fields) -> Enrollment:
+    """A patient in a program with Medicare coverage from 2020 on."""
+    ensure_rules()
+    program = make_program(clinic, program_type, name=f"{program_type} {mrn}")
+    for field, value in program_fields.items():
+        setattr(program, field, value)
+    program.save()
+    patient = make_patient(clinic, mrn)
+    payer = payer or Payer.objects.get_or_create(clinic=clinic, name="Medicare", defaults={"kind": "medicare"})[0]
+    Coverage.objects.create(
+        clinic=clinic, patient=patient, payer=payer, member_id="1EG4TE5MK73", starts_on=datetime.date(2020, 1, 1)
+    )
+    return Enrollment.objects.create(clinic=clinic, patient=patient, program=program, start_date=START)
+
+
+def staff(clinic, role="physiologist", npi="1234567893"):
+    member = clinic.memberships.filter(roles__contains=[role]).first() or make_member(clinic, role)
+    if member.npi != npi:
+        member.npi = npi
+        member.save(update_fields=["npi"])
+    return member
+
+
+def add_session(
+    enrollment, day: datetime.date, *, hour=9, minutes=60, attendance="present", supervisor="default", coach=None,
+    **log_fields,
+) -> SessionLog:  # fmt: skip
+    clinic = enrollment.clinic
+    tz = zoneinfo.ZoneInfo(clinic.timezone)
+    starts_at = datetime.datetime.combine(day, datetime.time(hour), tzinfo=tz)
+    member = staff(clinic)
+    occurrence = Occurrence.objects.create(
+        clinic=clinic, program=enrollment.program, name="Class", starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=1), capacity=30, staff=member,
+        supervising_practitioner=member if supervisor == "default" else supervisor, coach=coach,
+    )  # fmt: skip
+    booking = Booking.objects.create(
+        clinic=clinic, occurrence=occurrence, enrollment=enrollment, patient=enrollment.patient, booked_by=member
+    )
+    ended = starts_at + datetime.timedelta(minutes=minutes) if minutes is not None else None
+    return SessionLog.objects.create(
+        clinic=clinic, booking=booking, occurrence=occurrence, enrollment=enrollment, patient=enrollment.patient,
+        attendance=attendance, started_at=starts_at if minutes is not None else None, ended_at=ended,
+        **{"ecg_monitored": True, **log_fields},
+    )  # fmt: skip
+
+
+def add_sessions(enrollment, count: int, *, start=START, per_day=1, **fields) -> list[SessionLog]:
+    """`count` sessions, `per_day` a day on consecutive days from `start`."""
+    logs = []
+    for number in range(count):
+        day = start + datetime.timedelta(days=number // per_day)
+        logs.append(add_session(enrollment, day, hour=8 + 2 * (number % per_day), **fields))
+    return logs
+
+
+def kg(value) -> Decimal:
+    return Decimal(str(value))
