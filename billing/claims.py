@@ -139,7 +139,7 @@ def _first_mdpp_sessions(clinic: Clinic, patient_ids) -> dict[int, list[tuple[da
     return {patient: sorted(values) for patient, values in firsts.items()}
 
 
-def _coverages(clinic: Clinic, patient_ids) -> dict[int, list[Coverage]]:
+def coverages_of(clinic: Clinic, patient_ids) -> dict[int, list[Coverage]]:
     coverages = defaultdict(list)
     for coverage in Coverage.objects.filter(clinic=clinic, patient_id__in=patient_ids).select_related("payer"):
         coverages[coverage.patient_id].append(coverage)
@@ -195,7 +195,7 @@ class Context:
         self.clinic = clinic
         self.rules = Rules()
         self.sessions = sessions
-        self.coverages = _coverages(clinic, patient_ids)
+        self.coverages = coverages_of(clinic, patient_ids)
         self.fees = _fees(clinic)
         self.plan_days = _signed_plan_days(clinic, enrollment_ids)
         self.npi = dict(Membership.objects.filter(clinic=clinic).values_list("pk", "npi"))

@@ -43,6 +43,12 @@ PERMISSIONS: dict[str, set[str]] = {
     "session.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "safety.override": {ADMIN, PHYSIOLOGIST},
     "today.view": {ADMIN, PHYSIOLOGIST},
+    # Billing (billing/): claim lines, batches, payers and fee schedules; coverage on the patient's chart.
+    # Billing staff see attendance, codes and coverage, never clinical notes.
+    "billing.view": {ADMIN, BILLING},
+    "billing.manage": {ADMIN, BILLING},
+    "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "coverage.manage": {ADMIN, BILLING},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

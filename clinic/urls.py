@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from billing import api as billing_api
+from billing import urls as billing_urls
 from clinic import api, errors, prescription_api, prescription_views, views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
@@ -31,6 +33,11 @@ router.register("bookings", scheduling_api.BookingViewSet, basename="api-booking
 router.register("standing-bookings", scheduling_api.StandingBookingViewSet, basename="api-standing-booking")
 router.register("authorizations", scheduling_api.AuthorizationViewSet, basename="api-authorization")
 router.register("reminders", reminder_api.ReminderViewSet, basename="api-reminder")
+router.register("billing/claim-lines", billing_api.ClaimLineViewSet, basename="api-claim-line")
+router.register("billing/batches", billing_api.ClaimBatchViewSet, basename="api-claim-batch")
+router.register("billing/payers", billing_api.PayerViewSet, basename="api-payer")
+router.register("billing/coverages", billing_api.CoverageViewSet, basename="api-coverage")
+router.register("billing/fees", billing_api.FeeViewSet, basename="api-fee")
 router.register(
     r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
     prescription_api.PrescriptionViewSet,
@@ -67,6 +74,7 @@ clinic_patterns = [
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
+    *billing_urls.clinic_patterns,
 ]
 
 urlpatterns = [

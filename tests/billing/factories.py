@@ -82,3 +82,31 @@ def add_sessions(enrollment, count: int, *, start=START, per_day=1, **fields) ->
 
 def kg(value) -> Decimal:
     return Decimal(str(value))
+
+
+def billing_objects(clinic, patient, actor) -> dict:
+    """One object of every billing kind an URL names, in this clinic: payer, coverage, fee, claim line, batch."""
+    from billing import services
+    from billing.claims import claim_lines_derive
+    from billing.models import ClaimLine, FeeScheduleEntry
+
+    ensure_rules()
+    payer = Payer.objects.create(clinic=clinic, name=f"Medicare {clinic.slug}", kind="medicare")
+    coverage = Coverage.objects.create(
+        clinic=clinic, patient=patient, payer=payer, member_id="1EG4TE5MK73", starts_on=datetime.date(2020, 1, 1)
+    )
+    fee = FeeScheduleEntry.objects.create(clinic=clinic, code="93798", amount="120.00", effective_from=START)
+    program = make_program(clinic, "cr", name=f"Billing CR {clinic.slug}")
+    enrollment = Enrollment.objects.create(clinic=clinic, patient=patient, program=program, start_date=START)
+    add_session(enrollment, START)
+    add_session(enrollment, START + datetime.timedelta(days=1))
+    claim_lines_derive(clinic=clinic, enrollment_ids=[enrollment.pk])
+    first, second = ClaimLine.objects.filter(enrollment=enrollment).order_by("date_of_service")
+    batch = services.batch_export(clinic=clinic, actor=actor, line_ids=[first.pk])
+    return {
+        "payer_id": payer.pk,
+        "coverage_id": coverage.pk,
+        "fee_id": fee.pk,
+        "line_id": second.pk,
+        "batch_id": batch.pk,
+    }

@@ -12,6 +12,7 @@ from clinic.models import Enrollment
 from referrals.models import ReferralAttachment
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
+from tests.billing.factories import billing_objects
 from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
@@ -70,9 +71,11 @@ def clinic_b_objects(team_b, patient_b):
     )  # fmt: skip
     schedule = _schedule_objects(team_b, patient_b, referral.program)
     floor = floor_sheet_objects(team_b, schedule["booking_id"])
+    billing = billing_objects(referral.clinic, patient_b, team_b["billing"].membership)
     return {
         **schedule,
         **floor,
+        **billing,
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
@@ -213,6 +216,19 @@ ROLE_MATRIX = [
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
     ("today", False, "get", {"admin", "physiologist"}),
     ("api-session-log-list", False, "get", ALL),
+    ("claim_line_list", False, "get", {"admin", "billing"}),
+    ("batch_list", False, "get", {"admin", "billing"}),
+    ("payer_list", False, "get", {"admin", "billing"}),
+    ("payer_create", False, "get", {"admin", "billing"}),
+    ("fee_list", False, "get", {"admin", "billing"}),
+    ("fee_create", False, "get", {"admin", "billing"}),
+    ("billing_rule_list", False, "get", {"admin", "billing"}),
+    ("coverage_create", True, "get", {"admin", "billing"}),
+    ("api-claim-line-list", False, "get", {"admin", "billing"}),
+    ("api-claim-batch-list", False, "get", {"admin", "billing"}),
+    ("api-payer-list", False, "get", {"admin", "billing"}),
+    ("api-coverage-list", False, "get", {"admin", "billing"}),
+    ("api-fee-list", False, "get", {"admin", "billing"}),
 ]
 
 
