@@ -381,3 +381,12 @@ LOGGING = {
         "django.server": {"handlers": ["null"], "propagate": False},  # runserver's access log
     },
 }
+
+# Individualized treatment plans (clinic/treatment_plans.py): a signed ITP covers dates of service
+# from its signature date up to this many days after it. Source: Medicare Benefit Policy Manual
+# Ch.15 §232 and 42 CFR 410.47/410.49, "established, reviewed, and signed by a physician every 30
+# days" (../shared/reference/domain.md 3.5). Billing may move it into its dated rules table.
+ITP_REVIEW_DAYS = 30
+# The staff "due or overdue" list and the physicians' daily email count plans whose coverage ends
+# within this many days.
+ITP_DUE_WITHIN_DAYS = 7
