@@ -27,6 +27,14 @@ PERMISSIONS: dict[str, set[str]] = {
     # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
     "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "prescription.edit": {ADMIN, PHYSIOLOGIST},
+    # Individualized treatment plans (clinic/treatment_plans/). Billing reads dates and signatures, not
+    # the clinical text (diagnosis, goals, services); physicians read their own patients' plans and
+    # sign those of patients they are linked to (treatment_plans.selectors.may_sign).
+    "itp.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "itp.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "itp.edit": {ADMIN, PHYSIOLOGIST},
+    "itp.sign": {PHYSICIAN},
+    "itp.due": {ADMIN, PHYSIOLOGIST, BILLING},
     # Schedules and bookings (scheduling/). Physicians read the bookings of their own patients only
     # (scheduling.selectors.bookings_visible_to); billing reads bookings and attendance, not clinical notes.
     "schedule.view": {ADMIN, PHYSIOLOGIST, BILLING},
