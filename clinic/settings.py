@@ -184,6 +184,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Recurring classes generate their occurrences 8 weeks ahead (scheduling/services.py).
     "extend-schedules": {"task": "scheduling.tasks.extend_schedules", "schedule": 24 * 60 * 60.0},
+    # Physicians' daily count of treatment plans due: hourly, so a worker that was down at the hour
+    # still sends it that day; the outbox key makes it once per physician per day.
+    "itp-due-digests": {
+        "task": "clinic.tasks.queue_itp_due_digests",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 60 * 60.0},
+    },
 }
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
@@ -390,3 +397,5 @@ ITP_REVIEW_DAYS = 30
 # The staff "due or overdue" list and the physicians' daily email count plans whose coverage ends
 # within this many days.
 ITP_DUE_WITHIN_DAYS = 7
+# The physicians' daily "plans due" email goes out at the first hourly run after this local hour.
+ITP_DIGEST_HOUR = 7

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from clinic import api, errors, prescription_api, prescription_views, views
+from clinic.treatment_plans import api as plan_api
+from clinic.treatment_plans import views as plan_views
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
@@ -37,7 +39,10 @@ router.register(
     basename="api-prescription",
 )
 
+router.register("treatment-plans", plan_api.TreatmentPlanViewSet, basename="api-treatment-plan")
+
 RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
+PLAN = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/plan/"
 router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
 
 clinic_patterns = [
@@ -64,6 +69,14 @@ clinic_patterns = [
     path(RX + "history/", prescription_views.prescription_history, name="prescription_history"),
     path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
     path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
+    path(PLAN, plan_views.plan_list, name="plan_list"),
+    path(PLAN + "draft/", plan_views.plan_draft, name="plan_draft"),
+    path(PLAN + "review/", plan_views.plan_review, name="plan_review"),
+    path(PLAN + "v<int:version>/", plan_views.plan_version, name="plan_version"),
+    path(PLAN + "v<int:version>/print/", plan_views.plan_print, name="plan_print"),
+    path("portal/plans/", plan_views.portal_plans, name="portal_plans"),
+    path("portal/plans/<int:plan_id>/sign/", plan_views.portal_sign, name="portal_sign"),
+    path("treatment-plans/due/", plan_views.plans_due, name="plans_due"),
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,

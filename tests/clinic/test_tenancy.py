@@ -12,6 +12,7 @@ from clinic.models import Enrollment
 from referrals.models import ReferralAttachment
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
+from tests.clinic.treatment_plan_factories import make_plan
 from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
@@ -70,6 +71,7 @@ def clinic_b_objects(team_b, patient_b):
     )  # fmt: skip
     schedule = _schedule_objects(team_b, patient_b, referral.program)
     floor = floor_sheet_objects(team_b, schedule["booking_id"])
+    plan = make_plan(enrollment, team_b["physiologist"].membership)
     return {
         **schedule,
         **floor,
@@ -77,6 +79,7 @@ def clinic_b_objects(team_b, patient_b):
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
         "version": prescription.version,
+        "plan_id": plan.pk,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
@@ -213,6 +216,9 @@ ROLE_MATRIX = [
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
     ("today", False, "get", {"admin", "physiologist"}),
     ("api-session-log-list", False, "get", ALL),
+    ("portal_plans", False, "get", {"physician"}),
+    ("plans_due", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-treatment-plan-list", False, "get", ALL),
 ]
 
 
@@ -282,6 +288,11 @@ ENROLLMENT_ROLE_MATRIX = [
     ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
     ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
     ("api-prescription-detail", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("plan_list", {}, "get", {"admin", "physiologist", "billing"}),
+    ("plan_draft", {}, "get", {"admin", "physiologist"}),
+    ("plan_review", {}, "post", {"admin", "physiologist"}),
+    ("plan_version", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
+    ("plan_print", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
 ]
 
 
@@ -294,6 +305,7 @@ def enrollment_a(team_a, patient_a):
         clinic=patient_a.clinic, actor=team_a["physiologist"].membership, enrollment=enrollment,
         data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
     )  # fmt: skip
+    make_plan(enrollment, team_a["physiologist"].membership)
     return enrollment
 
 
