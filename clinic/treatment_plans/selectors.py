@@ -2,6 +2,7 @@
 depends on the role); an id from a request that is not visible gives Http404."""
 
 import datetime
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -176,12 +177,17 @@ class DueRow:
         return self.plan is None or self.days_left < 0
 
 
+def clinic_today(clinic: Clinic) -> datetime.date:
+    """Today in the clinic's time zone (a Celery task has no clinic time zone active)."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(clinic.timezone))
+
+
 def plans_due(*, membership: Membership, today: datetime.date | None = None) -> list[DueRow]:
     """Open CR/ICR/PR enrollments (that this member may see) whose last signature's coverage ends
     within ITP_DUE_WITHIN_DAYS or has ended, and those with no signed plan at all; most urgent first.
     Two queries whatever the number of enrollments."""
     clinic = membership.clinic
-    today = today or timezone.localdate()
+    today = today or clinic_today(clinic)
     enrollments = list(
         Enrollment.objects.filter(
             clinic_id=clinic.pk,
