@@ -294,6 +294,7 @@ SPECTACULAR_SETTINGS = {
 DEMO_SEEDERS = [
     "referrals.demo.seed",
     "clinic.prescription_demo.seed",
+    "clinic.treatment_plans.demo.seed",
     "scheduling.demo.seed",
     "scheduling.reminder_demo.seed",
     "scheduling.floorsheet_demo.seed",
