@@ -799,6 +799,48 @@ class Observation(models.Model):
         return f"{self.measure.code} = {self.value} {self.unit}"
 
 
+class ClinicalAlert(models.Model):
+    """Something about a patient that needs a clinician the same day (a PHQ-9 item 9 answer above 0).
+    Raised by the service that recorded its cause, in the same transaction, once per cause (`source`,
+    `source_id`); shown on the chart and the physiologist's "today" page until acknowledged with a note.
+    The message says what to do, not the clinical detail: the chart holds that."""
+
+    class Kind(models.TextChoices):
+        PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 above 0"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="clinical_alerts")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.CharField(max_length=200)
+    raised_at = models.DateTimeField(default=now)
+    source = models.CharField(max_length=20, help_text="What raised it: assessment, ...")
+    source_id = models.BigIntegerField()
+    acknowledged_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="The follow-up, written when acknowledging.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "kind", "source", "source_id"], name="clinical_alert_once_per_cause"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["clinic", "-raised_at"], condition=models.Q(acknowledged_at__isnull=True), name="alert_open_idx"
+            ),
+            models.Index(fields=["clinic", "patient"], name="alert_patient_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.raised_at:%Y-%m-%d})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None
+
+
 # --- Messages ---------------------------------------------------------------------------------
 
 

@@ -298,6 +298,7 @@ DEMO_SEEDERS = [
     "scheduling.demo.seed",
     "scheduling.reminder_demo.seed",
     "scheduling.floorsheet_demo.seed",
+    "outcomes.demo.seed",
 ]
 
 # --- Audit trail ------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ from rest_framework.routers import SimpleRouter
 from clinic import api, errors, prescription_api, prescription_views, views
 from clinic.treatment_plans import api as plan_api
 from clinic.treatment_plans import views as plan_views
+from outcomes import api as outcomes_api
+from outcomes import progress_api
+from outcomes import progress_urls as outcomes_progress_urls
+from outcomes import urls as outcomes_urls
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
@@ -44,6 +48,10 @@ router.register("treatment-plans", plan_api.TreatmentPlanViewSet, basename="api-
 RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
 PLAN = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/plan/"
 router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
+router.register("measures", outcomes_api.MeasureViewSet, basename="api-measure")
+router.register("batteries", outcomes_api.BatteryViewSet, basename="api-battery")
+router.register("assessments", outcomes_api.AssessmentViewSet, basename="api-assessment")
+router.register("observations", outcomes_api.ObservationViewSet, basename="api-observation")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -80,6 +88,8 @@ clinic_patterns = [
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
+    *outcomes_progress_urls.clinic_patterns,
+    *outcomes_urls.clinic_patterns,
 ]
 
 urlpatterns = [
@@ -93,6 +103,11 @@ urlpatterns = [
         "api/v1/clinics/<slug:clinic_slug>/fhir/referral-bundles/",
         referrals_api.FhirReferralIntakeView.as_view(),
         name="api-fhir-referral-intake",
+    ),
+    path(
+        "api/v1/clinics/<slug:clinic_slug>/enrollments/<int:enrollment_id>/progress/",
+        progress_api.EnrollmentProgressView.as_view(),
+        name="api-enrollment-progress",
     ),
     path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -33,6 +33,7 @@ def api_objects(team_a, patient_a) -> dict:
     return {
         "plan_id": plan.pk,
         **schedule,
+        **_outcomes_objects(team_a, patient_a),
         "session_log_id": _session_log_id(team_a, schedule["booking_id"]),
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
@@ -94,3 +95,22 @@ def _session_log_id(team_a, booking_id) -> int:
         clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 80}, version=0
     )
     return log.pk
+
+
+def _outcomes_objects(team_a, patient_a) -> dict:
+    """A measure of the clinic's own, a battery, and an assessment with its observations (outcomes/)."""
+    from clinic.models import Observation
+    from outcomes import services as outcomes_services
+    from tests.outcomes.helpers import cr_enrollment, record, shared_battery
+
+    clinic, admin = patient_a.clinic, team_a["admin"].membership
+    measure = outcomes_services.measure_save(
+        clinic=clinic, actor=admin, data={"code": "a-local", "name": "A test", "unit": "s"}
+    )
+    assessment = record(cr_enrollment(patient_a), team_a["physiologist"].membership, days_ago=1)
+    return {
+        "measure_id": measure.pk,
+        "battery_id": shared_battery().pk,
+        "assessment_id": assessment.pk,
+        "observation_id": Observation.objects.filter(source="assessment", source_id=assessment.pk).first().pk,
+    }

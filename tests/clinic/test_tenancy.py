@@ -75,6 +75,7 @@ def clinic_b_objects(team_b, patient_b):
     return {
         **schedule,
         **floor,
+        **outcomes_objects(team_b, enrollment),
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
@@ -131,6 +132,28 @@ def floor_sheet_objects(team_b, booking_id):
         clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 130}, version=0
     )
     return {"session_log_id": log.pk, "flag_id": log.flags.get().pk}
+
+
+def outcomes_objects(team_b, enrollment):
+    """A battery and a measure of clinic B's own, an assessment with its observations and an alert."""
+    from clinic.models import ClinicalAlert, Observation
+    from outcomes import services as outcomes_services
+    from tests.outcomes.helpers import baseline_values, record, shared_battery
+
+    admin, physiologist = team_b["admin"].membership, team_b["physiologist"].membership
+    enrollment.refresh_from_db()  # its start date as a date, not the string it was created with
+    battery = outcomes_services.battery_copy(clinic=enrollment.clinic, actor=admin, battery=shared_battery())
+    measure = outcomes_services.measure_save(
+        clinic=enrollment.clinic, actor=admin, data={"code": "b-local", "name": "B test", "unit": "s"}
+    )
+    assessment = record(enrollment, physiologist, days_ago=1, values=baseline_values(**{"phq9-item9": "1"}))
+    return {
+        "battery_id": battery.pk,
+        "measure_id": measure.pk,
+        "assessment_id": assessment.pk,
+        "observation_id": Observation.objects.filter(source_id=assessment.pk, source="assessment").first().pk,
+        "alert_id": ClinicalAlert.objects.get(source_id=assessment.pk).pk,
+    }
 
 
 def fetch(client, url):
@@ -219,6 +242,13 @@ ROLE_MATRIX = [
     ("portal_plans", False, "get", {"physician"}),
     ("plans_due", False, "get", {"admin", "physiologist", "billing"}),
     ("api-treatment-plan-list", False, "get", ALL),
+    ("measure_list", False, "get", {"admin"}),
+    ("measure_create", False, "get", {"admin"}),
+    ("battery_list", False, "get", {"admin"}),
+    ("api-measure-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-battery-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-assessment-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-observation-list", False, "get", {"admin", "physiologist", "physician"}),
 ]
 
 
@@ -293,6 +323,9 @@ ENROLLMENT_ROLE_MATRIX = [
     ("plan_review", {}, "post", {"admin", "physiologist"}),
     ("plan_version", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
     ("plan_print", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
+    ("progress_detail", {}, "get", {"admin", "physiologist"}),
+    ("api-enrollment-progress", {}, "get", {"admin", "physiologist"}),
+    ("assessment_list", {}, "get", {"admin", "physiologist"}),
 ]
 
 
