@@ -522,6 +522,151 @@ class PrescriptionComponent(models.Model):
         return self.get_kind_display()
 
 
+# --- Individualized treatment plan (ITP) --------------------------------------------------------
+
+# ICD-10-CM: a letter, a digit, a digit or letter, then optionally a dot and 1–4 more characters.
+ICD10_PATTERN = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$"
+
+
+def validate_icd10(value: str):
+    """Names the code, so a list of several says which one is wrong."""
+    if not re.match(ICD10_PATTERN, value):
+        raise ValidationError(f"{value} is not an ICD-10-CM code: enter codes like I21.4 or R73.03.")
+
+
+ITP_PROGRAM_TYPES = ("cr", "icr", "pr")
+ITP_SIGNATURE_MEANING = "I have reviewed and approve this individualized treatment plan"
+
+
+class TreatmentPlan(models.Model):
+    """One version of the individualized treatment plan of a CR, ICR or PR enrollment (42 CFR
+    410.47/410.49: diagnosis; type, amount, frequency and duration of services; goals), drafted by
+    staff and signed by a physician. A signed version is locked (a database trigger refuses changes);
+    a review drafts the next version from the last signed one."""
+
+    class SignatureMethod(models.TextChoices):
+        PASSWORD = "password", "Password re-entered"
+        MFA = "mfa", "Authenticator code"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="treatment_plans")
+    version = models.PositiveSmallIntegerField()
+    diagnosis = models.TextField()
+    diagnosis_codes = ArrayField(
+        models.CharField(max_length=8, validators=[validate_icd10]),
+        default=list,
+        blank=True,
+        help_text="ICD-10-CM codes, e.g. I21.4, J44.9.",
+    )
+    goals = models.TextField()
+    prescription = models.ForeignKey(
+        ExercisePrescription,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The exercise prescription in force when the plan was drafted.",
+    )
+    drafted_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+    # The electronic signature: who, when, what it means, how the signer proved who they are, and
+    # their name and credential as they were at signing (a later rename does not rewrite history).
+    signed_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signature_meaning = models.CharField(max_length=200, blank=True)
+    signature_method = models.CharField(max_length=10, choices=SignatureMethod.choices, blank=True)
+    signer_name = models.CharField(max_length=200, blank=True)
+    signer_credential = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "enrollment", "version"], name="treatment_plan_version_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "enrollment"],
+                condition=models.Q(signed_at__isnull=True),
+                name="treatment_plan_one_open_draft",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(signed_at__isnull=True, signed_by__isnull=True)
+                | (
+                    models.Q(signed_at__isnull=False, signed_by__isnull=False)
+                    & ~models.Q(signature_meaning="")
+                    & ~models.Q(signature_method="")
+                    & ~models.Q(signer_name="")
+                ),
+                name="treatment_plan_signature_complete",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "enrollment", "signed_at"], name="treatment_plan_signed_idx"),
+        ]
+
+    def __str__(self):
+        return f"Treatment plan v{self.version} for {self.enrollment}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+    @property
+    def signed_on(self) -> datetime.date | None:
+        """The signature's date in the clinic's time zone (a date of service is a local date)."""
+        if self.signed_at is None:
+            return None
+        return self.signed_at.astimezone(zoneinfo.ZoneInfo(self.clinic.timezone)).date()
+
+    @property
+    def covers_until(self) -> datetime.date | None:
+        """The last date of service this signature covers (settings.ITP_REVIEW_DAYS after signing)."""
+        from django.conf import settings
+
+        signed_on = self.signed_on
+        return signed_on + datetime.timedelta(days=settings.ITP_REVIEW_DAYS) if signed_on else None
+
+    def covers(self, date: datetime.date) -> bool:
+        """A signed plan covers dates of service from its signature date up to ITP_REVIEW_DAYS after."""
+        return self.signed_at is not None and self.signed_on <= date <= self.covers_until
+
+
+class TreatmentPlanService(models.Model):
+    """One service of a plan: its type (kind and description), amount (minutes per session),
+    frequency (sessions per week) and duration (weeks). Numbers where a reviewer or a claim check
+    may compare them; a note for whatever does not fit."""
+
+    class Kind(models.TextChoices):
+        EXERCISE = "exercise", "Supervised exercise"
+        EDUCATION = "education", "Education / risk-factor modification"
+        PSYCHOSOCIAL = "psychosocial", "Psychosocial support"
+        NUTRITION = "nutrition", "Nutrition counselling"
+        BREATHING = "breathing", "Breathing retraining"
+        OTHER = "other", "Other"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="services")
+    kind = models.CharField("type", max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=200, blank=True)
+    minutes_per_session = models.PositiveSmallIntegerField(
+        "amount (minutes per session)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(480)]
+    )
+    sessions_per_week = models.PositiveSmallIntegerField(
+        "frequency (sessions per week)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(14)]
+    )
+    duration_weeks = models.PositiveSmallIntegerField(
+        "duration (weeks)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    notes = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["clinic", "plan"], name="treatment_plan_service_idx")]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
 # --- Measures and observations ------------------------------------------------------------------
 
 
@@ -659,6 +804,48 @@ class Observation(models.Model):
         return f"{self.measure.code} = {self.value} {self.unit}"
 
 
+class ClinicalAlert(models.Model):
+    """Something about a patient that needs a clinician the same day (a PHQ-9 item 9 answer above 0).
+    Raised by the service that recorded its cause, in the same transaction, once per cause (`source`,
+    `source_id`); shown on the chart and the physiologist's "today" page until acknowledged with a note.
+    The message says what to do, not the clinical detail: the chart holds that."""
+
+    class Kind(models.TextChoices):
+        PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 above 0"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="clinical_alerts")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.CharField(max_length=200)
+    raised_at = models.DateTimeField(default=now)
+    source = models.CharField(max_length=20, help_text="What raised it: assessment, ...")
+    source_id = models.BigIntegerField()
+    acknowledged_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="The follow-up, written when acknowledging.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "kind", "source", "source_id"], name="clinical_alert_once_per_cause"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["clinic", "-raised_at"], condition=models.Q(acknowledged_at__isnull=True), name="alert_open_idx"
+            ),
+            models.Index(fields=["clinic", "patient"], name="alert_patient_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.raised_at:%Y-%m-%d})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None
+
+
 # --- Messages ---------------------------------------------------------------------------------
 
 
@@ -671,6 +858,7 @@ class OutboundMessage(models.Model):
         INVITATION = "invitation", "Staff invitation"
         REFERRAL_NOTICE = "referral_notice", "Referral notice to the referring physician"
         CLASS_CANCELLED = "class_cancelled", "Class cancelled notice to a booked patient"
+        ITP_DUE = "itp_due", "Treatment plans due, daily count to a physician"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -738,6 +926,7 @@ class AuditEntry(AbstractLogEntry):
         LOGOUT = "logout", "Signed out"
         MFA_CHANGE = "mfa_change", "Two-factor change"
         RLS_BYPASS = "rls_bypass", "Read across clinics"
+        SIGN_FAILED = "sign_failed", "Failed signature"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

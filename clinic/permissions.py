@@ -27,6 +27,17 @@ PERMISSIONS: dict[str, set[str]] = {
     # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
     "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "prescription.edit": {ADMIN, PHYSIOLOGIST},
+    # Individualized treatment plans (clinic/treatment_plans/). Billing reads dates and signatures, not
+    # the clinical text (diagnosis, goals, services); physicians read their own patients' plans and
+    # sign those of patients they are linked to (treatment_plans.selectors.may_sign).
+    "itp.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "itp.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "itp.edit": {ADMIN, PHYSIOLOGIST},
+    "itp.sign": {PHYSICIAN},
+    "itp.due": {ADMIN, PHYSIOLOGIST, BILLING},
+    # Progress of an enrollment (outcomes/progress.py): change from baseline, attendance, safety events.
+    # Physicians read it for their own patients only; billing sees no clinical outcomes.
+    "progress.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     # Schedules and bookings (scheduling/). Physicians read the bookings of their own patients only
     # (scheduling.selectors.bookings_visible_to); billing reads bookings and attendance, not clinical notes.
     "schedule.view": {ADMIN, PHYSIOLOGIST, BILLING},
@@ -49,6 +60,18 @@ PERMISSIONS: dict[str, set[str]] = {
     "billing.manage": {ADMIN, BILLING},
     "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "coverage.manage": {ADMIN, BILLING},
+    # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and
+    # observations are clinical: physicians read their own patients' only (patients_visible_to), billing none.
+    "measure.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "measure.manage": {ADMIN},
+    "battery.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "battery.manage": {ADMIN},
+    "assessment.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "assessment.record": {ADMIN, PHYSIOLOGIST},
+    "observation.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    # Clinical alerts (a PHQ-9 item 9 above 0): on the chart for clinicians, acknowledged by a physiologist.
+    "alert.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "alert.acknowledge": {ADMIN, PHYSIOLOGIST},
     # Running the clinic.
     "staff.manage": {ADMIN},
     "clinic.settings": {ADMIN},

@@ -7,6 +7,12 @@ from rest_framework.routers import SimpleRouter
 from billing import api as billing_api
 from billing import urls as billing_urls
 from clinic import api, errors, prescription_api, prescription_views, views
+from clinic.treatment_plans import api as plan_api
+from clinic.treatment_plans import views as plan_views
+from outcomes import api as outcomes_api
+from outcomes import progress_api
+from outcomes import progress_urls as outcomes_progress_urls
+from outcomes import urls as outcomes_urls
 from referrals import api as referrals_api
 from referrals import urls as referrals_urls
 from scheduling import api as scheduling_api
@@ -44,8 +50,15 @@ router.register(
     basename="api-prescription",
 )
 
+router.register("treatment-plans", plan_api.TreatmentPlanViewSet, basename="api-treatment-plan")
+
 RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
+PLAN = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/plan/"
 router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
+router.register("measures", outcomes_api.MeasureViewSet, basename="api-measure")
+router.register("batteries", outcomes_api.BatteryViewSet, basename="api-battery")
+router.register("assessments", outcomes_api.AssessmentViewSet, basename="api-assessment")
+router.register("observations", outcomes_api.ObservationViewSet, basename="api-observation")
 
 clinic_patterns = [
     path("", views.clinic_home, name="clinic_home"),
@@ -71,10 +84,20 @@ clinic_patterns = [
     path(RX + "history/", prescription_views.prescription_history, name="prescription_history"),
     path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
     path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
+    path(PLAN, plan_views.plan_list, name="plan_list"),
+    path(PLAN + "draft/", plan_views.plan_draft, name="plan_draft"),
+    path(PLAN + "review/", plan_views.plan_review, name="plan_review"),
+    path(PLAN + "v<int:version>/", plan_views.plan_version, name="plan_version"),
+    path(PLAN + "v<int:version>/print/", plan_views.plan_print, name="plan_print"),
+    path("portal/plans/", plan_views.portal_plans, name="portal_plans"),
+    path("portal/plans/<int:plan_id>/sign/", plan_views.portal_sign, name="portal_sign"),
+    path("treatment-plans/due/", plan_views.plans_due, name="plans_due"),
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
     *billing_urls.clinic_patterns,
+    *outcomes_progress_urls.clinic_patterns,
+    *outcomes_urls.clinic_patterns,
 ]
 
 urlpatterns = [
@@ -88,6 +111,11 @@ urlpatterns = [
         "api/v1/clinics/<slug:clinic_slug>/fhir/referral-bundles/",
         referrals_api.FhirReferralIntakeView.as_view(),
         name="api-fhir-referral-intake",
+    ),
+    path(
+        "api/v1/clinics/<slug:clinic_slug>/enrollments/<int:enrollment_id>/progress/",
+        progress_api.EnrollmentProgressView.as_view(),
+        name="api-enrollment-progress",
     ),
     path("", include(referrals_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -119,7 +119,7 @@ def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> Que
     )
     referrals = (
         Referral.objects.filter(referring_provider_id__in=provider_ids)
-        .select_related("clinic", "program", "patient", "enrollment")
+        .select_related("clinic", "program", "patient", "enrollment__program", "enrollment__patient")
         .annotate(chart_visible=Exists(chart_visible))
     )
     if clinic_slug:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic import audit
+from clinic import alerts, audit
 from clinic.models import Patient
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view
@@ -189,12 +189,14 @@ def today(request):
     )
     flags = floorsheet.patients_with_open_flags(clinic=request.clinic)
     due = floorsheet.enrollments_due_for_reassessment(clinic=request.clinic, today=day)
+    urgent = alerts.open_alerts(clinic=request.clinic)
     audit.record_list_access(
         clinic=request.clinic, actor=request.user, model=Patient, request=request,
-        object_ids=sorted({f.patient_id for f in flags} | {e.patient_id for e in due}), detail="Today page",
+        object_ids=sorted({f.patient_id for f in flags} | {e.patient_id for e in due} | {a.patient_id for a in urgent}),
+        detail="Today page",
     )  # fmt: skip
     return render(
         request,
         "scheduling/floor_today.html",
-        {"day": day, "occurrences": occurrences, "flags": flags, "due": due, "show_all": show_all},
+        {"day": day, "occurrences": occurrences, "flags": flags, "due": due, "show_all": show_all, "urgent": urgent},
     )

@@ -4,6 +4,7 @@ from clinic import prescriptions
 from clinic.models import Enrollment
 from scheduling.models import Reminder
 from tests.billing.factories import billing_objects
+from tests.clinic.treatment_plan_factories import make_plan
 from tests.conftest import link_physician, make_program, make_provider, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
@@ -27,9 +28,15 @@ def api_objects(team_a, patient_a) -> dict:
     )  # fmt: skip
     schedule = _schedule_objects(team_a, patient_a, program)
     billing = billing_objects(clinic, patient_a, team_a["billing"].membership)
+    rehab = Enrollment.objects.create(
+        clinic=clinic, patient=patient_a, program=make_program(clinic, "cr"), start_date="2026-01-05"
+    )
+    plan = make_plan(rehab, team_a["physiologist"].membership)  # a draft the physician may sign
     return {
+        "plan_id": plan.pk,
         **schedule,
         **billing,
+        **_outcomes_objects(team_a, patient_a),
         "session_log_id": _session_log_id(team_a, schedule["booking_id"]),
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
@@ -91,3 +98,22 @@ def _session_log_id(team_a, booking_id) -> int:
         clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 80}, version=0
     )
     return log.pk
+
+
+def _outcomes_objects(team_a, patient_a) -> dict:
+    """A measure of the clinic's own, a battery, and an assessment with its observations (outcomes/)."""
+    from clinic.models import Observation
+    from outcomes import services as outcomes_services
+    from tests.outcomes.helpers import cr_enrollment, record, shared_battery
+
+    clinic, admin = patient_a.clinic, team_a["admin"].membership
+    measure = outcomes_services.measure_save(
+        clinic=clinic, actor=admin, data={"code": "a-local", "name": "A test", "unit": "s"}
+    )
+    assessment = record(cr_enrollment(patient_a), team_a["physiologist"].membership, days_ago=1)
+    return {
+        "measure_id": measure.pk,
+        "battery_id": shared_battery().pk,
+        "assessment_id": assessment.pk,
+        "observation_id": Observation.objects.filter(source="assessment", source_id=assessment.pk).first().pk,
+    }

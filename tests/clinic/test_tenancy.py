@@ -13,6 +13,7 @@ from referrals.models import ReferralAttachment
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
 from tests.billing.factories import billing_objects
+from tests.clinic.treatment_plan_factories import make_plan
 from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
@@ -72,14 +73,17 @@ def clinic_b_objects(team_b, patient_b):
     schedule = _schedule_objects(team_b, patient_b, referral.program)
     floor = floor_sheet_objects(team_b, schedule["booking_id"])
     billing = billing_objects(referral.clinic, patient_b, team_b["billing"].membership)
+    plan = make_plan(enrollment, team_b["physiologist"].membership)
     return {
         **schedule,
         **floor,
         **billing,
+        **outcomes_objects(team_b, enrollment),
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
         "version": prescription.version,
+        "plan_id": plan.pk,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
@@ -131,6 +135,28 @@ def floor_sheet_objects(team_b, booking_id):
         clinic=physiologist.clinic, actor=physiologist, booking=booking, data={"pre_hr": 130}, version=0
     )
     return {"session_log_id": log.pk, "flag_id": log.flags.get().pk}
+
+
+def outcomes_objects(team_b, enrollment):
+    """A battery and a measure of clinic B's own, an assessment with its observations and an alert."""
+    from clinic.models import ClinicalAlert, Observation
+    from outcomes import services as outcomes_services
+    from tests.outcomes.helpers import baseline_values, record, shared_battery
+
+    admin, physiologist = team_b["admin"].membership, team_b["physiologist"].membership
+    enrollment.refresh_from_db()  # its start date as a date, not the string it was created with
+    battery = outcomes_services.battery_copy(clinic=enrollment.clinic, actor=admin, battery=shared_battery())
+    measure = outcomes_services.measure_save(
+        clinic=enrollment.clinic, actor=admin, data={"code": "b-local", "name": "B test", "unit": "s"}
+    )
+    assessment = record(enrollment, physiologist, days_ago=1, values=baseline_values(**{"phq9-item9": "1"}))
+    return {
+        "battery_id": battery.pk,
+        "measure_id": measure.pk,
+        "assessment_id": assessment.pk,
+        "observation_id": Observation.objects.filter(source_id=assessment.pk, source="assessment").first().pk,
+        "alert_id": ClinicalAlert.objects.get(source_id=assessment.pk).pk,
+    }
 
 
 def fetch(client, url):
@@ -229,6 +255,16 @@ ROLE_MATRIX = [
     ("api-payer-list", False, "get", {"admin", "billing"}),
     ("api-coverage-list", False, "get", {"admin", "billing"}),
     ("api-fee-list", False, "get", {"admin", "billing"}),
+    ("portal_plans", False, "get", {"physician"}),
+    ("plans_due", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-treatment-plan-list", False, "get", ALL),
+    ("measure_list", False, "get", {"admin"}),
+    ("measure_create", False, "get", {"admin"}),
+    ("battery_list", False, "get", {"admin"}),
+    ("api-measure-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-battery-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-assessment-list", False, "get", {"admin", "physiologist", "physician"}),
+    ("api-observation-list", False, "get", {"admin", "physiologist", "physician"}),
 ]
 
 
@@ -298,6 +334,14 @@ ENROLLMENT_ROLE_MATRIX = [
     ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
     ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
     ("api-prescription-detail", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("plan_list", {}, "get", {"admin", "physiologist", "billing"}),
+    ("plan_draft", {}, "get", {"admin", "physiologist"}),
+    ("plan_review", {}, "post", {"admin", "physiologist"}),
+    ("plan_version", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
+    ("plan_print", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
+    ("progress_detail", {}, "get", {"admin", "physiologist"}),
+    ("api-enrollment-progress", {}, "get", {"admin", "physiologist"}),
+    ("assessment_list", {}, "get", {"admin", "physiologist"}),
 ]
 
 
@@ -310,6 +354,7 @@ def enrollment_a(team_a, patient_a):
         clinic=patient_a.clinic, actor=team_a["physiologist"].membership, enrollment=enrollment,
         data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
     )  # fmt: skip
+    make_plan(enrollment, team_a["physiologist"].membership)
     return enrollment
 
 

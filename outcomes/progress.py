@@ -1,0 +1,389 @@
+"""Progress of an enrollment: change from baseline per measure, classified by the measure's MCID and
+direction, risk bands at baseline and now, attendance and safety events. The one place change from
+baseline is computed: the chart's Progress section, the physician portal, the API, the PDF reports and
+the KPI dashboards all read it from here.
+
+Reads only, in a fixed number of queries whatever the number of measures or sessions; the bulk form
+(`headline_progress`) serves list pages in a fixed number of queries whatever the number of rows.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Max, Prefetch, Q
+from django.utils import timezone
+
+from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation, ProgramType
+from clinic.prescriptions import age_on, prescription_current
+from scheduling.models import Booking, SafetyFlag, SessionLog
+
+IMPROVED, NO_CHANGE, DECLINED = "improved", "no_change", "declined"
+CLASSIFICATION_LABELS = {IMPROVED: "Improved", NO_CHANGE: "No meaningful change", DECLINED: "Declined"}
+
+# The measure a program is judged by first (the physician portal's one-line summary): the outcome each
+# program's guidelines lead with (domain.md section 4: 6MWD in CR/ICR/PR, weight in DPP/MDPP, TUG in
+# falls prevention). Other programs take their first classified measure.
+HEADLINE_CODES = {
+    ProgramType.CR: "64098-7",
+    ProgramType.ICR: "64098-7",
+    ProgramType.PR: "64098-7",
+    ProgramType.DPP: "29463-7",
+    ProgramType.MDPP: "29463-7",
+    ProgramType.WEIGHT_MANAGEMENT: "29463-7",
+    ProgramType.FALLS_PREVENTION: "tug",
+}
+
+# Bookings that count as "booked" for attendance: a place was held for the patient. Cancellations in
+# time and cancelled classes are not the patient's sessions; a late cancellation counts as missed.
+BOOKED_STATUSES = (Booking.Status.BOOKED, Booking.Status.LATE_CANCELLED)
+
+
+@dataclass
+class MeasureChange:
+    measure: Measure
+    baseline: Decimal | None = None
+    baseline_at: datetime.datetime | None = None
+    latest: Decimal | None = None
+    latest_at: datetime.datetime | None = None
+    change: Decimal | None = None
+    percent_change: Decimal | None = None
+    classification: str = ""
+    baseline_band: str = ""
+    latest_band: str = ""
+    risk_resolved: bool = False
+    points: list[tuple[datetime.datetime, Decimal]] = field(default_factory=list)
+    # Not in the shared interface's minimum, but what the pages need to say it: the risk flags of the bands.
+    baseline_at_risk: bool = False
+    latest_at_risk: bool = False
+
+    @property
+    def classification_label(self) -> str:
+        return CLASSIFICATION_LABELS.get(self.classification, "")
+
+    @property
+    def has_change(self) -> bool:
+        """More than one value: a baseline and a later one to compare it with."""
+        return len(self.points) > 1
+
+    @property
+    def new_risk(self) -> bool:
+        return self.latest_at_risk and not self.baseline_at_risk and bool(self.baseline_band or self.latest_band)
+
+    @property
+    def band_changed(self) -> bool:
+        return self.has_change and self.baseline_band != self.latest_band
+
+    @property
+    def mcid_text(self) -> str:
+        """The MCID as a sentence with its source, for the badge's tooltip."""
+        measure = self.measure
+        if measure.mcid is None or measure.direction == Measure.Direction.CONTEXT:
+            return "No MCID in the catalog for this measure: change is shown, not classified."
+        amount = format_value(measure.mcid, measure.decimal_places)
+        if measure.mcid_kind == Measure.McidKind.PERCENT:
+            text = f"MCID {amount} % of baseline"
+        else:
+            text = f"MCID {amount} {display_unit(measure.unit)}".rstrip()
+        better = "higher" if measure.direction == Measure.Direction.HIGHER else "lower"
+        text += f" ({better} is better)"
+        return f"{text}. Source: {measure.mcid_source}" if measure.mcid_source else f"{text}."
+
+
+@dataclass
+class Attendance:
+    attended: int = 0
+    booked: int = 0
+    percent: int | None = None
+    sessions_remaining: int | None = None
+    last_session_on: datetime.date | None = None
+
+
+@dataclass
+class EnrollmentProgress:
+    enrollment: Enrollment
+    period_start: datetime.date
+    period_end: datetime.date
+    measures: list[MeasureChange]
+    headline: MeasureChange | None
+    attendance: Attendance
+    safety_events: list
+    prescription: ExercisePrescription | None
+
+    @property
+    def has_assessments(self) -> bool:
+        return bool(self.measures)
+
+    @property
+    def risk_changes(self) -> list[MeasureChange]:
+        return [m for m in self.measures if m.risk_resolved or m.new_risk or (m.band_changed and m.latest_at_risk)]
+
+
+# --- Pure rules -----------------------------------------------------------------------------------
+
+
+def display_unit(unit: str) -> str:
+    """UCUM annotations ({score}, {#}) are for machines; a page shows nothing for them."""
+    return "" if unit.startswith("{") else unit.replace("mm[Hg]", "mmHg").replace("/min", "bpm")
+
+
+def format_value(value: Decimal | None, places: int) -> str:
+    if value is None:
+        return ""
+    return f"{value:.{places}f}"
+
+
+def percent_change(*, baseline: Decimal | None, latest: Decimal | None) -> Decimal | None:
+    if baseline is None or latest is None or baseline == 0:
+        return None
+    return ((latest - baseline) / abs(baseline) * 100).quantize(Decimal("0.1"))
+
+
+def classify_change(*, measure: Measure, baseline: Decimal | None, latest: Decimal | None) -> str:
+    """improved / no_change / declined by the measure's MCID (in its unit, or in % of baseline) and the
+    direction that is better. A change of exactly the MCID is meaningful. "" when the measure has no MCID,
+    no better direction, or there is nothing to compare."""
+    if baseline is None or latest is None or measure.mcid is None or measure.direction == Measure.Direction.CONTEXT:
+        return ""
+    if measure.mcid_kind == Measure.McidKind.PERCENT:
+        change = percent_change(baseline=baseline, latest=latest)
+        if change is None:
+            return ""
+        # Compare the unrounded percentage so that 4.96 % is not taken for a 5 % MCID.
+        change = (latest - baseline) / abs(baseline) * 100
+    else:
+        change = latest - baseline
+    if abs(change) < measure.mcid:
+        return NO_CHANGE
+    better = change > 0 if measure.direction == Measure.Direction.HIGHER else change < 0
+    return IMPROVED if better else DECLINED
+
+
+def band_of(*, measure: Measure, value: Decimal | None, sex: str, age: int | None) -> MeasureBand | None:
+    """The measure's norm or risk band holding the value for this sex and age; a risk band wins when a
+    value is in both (e.g. LDL's goal band and its severe band). Reads `measure.bands.all()`, so callers
+    that look at many values prefetch the bands."""
+    if value is None:
+        return None
+    matches = [band for band in measure.bands.all() if band.contains(value, sex=sex, age=age)]
+    matches.sort(key=lambda band: not band.is_risk)
+    return matches[0] if matches else None
+
+
+def measure_change(*, measure: Measure, observations: list[Observation], sex: str, date_of_birth) -> MeasureChange:
+    """The change of one measure over the given observations (oldest first). Baseline: the earliest value
+    from an assessment, or the earliest value at all when no assessment measured it (e.g. weight in DPP,
+    weighed at sessions). Latest: the most recent value."""
+    points = [(o.observed_at, o.value) for o in observations]
+    result = MeasureChange(measure=measure, points=points)
+    if not observations:
+        return result
+    first = next((o for o in observations if o.source == Observation.Source.ASSESSMENT), observations[0])
+    last = observations[-1]
+    result.baseline, result.baseline_at = first.value, first.observed_at
+    result.latest, result.latest_at = last.value, last.observed_at
+    if last is not first and last.observed_at > first.observed_at:
+        result.change = last.value - first.value
+        result.percent_change = percent_change(baseline=first.value, latest=last.value)
+        result.classification = classify_change(measure=measure, baseline=first.value, latest=last.value)
+    baseline_band = _band_at(measure, first, sex, date_of_birth)
+    latest_band = _band_at(measure, last, sex, date_of_birth)
+    result.baseline_band = baseline_band.label if baseline_band else ""
+    result.latest_band = latest_band.label if latest_band else ""
+    result.baseline_at_risk = bool(baseline_band and baseline_band.is_risk)
+    result.latest_at_risk = bool(latest_band and latest_band.is_risk)
+    result.risk_resolved = result.baseline_at_risk and not result.latest_at_risk and last is not first
+    return result
+
+
+def _band_at(measure, observation, sex, date_of_birth) -> MeasureBand | None:
+    age = age_on(date_of_birth, timezone.localdate(observation.observed_at)) if date_of_birth else None
+    return band_of(measure=measure, value=observation.value, sex=sex, age=age)
+
+
+def _headline(program_type: str, changes: list[MeasureChange]) -> MeasureChange | None:
+    code = HEADLINE_CODES.get(program_type)
+    for change in changes:
+        if code and change.measure.code == code:
+            return change
+    if code:
+        return None
+    return next((change for change in changes if change.classification), None)
+
+
+# --- Reads -----------------------------------------------------------------------------------------
+
+
+def _period(enrollment, period_start, period_end) -> tuple[datetime.date, datetime.date]:
+    start = period_start or enrollment.start_date
+    end = period_end or enrollment.ended_on or timezone.localdate()
+    return start, end
+
+
+def _end_of(day: datetime.date) -> datetime.datetime:
+    """The first moment after `day`, in the active (clinic's) time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()))
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None, codes=None):
+    """The enrollments' observations up to `until`, oldest first, with their measure and its bands (two
+    queries). Session vitals of the floor sheet count only for measures an assessment also took, or for
+    the headline codes given."""
+    observations = Observation.objects.filter(clinic_id__in=clinic_ids, enrollment_id__in=enrollment_ids)
+    if until is not None:
+        observations = observations.filter(observed_at__lt=until)
+    if codes is not None:
+        observations = observations.filter(measure__code__in=codes)
+    return list(
+        observations.select_related("measure")
+        .prefetch_related(Prefetch("measure__bands", queryset=MeasureBand.objects.order_by("id")))
+        .order_by("enrollment_id", "observed_at", "id")
+    )
+
+
+def _changes(observations, *, program_type: str, sex: str, date_of_birth) -> list[MeasureChange]:
+    """One MeasureChange per measure an assessment took (plus the program's headline measure however it
+    was recorded), in catalog order."""
+    by_measure: dict[int, list[Observation]] = defaultdict(list)
+    measures: dict[int, Measure] = {}
+    assessed: set[int] = set()
+    for observation in observations:
+        by_measure[observation.measure_id].append(observation)
+        measures[observation.measure_id] = observation.measure
+        if observation.source == Observation.Source.ASSESSMENT:
+            assessed.add(observation.measure_id)
+    headline_code = HEADLINE_CODES.get(program_type)
+    wanted = [m for m in measures.values() if m.pk in assessed or m.code == headline_code]
+    # Catalog order: the order the reference migration loaded the measures in (then a clinic's own).
+    wanted.sort(key=lambda m: (m.clinic_id is not None, m.pk))
+    return [
+        measure_change(measure=m, observations=by_measure[m.pk], sex=sex, date_of_birth=date_of_birth) for m in wanted
+    ]
+
+
+def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None) -> dict[int, Attendance]:
+    """Attendance per enrollment in one query whatever their number: attended sessions over booked ones
+    (a place held, the class started, not cancelled in time) in the period, sessions remaining of the
+    program's default count (counting every attended session up to the period's end), last session."""
+    now = timezone.now()
+    end = _end_of(period_end) if period_end else now
+    in_period = Q(occurrence__starts_at__lt=min(end, now))
+    if period_start:
+        in_period &= Q(occurrence__starts_at__gte=_start_of(period_start))
+    attended = Q(session_log__attendance__in=SessionLog.ATTENDED)
+    rows = (
+        Booking.objects.filter(clinic_id__in=clinic_ids, enrollment_id__in=[e.pk for e in enrollments])
+        .values("enrollment_id")
+        .annotate(
+            booked=Count(
+                "id",
+                filter=in_period
+                & Q(status__in=BOOKED_STATUSES)
+                & ~Q(session_log__attendance=SessionLog.Attendance.CANCELLED),
+            ),
+            attended=Count("id", filter=in_period & attended),
+            attended_to_end=Count("id", filter=Q(occurrence__starts_at__lt=end) & attended),
+            last_session_at=Max("occurrence__starts_at", filter=Q(occurrence__starts_at__lt=end) & attended),
+        )
+    )
+    by_enrollment = {row["enrollment_id"]: row for row in rows}
+    result = {}
+    for enrollment in enrollments:
+        row = by_enrollment.get(enrollment.pk, {})
+        booked, attended_count = row.get("booked", 0), row.get("attended", 0)
+        # A make-up session may be attended without a regular booking: never over 100 %.
+        booked = max(booked, attended_count)
+        total = enrollment.program.default_session_count
+        last = row.get("last_session_at")
+        result[enrollment.pk] = Attendance(
+            attended=attended_count,
+            booked=booked,
+            percent=round(100 * attended_count / booked) if booked else None,
+            sessions_remaining=max(total - row.get("attended_to_end", 0), 0) if total else None,
+            last_session_on=timezone.localdate(last) if last else None,
+        )
+    return result
+
+
+def safety_events_of(*, clinic, enrollment, period_start, period_end) -> list[SafetyFlag]:
+    """The safety flags raised at the enrollment's sessions in the period, oldest first (one query)."""
+    return list(
+        SafetyFlag.objects.filter(
+            clinic=clinic,
+            session_log__enrollment=enrollment,
+            session_log__occurrence__starts_at__gte=_start_of(period_start),
+            session_log__occurrence__starts_at__lt=_end_of(period_end),
+        )
+        .select_related("rule", "session_log__occurrence", "overridden_by__user")
+        .order_by("created_at", "id")
+    )
+
+
+def enrollment_progress(*, clinic, enrollment, period_start=None, period_end=None) -> EnrollmentProgress:
+    """Everything the Progress view, the API and the PDF report show for one enrollment, in a fixed number
+    of queries. Values up to the period's end count (the baseline stays the enrollment's baseline, so a
+    30-day report shows the change since entry); attendance and safety events are the period's."""
+    start, end = _period(enrollment, period_start, period_end)
+    patient = enrollment.patient
+    observations = _observations(clinic_ids=[clinic.pk], enrollment_ids=[enrollment.pk], until=_end_of(end))
+    changes = _changes(
+        observations, program_type=enrollment.program.program_type, sex=patient.sex,
+        date_of_birth=patient.date_of_birth,
+    )  # fmt: skip
+    attendance = attendance_of(clinic_ids=[clinic.pk], enrollments=[enrollment], period_start=start, period_end=end)
+    return EnrollmentProgress(
+        enrollment=enrollment,
+        period_start=start,
+        period_end=end,
+        measures=changes,
+        headline=_headline(enrollment.program.program_type, changes),
+        attendance=attendance[enrollment.pk],
+        safety_events=safety_events_of(clinic=clinic, enrollment=enrollment, period_start=start, period_end=end),
+        prescription=prescription_current(enrollment=enrollment),
+    )
+
+
+@dataclass
+class HeadlineProgress:
+    """A list row's progress: attendance and the headline outcome change."""
+
+    attendance: Attendance
+    headline: MeasureChange | None
+
+
+def headline_progress(enrollments) -> dict[int, HeadlineProgress]:
+    """Attendance and headline change for many enrollments (possibly of several clinics, as in the
+    physician portal) in a fixed number of queries: the page's rows in bulk, never one by one. The
+    enrollments need `program` and `patient` loaded."""
+    enrollments = list(enrollments)
+    if not enrollments:
+        return {}
+    clinic_ids = {e.clinic_id for e in enrollments}
+    ids = [e.pk for e in enrollments]
+    attendance = attendance_of(clinic_ids=clinic_ids, enrollments=enrollments)
+    observations = _observations(clinic_ids=clinic_ids, enrollment_ids=ids, until=None, codes=_headline_codes())
+    by_enrollment: dict[int, list[Observation]] = defaultdict(list)
+    for observation in observations:
+        by_enrollment[observation.enrollment_id].append(observation)
+    result = {}
+    for enrollment in enrollments:
+        program_type = enrollment.program.program_type
+        code = HEADLINE_CODES.get(program_type)
+        own = [o for o in by_enrollment[enrollment.pk] if o.measure.code == code]
+        headline = None
+        if own:
+            patient = enrollment.patient
+            headline = measure_change(
+                measure=own[0].measure, observations=own, sex=patient.sex, date_of_birth=patient.date_of_birth
+            )
+        result[enrollment.pk] = HeadlineProgress(attendance=attendance[enrollment.pk], headline=headline)
+    return result
+
+
+def _headline_codes() -> list[str]:
+    return sorted(set(HEADLINE_CODES.values()))
