@@ -1,8 +1,9 @@
 """Claim lines derived from attended sessions, per program's rules; never typed by hand.
 
 `claim_lines_derive` reads a clinic's (or some enrollments') attended sessions, coverage, fee schedule, signed
-treatment plans and eligibility in a fixed number of queries (eligibility: one per referral until the floor
-sheet's bulk reader lands), works out every line and each reason it cannot be billed yet, and upserts: a line
+treatment plans (clinic.treatment_plans' bulk `treatment_plans_covering`) and eligibility in a fixed number of
+queries (eligibility still costs one or two per referral: referrals/eligibility.py reads its thresholds per
+referral; the floor branch's bulk `Preloaded` form will remove that), works out every line and each reason it cannot be billed yet, and upserts: a line
 that is already there is updated in place, exported lines never change, and a line no longer supported (a
 session marked absent after all) becomes "void". Running it twice changes nothing the second time.
 
@@ -155,22 +156,18 @@ def _fees(clinic: Clinic) -> dict[str, list[FeeScheduleEntry]]:
     return fees
 
 
-def _signed_plan_days(clinic: Clinic, enrollment_ids) -> dict[int, list[datetime.date]] | None:
-    """The days each enrollment's treatment plans were signed (clinic time), or None where plans are not built.
+def _covered_days(clinic: Clinic, sessions: dict[int, list[Session]], programs: dict[int, str]) -> set:
+    """The (enrollment id, date of service) pairs of CR, ICR and PR sessions that a signed treatment plan covers,
+    from the ITP selector's bulk form (clinic/treatment_plans): one query for the whole run."""
+    from clinic.treatment_plans.selectors import treatment_plans_covering
 
-    The ITP helper's clinic.TreatmentPlan (treatment_plan_covering and its bulk form) decides the same thing
-    for one date; here all signatures are read at once and the window is the billing rule's itp_window_days.
-    """
-    try:
-        from clinic.models import TreatmentPlan
-    except ImportError:
-        return None
-    tz = zoneinfo.ZoneInfo(clinic.timezone)
-    days = defaultdict(list)
-    signed = TreatmentPlan.objects.filter(clinic=clinic, enrollment_id__in=enrollment_ids, signed_at__isnull=False)
-    for enrollment_id, signed_at in signed.values_list("enrollment_id", "signed_at"):
-        days[enrollment_id].append(signed_at.astimezone(tz).date())
-    return days
+    pairs = {
+        (enrollment_id, session.day)
+        for enrollment_id, rows in sessions.items() if programs.get(enrollment_id) in REHAB
+        for session in rows
+    }  # fmt: skip
+    covering = treatment_plans_covering(clinic=clinic, dates_of_service=pairs)
+    return {pair for pair, plan in covering.items() if plan is not None}
 
 
 def _not_eligible(enrollment: Enrollment) -> bool:
@@ -191,13 +188,14 @@ class Context:
 
     def __init__(self, clinic, enrollments, sessions):
         patient_ids = {enrollment.patient_id for enrollment in enrollments}
-        enrollment_ids = [enrollment.pk for enrollment in enrollments]
         self.clinic = clinic
         self.rules = Rules()
         self.sessions = sessions
         self.coverages = coverages_of(clinic, patient_ids)
         self.fees = _fees(clinic)
-        self.plan_days = _signed_plan_days(clinic, enrollment_ids)
+        self.covered_days = _covered_days(
+            clinic, sessions, {enrollment.pk: enrollment.program.program_type for enrollment in enrollments}
+        )
         self.npi = dict(Membership.objects.filter(clinic=clinic).values_list("pk", "npi"))
         self.mdpp_firsts = _first_mdpp_sessions(clinic, patient_ids)
 
@@ -215,12 +213,11 @@ class Context:
         return chosen.amount if chosen else None
 
     def itp_blocker(self, enrollment_id: int, program_type: str, day: datetime.date) -> dict | None:
-        if self.plan_days is None:
-            return None  # treatment plans are not built in this checkout (see _signed_plan_days)
-        window = self.rules.int(program_type, "itp_window_days", day)
-        signed = self.plan_days.get(enrollment_id, ())
-        if any(signed_on <= day <= signed_on + datetime.timedelta(days=window) for signed_on in signed):
+        if (enrollment_id, day) in self.covered_days:
             return None
+        # The plan's own rule (settings.ITP_REVIEW_DAYS) decides coverage; the rules table names the same window
+        # for the message and the rules page, and tests/billing keeps the two equal.
+        window = self.rules.int(program_type, "itp_window_days", day)
         return blocker("itp_missing", day=day.isoformat(), window=window)
 
 

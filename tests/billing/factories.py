@@ -24,8 +24,11 @@ def ensure_rules() -> None:
             )  # fmt: skip
 
 
-def covered_enrollment(clinic, program_type="cr", *, mrn="B-001", payer=None, **program_fields) -> Enrollment:
-    """A patient in a program with Medicare coverage from 2020 on."""
+def covered_enrollment(
+    clinic, program_type="cr", *, mrn="B-001", payer=None, plans=True, **program_fields
+) -> Enrollment:
+    """A patient in a program with Medicare coverage from 2020 on and, for CR, ICR and PR, treatment plans
+    signed every 30 days from the day before START (covering four months of sessions)."""
     ensure_rules()
     program = make_program(clinic, program_type, name=f"{program_type} {mrn}")
     for field, value in program_fields.items():
@@ -36,7 +39,20 @@ def covered_enrollment(clinic, program_type="cr", *, mrn="B-001", payer=None, **
     Coverage.objects.create(
         clinic=clinic, patient=patient, payer=payer, member_id="1EG4TE5MK73", starts_on=datetime.date(2020, 1, 1)
     )
-    return Enrollment.objects.create(clinic=clinic, patient=patient, program=program, start_date=START)
+    enrollment = Enrollment.objects.create(clinic=clinic, patient=patient, program=program, start_date=START)
+    if plans and program_type in ("cr", "icr", "pr"):
+        for months in range(4):
+            sign_plan(enrollment, START - datetime.timedelta(days=1) + datetime.timedelta(days=30 * months))
+    return enrollment
+
+
+def sign_plan(enrollment, signed_on: datetime.date):
+    """A treatment plan signed at noon (clinic time) on `signed_on`."""
+    from tests.clinic.treatment_plan_factories import make_signed_plan
+
+    clinic = enrollment.clinic
+    signed_at = datetime.datetime.combine(signed_on, datetime.time(12), tzinfo=zoneinfo.ZoneInfo(clinic.timezone))
+    return make_signed_plan(enrollment, staff(clinic), staff(clinic, "physician"), signed_at)
 
 
 def staff(clinic, role="physiologist", npi="1234567893"):
@@ -98,6 +114,7 @@ def billing_objects(clinic, patient, actor) -> dict:
     fee = FeeScheduleEntry.objects.create(clinic=clinic, code="93798", amount="120.00", effective_from=START)
     program = make_program(clinic, "cr", name=f"Billing CR {clinic.slug}")
     enrollment = Enrollment.objects.create(clinic=clinic, patient=patient, program=program, start_date=START)
+    sign_plan(enrollment, START - datetime.timedelta(days=1))
     add_session(enrollment, START)
     add_session(enrollment, START + datetime.timedelta(days=1))
     claim_lines_derive(clinic=clinic, enrollment_ids=[enrollment.pk])

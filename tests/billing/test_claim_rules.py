@@ -318,3 +318,34 @@ def test_an_exported_line_never_changes(clinic_a):
     log.save()
     derive(enrollment)
     assert [(line.code, line.status) for line in lines(enrollment)] == [("93798", "exported")]
+
+
+# --- Treatment plans (ITP) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("days_before", "blocked"), [(30, False), (31, True)])
+def test_a_session_needs_a_plan_signed_at_most_30_days_before(clinic_a, days_before, blocked):
+    from tests.billing.factories import sign_plan
+
+    enrollment = covered_enrollment(clinic_a, plans=False)
+    sign_plan(enrollment, START - datetime.timedelta(days=days_before))
+    add_session(enrollment, START)
+    derive(enrollment)
+    assert codes(lines(enrollment)[0]) == (["itp_missing"] if blocked else [])
+
+
+def test_a_session_without_any_signed_plan_is_blocked(clinic_a):
+    enrollment = covered_enrollment(clinic_a, plans=False)
+    add_session(enrollment, START)
+    derive(enrollment)
+    (line,) = lines(enrollment)
+    assert codes(line) == ["itp_missing"]
+    assert "30 days" in line.blockers[0]["message"]
+
+
+def test_the_rules_table_and_the_plans_agree_on_the_30_day_window(db, settings):
+    from billing.rules import Rules
+    from tests.billing.factories import ensure_rules
+
+    ensure_rules()
+    assert Rules().int("cr", "itp_window_days", START) == settings.ITP_REVIEW_DAYS
