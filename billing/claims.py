@@ -3,9 +3,10 @@
 `claim_lines_derive` reads a clinic's (or some enrollments') attended sessions, coverage, fee schedule, signed
 treatment plans (clinic.treatment_plans' bulk `treatment_plans_covering`) and eligibility in a fixed number of
 queries (eligibility still costs one or two per referral: referrals/eligibility.py reads its thresholds per
-referral; the floor branch's bulk `Preloaded` form will remove that), works out every line and each reason it cannot be billed yet, and upserts: a line
-that is already there is updated in place, exported lines never change, and a line no longer supported (a
-session marked absent after all) becomes "void". Running it twice changes nothing the second time.
+referral; the floor branch's bulk `Preloaded` form will remove that). It works out every line and each reason
+it cannot be billed yet, and upserts: a line that is already there is updated in place, exported lines never
+change, and a line no longer supported (a session marked absent after all) becomes "void". Running it twice
+changes nothing the second time.
 
 Every code, limit and window comes from the BillingRule table (billing/rules.py) effective on the date of
 service. The reason codes and their messages are below (BLOCKERS); pages and the API show them as they are.

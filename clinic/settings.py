@@ -299,6 +299,7 @@ DEMO_SEEDERS = [
     "scheduling.reminder_demo.seed",
     "scheduling.floorsheet_demo.seed",
     "outcomes.demo.seed",
+    "billing.demo.seed",
 ]
 
 # --- Audit trail ------------------------------------------------------------------------------
