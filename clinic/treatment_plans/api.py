@@ -22,6 +22,7 @@ from clinic.api import (
     StrictBooleanField,
     StrictBooleanFilter,
     StrictCharField,
+    StrictChoiceField,
     StrictFilterSet,
     StrictIntegerField,
     StrictModelSerializer,
@@ -46,6 +47,11 @@ class TreatmentPlanServiceSerializer(StrictModelSerializer):
 
 class SignatureMixin(serializers.Serializer):
     patient = serializers.IntegerField(read_only=True, source="patient_id")
+    # Empty ("") until the plan is signed: a read-only model field would leave the blank out of the enum.
+    signature_method = StrictChoiceField(
+        choices=TreatmentPlan.SignatureMethod.choices, allow_blank=True, read_only=True,
+        help_text="How the signer proved who they are; empty for a draft.",
+    )  # fmt: skip
     covers_from = serializers.SerializerMethodField(help_text="The signature's date (the clinic's); null for a draft.")
     covers_until = serializers.SerializerMethodField(
         help_text="The last date of service the signature covers (ITP_REVIEW_DAYS after it); null for a draft."

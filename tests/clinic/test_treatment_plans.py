@@ -588,3 +588,10 @@ def test_physician_api_list_shows_only_their_patients(team_a, draft, patient_a, 
     link_physician(draft.enrollment.patient, team_a["physician"].membership)
     rows = team_a["physician"].client.get(api_url(draft.clinic)).json()["results"]
     assert [row["id"] for row in rows] == [draft.pk]
+
+
+def test_home_page_counts_plans_to_sign_for_the_physician_and_due_for_staff(team_a, draft, physician):
+    page = team_a["physician"].client.get(f"/c/{draft.clinic.slug}/").content.decode()
+    assert "treatment plan to sign" in page
+    page = team_a["physiologist"].client.get(f"/c/{draft.clinic.slug}/").content.decode()
+    assert "treatment plan due or overdue" in page
