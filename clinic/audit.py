@@ -22,6 +22,8 @@ from clinic.models import (
     PatientPhysician,
     PrescriptionComponent,
     Program,
+    TreatmentPlan,
+    TreatmentPlanService,
     User,
 )
 
@@ -39,6 +41,8 @@ def register_audited_models():
     auditlog.register(Enrollment)
     auditlog.register(ExercisePrescription)
     auditlog.register(PrescriptionComponent)
+    auditlog.register(TreatmentPlan, exclude_fields=["updated_at"])
+    auditlog.register(TreatmentPlanService)
 
 
 def client_address(request) -> str | None:

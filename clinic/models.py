@@ -122,6 +122,8 @@ class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
     roles = ArrayField(models.CharField(max_length=20, choices=Role.choices))
     is_active = models.BooleanField(default=True)
+    # Claims name the rendering and supervising practitioner, and every MDPP line the coach, by NPI.
+    npi = models.CharField("NPI", max_length=10, blank=True)
     created_at = models.DateTimeField(default=now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
 
@@ -373,6 +375,9 @@ class Program(models.Model):
     default_length_weeks = models.PositiveSmallIntegerField(default=12)
     default_session_count = models.PositiveSmallIntegerField(default=36)
     sessions_per_week = models.PositiveSmallIntegerField(default=3)
+    # Only programs CMS has approved as intensive cardiac rehab (Ornish, Pritikin, Benson-Henry) may bill
+    # G0422/G0423 (domain reference section 3.1); billing/claims.py blocks ICR lines of any other.
+    cms_approved_icr = models.BooleanField("CMS-approved intensive cardiac rehab program", default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
 
@@ -512,6 +517,151 @@ class PrescriptionComponent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "prescription", "kind"], name="prescription_component_unique")
         ]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+# --- Individualized treatment plan (ITP) --------------------------------------------------------
+
+# ICD-10-CM: a letter, a digit, a digit or letter, then optionally a dot and 1–4 more characters.
+ICD10_PATTERN = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$"
+
+
+def validate_icd10(value: str):
+    """Names the code, so a list of several says which one is wrong."""
+    if not re.match(ICD10_PATTERN, value):
+        raise ValidationError(f"{value} is not an ICD-10-CM code: enter codes like I21.4 or R73.03.")
+
+
+ITP_PROGRAM_TYPES = ("cr", "icr", "pr")
+ITP_SIGNATURE_MEANING = "I have reviewed and approve this individualized treatment plan"
+
+
+class TreatmentPlan(models.Model):
+    """One version of the individualized treatment plan of a CR, ICR or PR enrollment (42 CFR
+    410.47/410.49: diagnosis; type, amount, frequency and duration of services; goals), drafted by
+    staff and signed by a physician. A signed version is locked (a database trigger refuses changes);
+    a review drafts the next version from the last signed one."""
+
+    class SignatureMethod(models.TextChoices):
+        PASSWORD = "password", "Password re-entered"
+        MFA = "mfa", "Authenticator code"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="treatment_plans")
+    version = models.PositiveSmallIntegerField()
+    diagnosis = models.TextField()
+    diagnosis_codes = ArrayField(
+        models.CharField(max_length=8, validators=[validate_icd10]),
+        default=list,
+        blank=True,
+        help_text="ICD-10-CM codes, e.g. I21.4, J44.9.",
+    )
+    goals = models.TextField()
+    prescription = models.ForeignKey(
+        ExercisePrescription,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The exercise prescription in force when the plan was drafted.",
+    )
+    drafted_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+    # The electronic signature: who, when, what it means, how the signer proved who they are, and
+    # their name and credential as they were at signing (a later rename does not rewrite history).
+    signed_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signature_meaning = models.CharField(max_length=200, blank=True)
+    signature_method = models.CharField(max_length=10, choices=SignatureMethod.choices, blank=True)
+    signer_name = models.CharField(max_length=200, blank=True)
+    signer_credential = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "enrollment", "version"], name="treatment_plan_version_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "enrollment"],
+                condition=models.Q(signed_at__isnull=True),
+                name="treatment_plan_one_open_draft",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(signed_at__isnull=True, signed_by__isnull=True)
+                | (
+                    models.Q(signed_at__isnull=False, signed_by__isnull=False)
+                    & ~models.Q(signature_meaning="")
+                    & ~models.Q(signature_method="")
+                    & ~models.Q(signer_name="")
+                ),
+                name="treatment_plan_signature_complete",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "enrollment", "signed_at"], name="treatment_plan_signed_idx"),
+        ]
+
+    def __str__(self):
+        return f"Treatment plan v{self.version} for {self.enrollment}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+    @property
+    def signed_on(self) -> datetime.date | None:
+        """The signature's date in the clinic's time zone (a date of service is a local date)."""
+        if self.signed_at is None:
+            return None
+        return self.signed_at.astimezone(zoneinfo.ZoneInfo(self.clinic.timezone)).date()
+
+    @property
+    def covers_until(self) -> datetime.date | None:
+        """The last date of service this signature covers (settings.ITP_REVIEW_DAYS after signing)."""
+        from django.conf import settings
+
+        signed_on = self.signed_on
+        return signed_on + datetime.timedelta(days=settings.ITP_REVIEW_DAYS) if signed_on else None
+
+    def covers(self, date: datetime.date) -> bool:
+        """A signed plan covers dates of service from its signature date up to ITP_REVIEW_DAYS after."""
+        return self.signed_at is not None and self.signed_on <= date <= self.covers_until
+
+
+class TreatmentPlanService(models.Model):
+    """One service of a plan: its type (kind and description), amount (minutes per session),
+    frequency (sessions per week) and duration (weeks). Numbers where a reviewer or a claim check
+    may compare them; a note for whatever does not fit."""
+
+    class Kind(models.TextChoices):
+        EXERCISE = "exercise", "Supervised exercise"
+        EDUCATION = "education", "Education / risk-factor modification"
+        PSYCHOSOCIAL = "psychosocial", "Psychosocial support"
+        NUTRITION = "nutrition", "Nutrition counselling"
+        BREATHING = "breathing", "Breathing retraining"
+        OTHER = "other", "Other"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="services")
+    kind = models.CharField("type", max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=200, blank=True)
+    minutes_per_session = models.PositiveSmallIntegerField(
+        "amount (minutes per session)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(480)]
+    )
+    sessions_per_week = models.PositiveSmallIntegerField(
+        "frequency (sessions per week)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(14)]
+    )
+    duration_weeks = models.PositiveSmallIntegerField(
+        "duration (weeks)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    notes = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["clinic", "plan"], name="treatment_plan_service_idx")]
 
     def __str__(self):
         return self.get_kind_display()
@@ -710,6 +860,7 @@ class OutboundMessage(models.Model):
         CLASS_CANCELLED = "class_cancelled", "Class cancelled notice to a booked patient"
         PLACE_OFFERED = "place_offered", "A place from the waitlist, to the patient"
         REPORT_READY = "report_ready", "Progress report ready, to the referring physician"
+        ITP_DUE = "itp_due", "Treatment plans due, daily count to a physician"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -777,6 +928,7 @@ class AuditEntry(AbstractLogEntry):
         LOGOUT = "logout", "Signed out"
         MFA_CHANGE = "mfa_change", "Two-factor change"
         RLS_BYPASS = "rls_bypass", "Read across clinics"
+        SIGN_FAILED = "sign_failed", "Failed signature"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

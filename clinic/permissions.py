@@ -27,6 +27,14 @@ PERMISSIONS: dict[str, set[str]] = {
     # Exercise prescriptions. Physicians read those of their own patients only (patients_visible_to).
     "prescription.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "prescription.edit": {ADMIN, PHYSIOLOGIST},
+    # Individualized treatment plans (clinic/treatment_plans/). Billing reads dates and signatures, not
+    # the clinical text (diagnosis, goals, services); physicians read their own patients' plans and
+    # sign those of patients they are linked to (treatment_plans.selectors.may_sign).
+    "itp.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING},
+    "itp.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
+    "itp.edit": {ADMIN, PHYSIOLOGIST},
+    "itp.sign": {PHYSICIAN},
+    "itp.due": {ADMIN, PHYSIOLOGIST, BILLING},
     # Progress of an enrollment (outcomes/progress.py): change from baseline, attendance, safety events.
     # Physicians read it for their own patients only; billing sees no clinical outcomes.
     "progress.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
@@ -46,6 +54,12 @@ PERMISSIONS: dict[str, set[str]] = {
     "session.view_clinical": {ADMIN, PHYSIOLOGIST, PHYSICIAN},
     "safety.override": {ADMIN, PHYSIOLOGIST},
     "today.view": {ADMIN, PHYSIOLOGIST},
+    # Billing (billing/): claim lines, batches, payers and fee schedules; coverage on the patient's chart.
+    # Billing staff see attendance, codes and coverage, never clinical notes.
+    "billing.view": {ADMIN, BILLING},
+    "billing.manage": {ADMIN, BILLING},
+    "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "coverage.manage": {ADMIN, BILLING},
     # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and
     # observations are clinical: physicians read their own patients' only (patients_visible_to), billing none.
     "measure.view": {ADMIN, PHYSIOLOGIST, PHYSICIAN},

@@ -193,6 +193,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Observation exports a broker outage left queued (outcomes/kpis/exports.py).
     "kpi-exports": {"task": "outcomes.kpis.tasks.run_pending_exports", "schedule": 60.0, "options": {"expires": 60.0}},
+    # Physicians' daily count of treatment plans due: hourly, so a worker that was down at the hour
+    # still sends it that day; the outbox key makes it once per physician per day.
+    "itp-due-digests": {
+        "task": "clinic.tasks.queue_itp_due_digests",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 60 * 60.0},
+    },
 }
 # Task modules outside an app's tasks.py.
 CELERY_IMPORTS = ["outcomes.reports.tasks"]
@@ -306,11 +313,13 @@ SPECTACULAR_SETTINGS = {
 DEMO_SEEDERS = [
     "referrals.demo.seed",
     "clinic.prescription_demo.seed",
+    "clinic.treatment_plans.demo.seed",
     "scheduling.demo.seed",
     "scheduling.reminder_demo.seed",
     "scheduling.floorsheet_demo.seed",
     "outcomes.demo.seed",
     "outcomes.reports.demo.seed",
+    "billing.demo.seed",
 ]
 
 # --- Audit trail ------------------------------------------------------------------------------
@@ -402,3 +411,14 @@ LOGGING = {
         "django.server": {"handlers": ["null"], "propagate": False},  # runserver's access log
     },
 }
+
+# Individualized treatment plans (clinic/treatment_plans.py): a signed ITP covers dates of service
+# from its signature date up to this many days after it. Source: Medicare Benefit Policy Manual
+# Ch.15 §232 and 42 CFR 410.47/410.49, "established, reviewed, and signed by a physician every 30
+# days" (../shared/reference/domain.md 3.5). Billing may move it into its dated rules table.
+ITP_REVIEW_DAYS = 30
+# The staff "due or overdue" list and the physicians' daily email count plans whose coverage ends
+# within this many days.
+ITP_DUE_WITHIN_DAYS = 7
+# The physicians' daily "plans due" email goes out at the first hourly run after this local hour.
+ITP_DIGEST_HOUR = 7

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from clinic import outbox, rls
+from clinic.treatment_plans import digest
 
 
 @shared_task(acks_late=True)
@@ -15,3 +16,9 @@ def send_message(clinic_id: int, message_id: int) -> bool:
 def send_due_messages() -> int:
     """Celery beat, every minute: what Redis, a killed worker or a mail server left unsent."""
     return outbox.messages_send_due()
+
+
+@shared_task(acks_late=True)
+def queue_itp_due_digests() -> int:
+    """Celery beat, hourly: each physician's daily count of plans due (clinic/treatment_plans/digest.py)."""
+    return digest.itp_due_digests_queue()

@@ -4,7 +4,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from billing import api as billing_api
+from billing import urls as billing_urls
 from clinic import api, errors, prescription_api, prescription_views, views
+from clinic.treatment_plans import api as plan_api
+from clinic.treatment_plans import views as plan_views
 from outcomes import api as outcomes_api
 from outcomes import progress_api
 from outcomes import progress_urls as outcomes_progress_urls
@@ -39,13 +43,21 @@ router.register("bookings", scheduling_api.BookingViewSet, basename="api-booking
 router.register("standing-bookings", scheduling_api.StandingBookingViewSet, basename="api-standing-booking")
 router.register("authorizations", scheduling_api.AuthorizationViewSet, basename="api-authorization")
 router.register("reminders", reminder_api.ReminderViewSet, basename="api-reminder")
+router.register("billing/claim-lines", billing_api.ClaimLineViewSet, basename="api-claim-line")
+router.register("billing/batches", billing_api.ClaimBatchViewSet, basename="api-claim-batch")
+router.register("billing/payers", billing_api.PayerViewSet, basename="api-payer")
+router.register("billing/coverages", billing_api.CoverageViewSet, basename="api-coverage")
+router.register("billing/fees", billing_api.FeeViewSet, basename="api-fee")
 router.register(
     r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
     prescription_api.PrescriptionViewSet,
     basename="api-prescription",
 )
 
+router.register("treatment-plans", plan_api.TreatmentPlanViewSet, basename="api-treatment-plan")
+
 RX = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/prescription/"
+PLAN = "patients/<int:patient_id>/enrollments/<int:enrollment_id>/plan/"
 router.register("session-logs", floorsheet_api.SessionLogViewSet, basename="api-session-log")
 router.register("measures", outcomes_api.MeasureViewSet, basename="api-measure")
 router.register("batteries", outcomes_api.BatteryViewSet, basename="api-battery")
@@ -77,9 +89,18 @@ clinic_patterns = [
     path(RX + "history/", prescription_views.prescription_history, name="prescription_history"),
     path(RX + "v<int:version>/", prescription_views.prescription_version, name="prescription_version"),
     path(RX + "v<int:version>/print/", prescription_views.prescription_print, name="prescription_print"),
+    path(PLAN, plan_views.plan_list, name="plan_list"),
+    path(PLAN + "draft/", plan_views.plan_draft, name="plan_draft"),
+    path(PLAN + "review/", plan_views.plan_review, name="plan_review"),
+    path(PLAN + "v<int:version>/", plan_views.plan_version, name="plan_version"),
+    path(PLAN + "v<int:version>/print/", plan_views.plan_print, name="plan_print"),
+    path("portal/plans/", plan_views.portal_plans, name="portal_plans"),
+    path("portal/plans/<int:plan_id>/sign/", plan_views.portal_sign, name="portal_sign"),
+    path("treatment-plans/due/", plan_views.plans_due, name="plans_due"),
     *referrals_urls.clinic_patterns,
     *scheduling_urls.clinic_patterns,
     *scheduling_floorsheet_urls.clinic_patterns,
+    *billing_urls.clinic_patterns,
     *outcomes_progress_urls.clinic_patterns,
     *outcomes_urls.clinic_patterns,
     *reports_urls.clinic_patterns,

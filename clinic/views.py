@@ -13,9 +13,10 @@ from django.views.decorators.http import require_POST
 
 from clinic import audit, auditformat, forms, rls, selectors, services
 from clinic.csvexport import csv_response
-from clinic.models import AuditEntry, Membership, Patient
+from clinic.models import ITP_PROGRAM_TYPES, AuditEntry, Membership, Patient
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view, invitation_scope
+from clinic.treatment_plans import selectors as plan_selectors
 
 PAGE_SIZE = 25
 
@@ -47,7 +48,15 @@ def clinic_home(request):
         counts = selectors.patients_visible_to(request.membership).aggregate(
             active=Count("id", filter=Q(status=Patient.Status.ACTIVE)), total=Count("id")
         )
-    return render(request, "clinic/clinic_home.html", {"counts": counts})
+    # Treatment plans: how many await this physician's signature; how many are due (staff, billing).
+    plans_to_sign = plans_due = None
+    if has_permission(request.membership, "itp.sign"):
+        plans_to_sign = plan_selectors.plans_awaiting_signature(membership=request.membership).count()
+    if has_permission(request.membership, "itp.due"):
+        plans_due = len(plan_selectors.plans_due(membership=request.membership))
+    return render(
+        request, "clinic/clinic_home.html", {"counts": counts, "plans_to_sign": plans_to_sign, "plans_due": plans_due}
+    )
 
 
 # --- Patients ---------------------------------------------------------------------------------
@@ -107,6 +116,7 @@ def patient_detail(request, patient_id):
             "can_edit": has_permission(request.membership, "patient.edit"),
             "can_deactivate": has_permission(request.membership, "patient.deactivate"),
             "can_audit": has_permission(request.membership, "audit.view"),
+            "itp_program_types": ITP_PROGRAM_TYPES,
         },
     )
 

@@ -3,6 +3,8 @@
 from clinic import prescriptions
 from clinic.models import Enrollment
 from scheduling.models import Reminder
+from tests.billing.factories import billing_objects
+from tests.clinic.treatment_plan_factories import make_plan
 from tests.conftest import link_physician, make_program, make_provider, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
@@ -25,8 +27,15 @@ def api_objects(team_a, patient_a) -> dict:
         data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
     )  # fmt: skip
     schedule = _schedule_objects(team_a, patient_a, program)
+    billing = billing_objects(clinic, patient_a, team_a["billing"].membership)
+    rehab = Enrollment.objects.create(
+        clinic=clinic, patient=patient_a, program=make_program(clinic, "cr"), start_date="2026-01-05"
+    )
+    plan = make_plan(rehab, team_a["physiologist"].membership)  # a draft the physician may sign
     return {
+        "plan_id": plan.pk,
         **schedule,
+        **billing,
         **_outcomes_objects(team_a, patient_a),
         "session_log_id": _session_log_id(team_a, schedule["booking_id"]),
         "reminder_id": reminder.pk,

@@ -13,6 +13,8 @@ from outcomes.kpis.models import KpiExport
 from referrals.models import ReferralAttachment
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
+from tests.billing.factories import billing_objects
+from tests.clinic.treatment_plan_factories import make_plan
 from tests.conftest import link_physician, make_member, make_patient, make_program, make_referral
 from tests.scheduling.reminder_helpers import make_booking, make_occurrence
 
@@ -72,14 +74,18 @@ def clinic_b_objects(team_b, patient_b):
     schedule = _schedule_objects(team_b, patient_b, referral.program)
     floor = floor_sheet_objects(team_b, schedule["booking_id"])
     report = ready_report(enrollment)
+    billing = billing_objects(referral.clinic, patient_b, team_b["billing"].membership)
+    plan = make_plan(enrollment, team_b["physiologist"].membership)
     return {
         **schedule,
         **floor,
+        **billing,
         **outcomes_objects(team_b, enrollment),
         "patient_id": patient_b.pk,
         "reminder_id": reminder.pk,
         "enrollment_id": enrollment.pk,
         "version": prescription.version,
+        "plan_id": plan.pk,
         "membership_id": team_b["physiologist"].membership.pk,
         "invitation_id": invitation.pk,
         "token_id": token.pk,
@@ -258,6 +264,22 @@ ROLE_MATRIX = [
     ("api-authorization-list", False, "get", {"admin", "physiologist", "billing"}),
     ("today", False, "get", {"admin", "physiologist"}),
     ("api-session-log-list", False, "get", ALL),
+    ("claim_line_list", False, "get", {"admin", "billing"}),
+    ("batch_list", False, "get", {"admin", "billing"}),
+    ("payer_list", False, "get", {"admin", "billing"}),
+    ("payer_create", False, "get", {"admin", "billing"}),
+    ("fee_list", False, "get", {"admin", "billing"}),
+    ("fee_create", False, "get", {"admin", "billing"}),
+    ("billing_rule_list", False, "get", {"admin", "billing"}),
+    ("coverage_create", True, "get", {"admin", "billing"}),
+    ("api-claim-line-list", False, "get", {"admin", "billing"}),
+    ("api-claim-batch-list", False, "get", {"admin", "billing"}),
+    ("api-payer-list", False, "get", {"admin", "billing"}),
+    ("api-coverage-list", False, "get", {"admin", "billing"}),
+    ("api-fee-list", False, "get", {"admin", "billing"}),
+    ("portal_plans", False, "get", {"physician"}),
+    ("plans_due", False, "get", {"admin", "physiologist", "billing"}),
+    ("api-treatment-plan-list", False, "get", ALL),
     ("measure_list", False, "get", {"admin"}),
     ("measure_create", False, "get", {"admin"}),
     ("battery_list", False, "get", {"admin"}),
@@ -339,6 +361,11 @@ ENROLLMENT_ROLE_MATRIX = [
     ("prescription_print", {"version": 1}, "get", {"admin", "physiologist"}),
     ("api-prescription-list", {}, "get", {"admin", "physiologist"}),
     ("api-prescription-detail", {"version": 1}, "get", {"admin", "physiologist"}),
+    ("plan_list", {}, "get", {"admin", "physiologist", "billing"}),
+    ("plan_draft", {}, "get", {"admin", "physiologist"}),
+    ("plan_review", {}, "post", {"admin", "physiologist"}),
+    ("plan_version", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
+    ("plan_print", {"version": 1}, "get", {"admin", "physiologist", "billing"}),
     ("progress_detail", {}, "get", {"admin", "physiologist"}),
     ("api-enrollment-progress", {}, "get", {"admin", "physiologist"}),
     ("assessment_list", {}, "get", {"admin", "physiologist"}),
@@ -354,6 +381,7 @@ def enrollment_a(team_a, patient_a):
         clinic=patient_a.clinic, actor=team_a["physiologist"].membership, enrollment=enrollment,
         data={"resting_hr": 70}, components={"aerobic": {"intensity_method": "rpe", "intensity_low": 12}},
     )  # fmt: skip
+    make_plan(enrollment, team_a["physiologist"].membership)
     return enrollment
 
 

@@ -1,0 +1,93 @@
+"""Every read of billing data, scoped by clinic. Billing pages and endpoints are for billing staff and
+administrators (clinic/permissions.py); nothing here reads clinical notes."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, Payer
+from clinic.models import Clinic, Patient
+
+
+def _get(queryset, pk):
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def payers_of(*, clinic: Clinic) -> QuerySet[Payer]:
+    return Payer.objects.filter(clinic=clinic).order_by("name", "id")
+
+
+def payer_get(*, clinic: Clinic, payer_id: int) -> Payer:
+    return _get(payers_of(clinic=clinic), payer_id)
+
+
+def coverages_of_clinic(*, clinic: Clinic) -> QuerySet[Coverage]:
+    return Coverage.objects.filter(clinic=clinic).select_related("payer").order_by("patient_id", "priority", "id")
+
+
+def coverages_of_patient(*, clinic: Clinic, patient: Patient) -> QuerySet[Coverage]:
+    return coverages_of_clinic(clinic=clinic).filter(patient=patient)
+
+
+def coverage_get(*, clinic: Clinic, coverage_id: int, patient: Patient | None = None) -> Coverage:
+    coverages = coverages_of_clinic(clinic=clinic)
+    if patient is not None:
+        coverages = coverages.filter(patient=patient)
+    return _get(coverages, coverage_id)
+
+
+def fees_of(*, clinic: Clinic) -> QuerySet[FeeScheduleEntry]:
+    return FeeScheduleEntry.objects.filter(clinic=clinic).select_related("payer").order_by("code", "-effective_from")
+
+
+def fee_get(*, clinic: Clinic, fee_id: int) -> FeeScheduleEntry:
+    return _get(fees_of(clinic=clinic), fee_id)
+
+
+@dataclass
+class LineFilters:
+    patient: int | None = None
+    enrollment: int | None = None
+    program_type: str = ""
+    status: str = ""
+    blocker: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+
+
+def claim_lines(*, clinic: Clinic, filters: LineFilters | None = None) -> QuerySet[ClaimLine]:
+    """Claim lines, newest service first, with the patient and payer for the list (no per-row queries)."""
+    filters = filters or LineFilters()
+    lines = ClaimLine.objects.filter(clinic=clinic).select_related("patient", "payer", "batch")
+    if filters.patient:
+        lines = lines.filter(patient_id=filters.patient)
+    if filters.enrollment:
+        lines = lines.filter(enrollment_id=filters.enrollment)
+    if filters.program_type:
+        lines = lines.filter(program_type=filters.program_type)
+    if filters.status:
+        lines = lines.filter(status=filters.status)
+    if filters.blocker:
+        lines = lines.filter(blockers__contains=[{"code": filters.blocker}])
+    if filters.date_from:
+        lines = lines.filter(date_of_service__gte=filters.date_from)
+    if filters.date_to:
+        lines = lines.filter(date_of_service__lte=filters.date_to)
+    return lines.order_by("-date_of_service", "-id")
+
+
+def claim_line_get(*, clinic: Clinic, line_id: int) -> ClaimLine:
+    return _get(claim_lines(clinic=clinic), line_id)
+
+
+def batches_of(*, clinic: Clinic) -> QuerySet[ClaimBatch]:
+    return ClaimBatch.objects.filter(clinic=clinic).select_related("created_by__user", "voided_by__user")
+
+
+def batch_get(*, clinic: Clinic, batch_id: int) -> ClaimBatch:
+    return _get(batches_of(clinic=clinic), batch_id)
