@@ -14,13 +14,14 @@ service. The reason codes and their messages are below (BLOCKERS); pages and the
 
 import datetime
 import logging
+import zlib
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min
 from django.utils.timezone import now
 
@@ -394,7 +395,12 @@ def billed_enrollments(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
 @transaction.atomic
 def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, date_to=None) -> DeriveResult:
     """Derive (or re-derive) the claim lines of the clinic's CR, ICR, PR and MDPP enrollments: all, the given
-    ones, or those with sessions in a period (whole enrollments, since session numbers count from the first)."""
+    ones, or those with sessions in a period (whole enrollments, since session numbers count from the first).
+
+    One derivation per clinic at a time: the task a floor-sheet save queues, the nightly run and a click on
+    *Derive lines again* may overlap, and two of them reading the same lines would both create the new ones."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"claims:{clinic.pk}".encode())])
     enrollments = list(
         billed_enrollments(clinic=clinic, enrollment_ids=enrollment_ids, date_from=date_from, date_to=date_to)
     )

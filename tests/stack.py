@@ -127,7 +127,7 @@ class Stack:
     def app_process(self, name: str) -> psutil.Process | None:
         """The web, worker, reports worker or beat process devrun runs now (the gunicorn or Celery main
         process), if any. The two Celery workers differ by their --hostname."""
-        marker = {"web": "gunicorn", "worker": "default@", "reports worker": "reports@", "beat": "beat"}[name]
+        marker = {"web": "gunicorn", "worker": "default@%h", "reports worker": "reports@%h", "beat": "beat"}[name]
         return next((p for p in self.devrun().children() if marker in command_line(p)), None)
 
     def app_pids(self) -> set[int]:

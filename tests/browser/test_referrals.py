@@ -167,7 +167,7 @@ def test_physician_goes_from_home_to_my_patients_to_a_referral_and_its_chart_and
 
     sign_in(page, physician.user.email)
     page.wait_for_url(re.compile(r"/c/alpha/$"))
-    card = page.locator("a.card.stat")
+    card = page.locator("a.card.stat", has_text="patients you referred")
     expect(card).to_contain_text("4 patients you referred")
     expect(card).to_contain_text("2 awaiting the clinic's review")
     shot(page, "home")

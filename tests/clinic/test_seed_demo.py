@@ -54,8 +54,12 @@ def test_seed_demo_spreads_referrals_over_recent_weeks_so_some_are_overdue(seede
         assert steps[-1] <= timezone.now()
 
 
-def test_seed_demo_links_the_physician_only_to_patients_their_referrals_name(seeded_demo):
-    links = PatientPhysician.objects.filter(physician__user__email="physician@riverside.example")
+def test_seed_demo_links_the_physician_as_referrer_only_to_patients_their_referrals_name(seeded_demo):
+    # Plan-signer links (the demo's treatment plans) need no referral of theirs: a physician signs the plan
+    # of a patient a colleague referred.
+    links = PatientPhysician.objects.filter(
+        physician__user__email="physician@riverside.example", relationship=PatientPhysician.Relationship.REFERRING
+    )
     assert links.exists()
     for link in links:
         assert Referral.objects.filter(patient=link.patient, referring_provider__membership=link.physician).exists()

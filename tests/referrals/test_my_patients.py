@@ -193,8 +193,9 @@ def test_chart_query_count_does_not_grow_with_referrals(
         refer(doctor, program, patient=patient_a)
     # The chart's queries (the session read and saved, the row-level security scope, the patient, the
     # audit entry, the enrollments), one for the referrals, one each for the sessions, reminders and
-    # open safety flags panels, one for urgent clinical alerts and two for the progress reports panel.
-    with django_assert_max_num_queries(21):
+    # open safety flags panels, one for urgent clinical alerts, two for the progress reports panel and one
+    # for the treatment plans.
+    with django_assert_max_num_queries(22):
         chart(team_a["physiologist"], patient_a)
 
 

@@ -449,6 +449,7 @@ def test_redis_stopped_and_restarted_while_the_job_runs_loses_nothing_and_sends_
     (as the next beat tick would trigger it); every reminder goes out exactly once."""
     from clinic.celery import app
     from clinic.settings import celery_url
+    from tests.settings import xdist_redis_db
 
     clinic.reminder_by_email = False
     clinic.save()
@@ -457,7 +458,9 @@ def test_redis_stopped_and_restarted_while_the_job_runs_loses_nothing_and_sends_
         make_booking(occurrence)
     redis_folder, sms_folder = tmp_path / "redis", tmp_path / "sms"
     sms_folder.mkdir()
-    redis_url = f"unix://{redis_folder / 'redis.sock'}?db=0"
+    # The worker picks its database as every test process does (tests/settings.py: 0 plus the xdist worker's
+    # number); the job must be queued on the same one.
+    redis_url = f"unix://{redis_folder / 'redis.sock'}?db={xdist_redis_db(0)}"
     broker_url = celery_url(redis_url).replace("?db=", "?virtual_host=")
     env = subprocess_env(
         REDIS_URL=redis_url.split("?")[0], MEDFIT_TEST_REDIS_DB="0",
