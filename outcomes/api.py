@@ -191,7 +191,10 @@ class AssessmentSerializer(StrictModelSerializer):
     def get_results(self, assessment):
         observations = self.context.get("observations", {}).get(assessment.pk, [])
         return ResultSerializer(
-            sel.assessment_results(assessment=assessment, observations=observations), many=True
+            sel.assessment_results(
+                clinic=self.context["view"].clinic, assessment=assessment, observations=observations
+            ),
+            many=True,
         ).data
 
     def validate_values(self, values):

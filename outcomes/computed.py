@@ -23,6 +23,25 @@ UNIT_LABELS = {
 }  # fmt: skip
 
 
+# Body measures are typed and shown in the clinic's units (Clinic.weight_unit / length_unit) and stored
+# in the measure's.
+CLINIC_UNITS = {("kg", "lb"): "[lb_av]", ("cm", "in"): "[in_i]"}
+
+
+def clinic_unit(measure_unit: str, clinic) -> str:
+    """The unit the clinic types and reads a measure in: lb for kg and inches for cm where it chose them."""
+    return CLINIC_UNITS.get((measure_unit, clinic.weight_unit)) or CLINIC_UNITS.get(
+        (measure_unit, clinic.length_unit), measure_unit
+    )
+
+
+def from_measure_unit(value: Decimal, measure_unit: str, unit: str, places: int) -> Decimal:
+    """A stored value (in the measure's unit) in `unit`, to the measure's decimal places."""
+    if unit != measure_unit:
+        value = value / CONVERSIONS[measure_unit][unit]
+    return _places(value, places)
+
+
 def unit_label(unit: str) -> str:
     return UNIT_LABELS.get(unit, unit)
 

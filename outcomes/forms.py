@@ -11,15 +11,9 @@ from outcomes import computed
 from outcomes.models import Timepoint
 from outcomes.services import MEASURE_FIELDS, Entry
 
-# Body measures are typed in the clinic's units (Clinic.weight_unit / length_unit) and stored in the
-# measure's.
-CLINIC_UNITS = {("kg", "lb"): "[lb_av]", ("cm", "in"): "[in_i]"}
-
 
 def entry_unit(measure: Measure, clinic: Clinic) -> str:
-    return CLINIC_UNITS.get((measure.unit, clinic.weight_unit), "") or CLINIC_UNITS.get(
-        (measure.unit, clinic.length_unit), measure.unit
-    )
+    return computed.clinic_unit(measure.unit, clinic)
 
 
 def field_name(measure: Measure) -> str:

@@ -128,18 +128,21 @@ class Result:
     unit: str
     computed: bool
     band: MeasureBand | None
+    shown_unit: str  # the clinic's unit for body measures (lb, in), else the measure's
 
     @property
     def shown(self) -> str:
-        return f"{self.value:.{self.measure.decimal_places}f}"
+        value = computed.from_measure_unit(self.value, self.unit, self.shown_unit, self.measure.decimal_places)
+        return f"{value:.{self.measure.decimal_places}f}"
 
     @property
     def unit_label(self) -> str:
-        return computed.unit_label(self.unit)
+        return computed.unit_label(self.shown_unit)
 
 
-def assessment_results(*, assessment: Assessment, observations: list[Observation]) -> list[Result]:
-    """The assessment's values in battery order (computed ones last), each with its norm or risk band."""
+def assessment_results(*, clinic: Clinic, assessment: Assessment, observations: list[Observation]) -> list[Result]:
+    """The assessment's values in battery order (computed ones last), each with its norm or risk band and
+    in the clinic's units."""
     patient = assessment.patient
     age = age_on(patient.date_of_birth, assessment.assessed_on)
     order = {item.measure_id: item.order for item in assessment.battery.items.all()}
@@ -151,6 +154,7 @@ def assessment_results(*, assessment: Assessment, observations: list[Observation
             unit=o.unit,
             computed=o.measure.code in computed.COMPUTED,
             band=band_of(measure=o.measure, value=o.value, sex=patient.sex, age=age),
+            shown_unit=computed.clinic_unit(o.unit, clinic),
         )  # fmt: skip
         for o in rows
     ]

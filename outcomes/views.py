@@ -23,7 +23,10 @@ def _enrollment(request, patient_id, enrollment_id):
 
 def _with_results(clinic, assessments):
     observations = sel.observations_of(clinic=clinic, assessment_ids=[a.pk for a in assessments])
-    return [(a, sel.assessment_results(assessment=a, observations=observations.get(a.pk, []))) for a in assessments]
+    return [
+        (a, sel.assessment_results(clinic=clinic, assessment=a, observations=observations.get(a.pk, [])))
+        for a in assessments
+    ]
 
 
 @clinic_view("assessment.view")
@@ -77,11 +80,11 @@ def assessment_edit(request, patient_id, enrollment_id, assessment_id):
     observations = sel.observations_of(clinic=request.clinic, assessment_ids=[assessment.pk]).get(assessment.pk, [])
     initial = {"timepoint": assessment.timepoint, "assessed_on": assessment.assessed_on, "notes": assessment.notes}
     for observation in observations:
-        unit = entry_unit(observation.measure, request.clinic)
-        value = observation.value
-        if unit != observation.measure.unit:
-            value = value / computed.CONVERSIONS[observation.measure.unit][unit]
-        initial[field_name(observation.measure)] = round(value, observation.measure.decimal_places)
+        measure = observation.measure
+        unit = entry_unit(measure, request.clinic)
+        initial[field_name(measure)] = computed.from_measure_unit(
+            observation.value, measure.unit, unit, measure.decimal_places
+        )
     if request.method == "GET":
         audit.record_access(
             clinic=request.clinic, actor=request.user, obj=assessment, request=request, detail="Assessment, edit form"

@@ -49,6 +49,14 @@ def test_physiologist_records_a_baseline_from_the_form_in_the_clinics_units(team
     assert b"Mild" not in detail.content and b"Minimal" in detail.content  # the PHQ-9 band is shown
 
 
+def test_the_results_show_body_measures_in_the_clinics_units(team_a, enrollment):
+    battery = shared_battery()
+    response = team_a["physiologist"].client.post(entry_url(enrollment, battery), form_data(battery, **CR_VALUES))
+    page = team_a["physiologist"].client.get(response.url).content.decode()
+    assert "<strong>176.4</strong> lb" in page and "<strong>69.0</strong> in" in page
+    assert "<strong>80.0</strong> kg" not in page
+
+
 def test_an_invalid_form_saves_nothing_and_says_why(team_a, enrollment):
     battery = shared_battery()
     response = team_a["physiologist"].client.post(
