@@ -7,10 +7,12 @@ audit table's privileges are real. The test database is created, migrated and fl
 import contextlib
 import logging
 import threading
+import time
 
 import pytest
 from django.conf import settings
 from django.core.cache import caches
+from django.core.management.base import CommandError
 from django.db import connections, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -55,7 +57,16 @@ def _flush_as_owner(self):
     from tests.scheduling.factories import ensure_reference_data as reload_floor_sheet_rules
 
     with connected_as_owner(audit_maintenance=True):
-        _flush(self)
+        # A task the test queued may still be reading in the Celery worker while TRUNCATE waits for its
+        # locks; PostgreSQL breaks such a deadlock by failing the flush. Once the task is done, try again.
+        for attempt in range(3):
+            try:
+                _flush(self)
+                break
+            except CommandError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
         reload_floor_sheet_rules()
         reload_outcome_catalog()
 
