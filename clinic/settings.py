@@ -172,6 +172,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".data" / "celerybeat-schedule")
 OUTBOX_SWEEP_SECONDS = int(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
 # Seconds between runs of the session-reminder job (scheduling/reminders.py).
 REMINDER_RUN_SECONDS = int(os.environ.get("REMINDER_RUN_SECONDS", "60"))
+# KPI roll-ups (outcomes/kpis/rollups.py): clinics with at least this many enrollments get their dashboard's
+# heavy aggregates stored every few minutes; the dashboard reads them while younger than the maximum age and
+# reads every row live otherwise (and for smaller clinics, where that is fast).
+KPI_ROLLUP_MIN_ENROLLMENTS = int(os.environ.get("KPI_ROLLUP_MIN_ENROLLMENTS", "5000"))
+KPI_ROLLUP_REFRESH_MINUTES = int(os.environ.get("KPI_ROLLUP_REFRESH_MINUTES", "15"))
+KPI_ROLLUP_MAX_AGE_MINUTES = int(os.environ.get("KPI_ROLLUP_MAX_AGE_MINUTES", "60"))
 CELERY_BEAT_SCHEDULE = {
     # Messages that Redis, a killed worker or a mail server left unsent (clinic/outbox.py).
     "send-due-messages": {"task": "clinic.tasks.send_due_messages", "schedule": float(OUTBOX_SWEEP_SECONDS)},
@@ -193,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Observation exports a broker outage left queued (outcomes/kpis/exports.py).
     "kpi-exports": {"task": "outcomes.kpis.tasks.run_pending_exports", "schedule": 60.0, "options": {"expires": 60.0}},
+    # KPI roll-ups of the large clinics (outcomes/kpis/rollups.py).
+    "kpi-rollups": {
+        "task": "outcomes.kpis.tasks.refresh_kpi_rollups",
+        "schedule": KPI_ROLLUP_REFRESH_MINUTES * 60.0,
+        "options": {"expires": KPI_ROLLUP_REFRESH_MINUTES * 60.0},
+    },
     # Physicians' daily count of treatment plans due: hourly, so a worker that was down at the hour
     # still sends it that day; the outbox key makes it once per physician per day.
     "itp-due-digests": {

@@ -115,5 +115,5 @@ class Assessment(models.Model):
 
 
 # Progress reports and KPI exports keep their models in their own packages.
-from outcomes.kpis.models import KpiExport  # noqa: E402, F401
+from outcomes.kpis.models import KpiExport, KpiOutcomePair, KpiRollup, KpiSessionDay  # noqa: E402, F401
 from outcomes.reports.models import ReportRequest  # noqa: E402, F401

@@ -59,7 +59,18 @@ KPI = inline_serializer(
     },
     many=True,
 )
-RESULT = inline_serializer("KpiResult", {"start": serializers.DateField(), "end": serializers.DateField(), "kpis": KPI})
+RESULT = inline_serializer(
+    "KpiResult",
+    {
+        "start": serializers.DateField(),
+        "end": serializers.DateField(),
+        "as_of": serializers.DateTimeField(
+            allow_null=True,
+            help_text="When past classes and outcomes were last added up (large clinics); null: computed now",
+        ),
+        "kpis": KPI,
+    },
+)
 
 
 class KpiView(ClinicScoped, APIView):
@@ -106,6 +117,7 @@ class KpiView(ClinicScoped, APIView):
             {
                 "start": filters.start,
                 "end": filters.end,
+                "as_of": board.rollup.refreshed_at if board.rollup else None,
                 "kpis": [
                     {
                         "key": kpi.key,

@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from clinic.models import Clinic, Membership
 from outcomes.kpis import queries
 from outcomes.kpis.definitions import FILTER_LABELS, KPIS, KpiDefinition
+from outcomes.kpis.models import KpiRollup
+from outcomes.kpis.rollups import fresh_rollup
 from referrals.models import Referral
 
 
@@ -76,6 +78,7 @@ class Dashboard:
     filters: queries.KpiFilters
     kpis: list[Kpi]
     tables: list[Table]
+    rollup: KpiRollup | None = None  # when set, sessions and outcomes are as of its refresh (rollups.py)
 
     @property
     def is_empty(self) -> bool:
@@ -101,13 +104,14 @@ def default_filters(today: datetime.date) -> queries.KpiFilters:
 
 
 def dashboard_get(*, clinic: Clinic, membership: Membership, filters: queries.KpiFilters) -> Dashboard:
-    """Every KPI and table (nine queries, whatever the clinic's size). Aggregates only: no patient is named."""
+    """Every KPI and table (ten queries, whatever the clinic's size). Aggregates only: no patient is named."""
     if membership.clinic_id != clinic.pk:
         raise ValueError("membership of another clinic")
-    values, sql = queries.compute(clinic=clinic, filters=filters)
+    rollup = fresh_rollup(clinic=clinic, filters=filters)
+    values, sql = queries.compute(clinic=clinic, filters=filters, rollup=rollup)
     months = filters.months()
     kpis = [Kpi(definition, values[definition.key], months) for definition in KPIS]
-    return Dashboard(clinic, filters, kpis, tables(kpis, sql, months))
+    return Dashboard(clinic, filters, kpis, tables(kpis, sql, months), rollup)
 
 
 def percent(part, whole):

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db import connection
 
 from clinic.models import Clinic, ProgramType
+from outcomes.kpis.models import KpiRollup
 
 # Shared catalog codes (clinic/migrations/0014_outcome_measures.py).
 SIX_MWD, SBP, WEIGHT, PHQ9 = "64098-7", "8480-6", "29463-7", "44261-6"
@@ -62,16 +63,17 @@ ENROLLMENT_OF_STAFF = """EXISTS (
 class Sql:
     """The parameters and the optional filter conditions shared by the queries."""
 
-    def __init__(self, clinic: Clinic, filters: KpiFilters):
-        zone = zoneinfo.ZoneInfo(clinic.timezone)
+    def __init__(self, clinic: Clinic, filters: KpiFilters, rollup: KpiRollup | None = None):
+        self.zone = zoneinfo.ZoneInfo(clinic.timezone)
         self.filters = filters
+        self.rollup = rollup  # stored aggregates to read instead of the rows they came from (rollups.py)
         self.params = {
             "clinic": clinic.pk,
             "tz": clinic.timezone,
             "start": filters.start,
             "end": filters.end,
-            "start_at": datetime.datetime.combine(filters.start, datetime.time(), zone),
-            "end_at": datetime.datetime.combine(filters.end + datetime.timedelta(days=1), datetime.time(), zone),
+            "start_at": self.local_midnight(filters.start),
+            "end_at": self.local_midnight(filters.end + datetime.timedelta(days=1)),
             "program": filters.program_id,
             "physician": filters.physician_id,
             "staff": filters.staff_id,
@@ -85,6 +87,18 @@ class Sql:
     def local(self, timestamp: str) -> str:
         return f"({timestamp} AT TIME ZONE %(tz)s)"
 
+    def local_day(self, timestamp: str) -> str:
+        return f"{self.local(timestamp)}::date"
+
+    def local_midnight(self, day: datetime.date) -> datetime.datetime:
+        return datetime.datetime.combine(day, datetime.time(), self.zone)
+
+    def conditions(self, conditions: list[str]) -> str:
+        return "".join(f" AND {condition}" for condition in conditions)
+
+    def program_condition(self, column: str) -> str:
+        return f" AND {column} = %(program)s" if self.filters.program_id else ""
+
     def enrollment(self) -> str:
         """Conditions on the enrollment `e` for the program, physician and staff filters."""
         conditions = []
@@ -94,7 +108,7 @@ class Sql:
             conditions.append(ENROLLMENT_OF_PHYSICIAN)
         if self.filters.staff_id:
             conditions.append(ENROLLMENT_OF_STAFF)
-        return "".join(f" AND {condition}" for condition in conditions)
+        return self.conditions(conditions)
 
     def rows(self, sql: str) -> list[tuple]:
         with connection.cursor() as cursor:
@@ -121,15 +135,18 @@ def ratio(part, whole, scale=100) -> Decimal | None:
 
 # --- Clinical outcomes ---------------------------------------------------------------------------
 
-OUTCOMES_SQL = """
+# One row per enrollment and headline measure whose latest value (up to %(observations_before)s) came after
+# its baseline: the change, the % change and whether it reached the MCID. Read live, or stored by
+# rollups.py in KpiOutcomePair (the same columns).
+OUTCOME_PAIRS_SQL = """
 WITH observations AS (
-    SELECT o.enrollment_id, m.code, m.direction, m.mcid, m.mcid_kind, o.value, o.observed_at,
+    SELECT o.enrollment_id, e.program_id, m.code, m.direction, m.mcid, m.mcid_kind, o.value, o.observed_at,
            o.source <> 'assessment' AS from_session
     FROM clinic_observation o
     JOIN clinic_measure m ON m.id = o.measure_id
     JOIN clinic_enrollment e ON e.id = o.enrollment_id AND e.clinic_id = %(clinic)s
     JOIN clinic_program p ON p.id = e.program_id AND p.clinic_id = %(clinic)s
-    WHERE o.clinic_id = %(clinic)s AND o.observed_at < %(end_at)s AND o.phase IN ('', 'pre')
+    WHERE o.clinic_id = %(clinic)s AND o.observed_at < %(observations_before)s AND o.phase IN ('', 'pre')
       -- the measures' ids first (an init plan), so the planner reads observations by measure, not by enrollment
       AND o.measure_id = ANY(ARRAY(SELECT id FROM clinic_measure WHERE clinic_id IS NULL
                                    AND code IN (%(six_mwd)s, %(sbp)s, %(weight)s, %(phq9)s)))
@@ -142,24 +159,44 @@ WITH observations AS (
     FROM observations
     WINDOW earliest AS (PARTITION BY enrollment_id, code ORDER BY from_session, observed_at),
            latest AS (PARTITION BY enrollment_id, code ORDER BY from_session, observed_at DESC)
-), pairs AS (
-    SELECT code, {month} AS month, value - baseline AS change,
-           (value - baseline) * 100 / NULLIF(baseline, 0) AS percent,
-           CASE WHEN mcid IS NULL OR direction = 'context' THEN NULL
-                ELSE (CASE WHEN mcid_kind = 'percent' THEN (value - baseline) * 100 / NULLIF(baseline, 0)
-                           ELSE value - baseline END)
-                     * (CASE WHEN direction = 'lower' THEN -1 ELSE 1 END) >= mcid END AS reached_mcid
-    FROM ranked
-    WHERE from_latest = 1 AND observed_at > baseline_at AND observed_at >= %(start_at)s
 )
-SELECT code, month, count(*), count(*) FILTER (WHERE reached_mcid), avg(change), avg(percent)
-FROM pairs GROUP BY GROUPING SETS ((code, month), (code))
+SELECT enrollment_id, program_id, code, observed_at AS latest_at, value - baseline AS change,
+       (value - baseline) * 100 / NULLIF(baseline, 0) AS percent,
+       CASE WHEN mcid IS NULL OR direction = 'context' THEN NULL
+            ELSE (CASE WHEN mcid_kind = 'percent' THEN (value - baseline) * 100 / NULLIF(baseline, 0)
+                       ELSE value - baseline END)
+                 * (CASE WHEN direction = 'lower' THEN -1 ELSE 1 END) >= mcid END AS reached_mcid
+FROM ranked
+WHERE from_latest = 1 AND observed_at > baseline_at
+"""
+
+STORED_OUTCOME_PAIRS_SQL = """
+SELECT enrollment_id, program_id, code, latest_at, change, percent, reached_mcid
+FROM outcomes_kpioutcomepair e
+WHERE e.clinic_id = %(clinic)s AND e.latest_at >= %(start_at)s AND e.latest_at < %(end_at)s {program}
+"""
+
+OUTCOMES_SQL = """
+WITH pairs AS ({pairs})
+SELECT code, {month}, count(*), count(*) FILTER (WHERE reached_mcid), avg(change), avg(percent)
+FROM pairs WHERE latest_at >= %(start_at)s AND latest_at < %(end_at)s
+GROUP BY GROUPING SETS ((code, {month}), (code))
 """
 
 
-def outcomes(sql: Sql) -> dict[str, Value]:
+def outcome_pairs_sql(sql: "Sql") -> str:
+    """The live pairs statement with the filters' conditions (and its measure codes in the parameters)."""
     sql.params.update(six_mwd=SIX_MWD, sbp=SBP, weight=WEIGHT, phq9=PHQ9)
-    query = OUTCOMES_SQL.format(month=sql.month(sql.local("observed_at")), enrollment=sql.enrollment())
+    return OUTCOME_PAIRS_SQL.format(enrollment=sql.enrollment())
+
+
+def outcomes(sql: Sql) -> dict[str, Value]:
+    if sql.rollup and sql.rollup.observations_before >= sql.params["end_at"]:
+        pairs = STORED_OUTCOME_PAIRS_SQL.format(program=sql.program_condition("e.program_id"))
+    else:
+        sql.params["observations_before"] = sql.params["end_at"]
+        pairs = outcome_pairs_sql(sql)
+    query = OUTCOMES_SQL.format(pairs=pairs, month=sql.month(sql.local("latest_at")))
     by_code: dict[str, list] = {code: [] for code in (SIX_MWD, SBP, WEIGHT, PHQ9)}
     for code, *rest in sql.rows(query):
         by_code[code].append(rest)
@@ -222,32 +259,50 @@ def active_patients(sql: Sql) -> dict[str, Value]:
 
 # --- Sessions: attendance, no-shows, late cancellations, capacity ----------------------------------
 
-SESSIONS_SQL = """
-SELECT {month},
-       count(*) FILTER (WHERE held AND s.attendance IS DISTINCT FROM 'cancelled'),
-       count(*) FILTER (WHERE held AND s.attendance = ANY(%(attended)s)),
-       count(*) FILTER (WHERE held AND s.attendance = 'absent'),
-       count(*) FILTER (WHERE b.status = 'late_cancelled'),
-       count(*) FILTER (WHERE b.status IN ('booked', 'cancelled', 'late_cancelled'))
+# Per local day and program, the places of the classes starting in [%(from_at)s, %(to_at)s). Read live, or
+# stored by rollups.py in KpiSessionDay (days before the roll-up's day; later days are always read live).
+SESSION_DAY_SQL = """
+SELECT {day} AS day, o.program_id,
+       count(*) FILTER (WHERE held AND s.attendance IS DISTINCT FROM 'cancelled') AS held,
+       count(*) FILTER (WHERE held AND s.attendance = ANY(%(attended)s)) AS attended,
+       count(*) FILTER (WHERE held AND s.attendance = 'absent') AS absent,
+       count(*) FILTER (WHERE b.status = 'late_cancelled') AS late_cancelled,
+       count(*) FILTER (WHERE b.status IN ('booked', 'cancelled', 'late_cancelled')) AS bookings
 FROM scheduling_booking b
 JOIN scheduling_occurrence o ON o.id = b.occurrence_id
 LEFT JOIN scheduling_sessionlog s ON s.booking_id = b.id
 CROSS JOIN LATERAL (SELECT b.status = 'booked' AND o.starts_at < now() AS held) AS place
 WHERE b.clinic_id = %(clinic)s AND o.clinic_id = %(clinic)s AND o.status = 'scheduled'
-  AND o.starts_at >= %(start_at)s AND o.starts_at < %(end_at)s {conditions}
-GROUP BY GROUPING SETS (({month}), ())
+  AND o.starts_at >= %(from_at)s AND o.starts_at < %(to_at)s {conditions}
+GROUP BY 1, 2
 """
 
-CAPACITY_SQL = """
-SELECT {month}, sum(o.booked_count), sum(o.capacity)
+CAPACITY_DAY_SQL = """
+SELECT {day} AS day, o.program_id, sum(o.booked_count) AS booked_places, sum(o.capacity) AS capacity
 FROM scheduling_occurrence o
 WHERE o.clinic_id = %(clinic)s AND o.status = 'scheduled'
-  AND o.starts_at >= %(start_at)s AND o.starts_at < %(end_at)s {conditions}
-GROUP BY GROUPING SETS (({month}), ())
+  AND o.starts_at >= %(from_at)s AND o.starts_at < %(to_at)s {conditions}
+GROUP BY 1, 2
 """
 
+STORED_DAYS_SQL = """
+SELECT day, {columns} FROM outcomes_kpisessionday o
+WHERE o.clinic_id = %(clinic)s AND o.day BETWEEN %(start)s AND %(stored_until)s {program}
+"""
 
-def sessions(sql: Sql) -> dict[str, Value]:
+LIVE_DAYS_SQL = "SELECT day, {columns} FROM ({live}) AS live"
+
+MONTHLY_SUMS_SQL = """
+WITH days AS ({days})
+SELECT {month}, {sums} FROM days GROUP BY GROUPING SETS (({month}), ())
+"""
+
+SESSION_COLUMNS = ("held", "attended", "absent", "late_cancelled", "bookings")
+CAPACITY_COLUMNS = ("booked_places", "capacity")
+
+
+def session_day_sql(sql: "Sql") -> str:
+    """The live per-day places statement with the program, physician and staff filters."""
     conditions = []
     if sql.filters.program_id:
         conditions.append("o.program_id = %(program)s")
@@ -258,10 +313,39 @@ def sessions(sql: Sql) -> dict[str, Value]:
         )
     if sql.filters.staff_id:
         conditions.append("(o.staff_id = %(staff)s OR s.updated_by_id = %(staff)s)")
-    query = SESSIONS_SQL.format(
-        month=sql.month(sql.local("o.starts_at")), conditions="".join(f" AND {c}" for c in conditions)
-    )
-    total, monthly = _split(sql.rows(query), 5)
+    return SESSION_DAY_SQL.format(day=sql.local_day("o.starts_at"), conditions=sql.conditions(conditions))
+
+
+def capacity_day_sql(sql: "Sql") -> str:
+    """The live per-day capacity statement (no physician filter: a class has no referring physician)."""
+    conditions = []
+    if sql.filters.program_id:
+        conditions.append("o.program_id = %(program)s")
+    if sql.filters.staff_id:
+        conditions.append("o.staff_id = %(staff)s")
+    return CAPACITY_DAY_SQL.format(day=sql.local_day("o.starts_at"), conditions=sql.conditions(conditions))
+
+
+def monthly_sums(sql: "Sql", live_sql: str, columns: tuple[str, ...]) -> tuple[tuple, dict]:
+    """The period's sums of `columns` and per month: stored days from the roll-up where there is one, the
+    days after it live (from its first day to the period's end)."""
+    parts, live_from = [], sql.filters.start
+    if sql.rollup:
+        sql.params["stored_until"] = min(sql.filters.end, sql.rollup.days_before - datetime.timedelta(days=1))
+        stored = STORED_DAYS_SQL.format(columns=", ".join(columns), program=sql.program_condition("o.program_id"))
+        parts.append(stored)
+        live_from = max(live_from, sql.rollup.days_before)
+    if live_from <= sql.filters.end:
+        sql.params["from_at"] = sql.local_midnight(live_from)
+        sql.params["to_at"] = sql.params["end_at"]
+        parts.append(LIVE_DAYS_SQL.format(columns=", ".join(columns), live=live_sql))
+    sums = ", ".join(f"sum({column})::bigint" for column in columns)
+    query = MONTHLY_SUMS_SQL.format(days=" UNION ALL ".join(parts), month=sql.month("day"), sums=sums)
+    return _split(sql.rows(query), len(columns))
+
+
+def sessions(sql: Sql) -> dict[str, Value]:
+    total, monthly = monthly_sums(sql, session_day_sql(sql), SESSION_COLUMNS)
 
     def value(pick, denominator) -> Value:
         return Value(pick(*total), {month: pick(*values) for month, values in monthly.items()}, denominator)
@@ -275,15 +359,7 @@ def sessions(sql: Sql) -> dict[str, Value]:
 
 
 def capacity(sql: Sql) -> dict[str, Value]:
-    conditions = []
-    if sql.filters.program_id:
-        conditions.append("o.program_id = %(program)s")
-    if sql.filters.staff_id:
-        conditions.append("o.staff_id = %(staff)s")
-    query = CAPACITY_SQL.format(
-        month=sql.month(sql.local("o.starts_at")), conditions="".join(f" AND {c}" for c in conditions)
-    )
-    total, monthly = _split(sql.rows(query), 2)
+    total, monthly = monthly_sums(sql, capacity_day_sql(sql), CAPACITY_COLUMNS)
     return {
         "capacity_use": Value(
             ratio(*total) if total[1] else None,
@@ -387,9 +463,10 @@ def referrals_by_physician(sql: Sql) -> list[tuple]:
 FAMILIES = (outcomes, completion, sessions, capacity, referrals, active_patients)
 
 
-def compute(*, clinic: Clinic, filters: KpiFilters) -> tuple[dict[str, Value], Sql]:
-    """Every KPI's value and series: six queries whatever the clinic's size."""
-    sql = Sql(clinic, filters)
+def compute(*, clinic: Clinic, filters: KpiFilters, rollup: KpiRollup | None = None) -> tuple[dict[str, Value], Sql]:
+    """Every KPI's value and series: six queries whatever the clinic's size. With a roll-up (rollups.py),
+    sessions, capacity and outcomes read its stored aggregates rather than every booking and observation."""
+    sql = Sql(clinic, filters, rollup)
     values: dict[str, Value] = {}
     for family in FAMILIES:
         values.update(family(sql))

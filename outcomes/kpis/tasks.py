@@ -48,3 +48,29 @@ def enqueue_export(clinic_id: int, export_id: int) -> None:
     except Exception as error:  # noqa: BLE001 (any broker failure: the row is safe)
         extra = {"export_id": export_id, "error": type(error).__name__}
         logger.warning("could not reach the worker; the export waits for the sweeper", extra=extra)
+
+
+@shared_task(acks_late=True)
+def refresh_kpi_rollups() -> int:
+    """Celery beat: one refresh task per clinic large enough to need roll-ups; smaller ones lose theirs."""
+    from clinic.models import Clinic
+
+    queued = 0
+    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
+        refresh_clinic_kpi_rollup.delay(clinic_id)
+        queued += 1
+    return queued
+
+
+@shared_task(acks_late=True)
+def refresh_clinic_kpi_rollup(clinic_id: int) -> str:
+    from clinic.models import Clinic
+    from outcomes.kpis import rollups
+
+    with rls.scoped(rls.clinic_scope(clinic_id)):
+        clinic = Clinic.objects.get(pk=clinic_id)
+        if not rollups.clinic_needs_rollup(clinic):
+            rollups.rollup_drop(clinic=clinic)
+            return "live"
+        rollup = rollups.rollup_refresh(clinic=clinic)
+    return f"refreshed in {rollup.took_ms} ms"
