@@ -126,6 +126,7 @@ urlpatterns = [
     ),
     path("api/v1/clinics/<slug:clinic_slug>/kpis/", kpi_api.KpiView.as_view(), name="api-kpis"),
     path("", include(referrals_urls)),
+    *reports_urls.portal_patterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
     # The sign-in email is the identity invitations and referrer records are matched on: staff change

@@ -55,3 +55,15 @@ def report_inbox(*, membership: Membership) -> QuerySet[ReportRequest]:
         .select_related("patient", "enrollment__program")
         .order_by("-finished_at", "-pk")
     )
+
+
+def portal_report_inbox(*, memberships: list[Membership]) -> QuerySet[ReportRequest]:
+    """Ready reports from each of the person's clinics, as each clinic's inbox would list them, newest first."""
+    reports = ReportRequest.objects.none()
+    for membership in memberships:
+        reports = reports | reports_visible_to(membership)
+    return (
+        reports.filter(status=ReportRequest.Status.READY)
+        .select_related("clinic", "patient", "enrollment__program")
+        .order_by("-finished_at", "-pk")
+    )

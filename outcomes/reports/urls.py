@@ -9,3 +9,8 @@ clinic_patterns = [
     path("reports/<int:report_id>/status/", views.report_status, name="report_status"),
     path("reports/<int:report_id>/download/", views.report_download, name="report_download"),
 ]
+
+# Mounted at the root: the physician's reports from every clinic they belong to.
+portal_patterns = [
+    path("portal/reports/", views.portal_reports, name="portal_reports"),
+]

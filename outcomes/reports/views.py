@@ -5,13 +5,14 @@ billing none), audited; the stored file has no URL of its own (MEDIA_ROOT is pri
 """
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic import audit
+from clinic import audit, rls
 from clinic.models import AuditEntry, Enrollment
 from clinic.permissions import has_permission
 from clinic.selectors import patient_get
@@ -19,6 +20,7 @@ from clinic.tenancy import clinic_view
 from outcomes.reports import selectors, services
 from outcomes.reports.forms import ReportRequestForm
 from outcomes.reports.models import ReportRequest
+from referrals.selectors import physician_memberships
 
 
 def patient_enrollments(patient):
@@ -99,3 +101,21 @@ def report_inbox(request):
             object_ids=[report.pk for report in page], detail=f"Progress reports, page {page.number}",
         )  # fmt: skip
     return render(request, "outcomes/reports/inbox.html", {"page": page})
+
+
+@login_required
+def portal_reports(request):
+    """The physician's progress reports from every clinic where they are a physician (no clinic chosen),
+    with an access entry in the audit trail of each clinic whose reports the page shows."""
+    rls.activate(rls.member_clinics_scope(request.user))
+    memberships = list(physician_memberships(request.user))
+    reports = selectors.portal_report_inbox(memberships=memberships)
+    page = Paginator(reports, 25).get_page(request.GET.get("page"))
+    for membership in memberships:
+        shown = [report.pk for report in page if report.clinic_id == membership.clinic_id]
+        if shown:
+            audit.record_list_access(
+                clinic=membership.clinic, actor=request.user, model=ReportRequest, request=request,
+                object_ids=shown, detail=f"Progress reports, all clinics, page {page.number}",
+            )  # fmt: skip
+    return render(request, "outcomes/reports/portal_inbox.html", {"page": page, "memberships": memberships})

@@ -295,6 +295,36 @@ def test_physician_inbox_lists_only_own_patients_reports(team_a, two_reports, dj
     assert reverse("report_download", args=["alpha", theirs.pk]) not in response.text
 
 
+def test_the_portal_inbox_lists_the_physicians_reports_from_every_clinic(team_a, team_b, two_reports):
+    own, theirs = two_reports
+    physician = team_a["physician"]
+    in_beta = make_member(team_b["admin"].clinic, "physician", physician.user.email)
+    _, beta_enrollment = cr_patient(team_b, "BETA-1", physician=in_beta)
+    beta_report = on_demand(team_b, beta_enrollment)
+    services.report_render(report_id=beta_report.pk)
+    page = physician.client.get(reverse("portal_reports")).text
+    assert reverse("report_download", args=["alpha", own.pk]) in page
+    assert reverse("report_download", args=[team_b["admin"].clinic.slug, beta_report.pk]) in page
+    assert reverse("report_download", args=["alpha", theirs.pk]) not in page
+
+
+def test_the_portal_inbox_is_audited_in_the_clinic_whose_reports_it_shows(team_a, two_reports):
+    own, _ = two_reports
+    team_a["physician"].client.get(reverse("portal_reports"))
+    shown = AuditEntry.objects.filter(event=AuditEntry.Event.VIEW, changes_text__startswith="Progress reports, all")
+    entry = shown.get()
+    assert (entry.clinic_id, entry.actor) == (own.clinic_id, team_a["physician"].user)
+
+
+def test_the_portal_inbox_of_someone_who_is_no_physician_is_empty(team_a, two_reports):
+    page = team_a["admin"].client.get(reverse("portal_reports")).text
+    assert "You are not a physician in any clinic" in page
+
+
+def test_the_portal_inbox_requires_sign_in(client, db):
+    assert client.get(reverse("portal_reports")).url.startswith(reverse("account_login"))
+
+
 def test_physician_downloads_own_patients_report_and_it_is_audited(team_a, two_reports):
     own, theirs = two_reports
     client = team_a["physician"].client
