@@ -177,7 +177,9 @@ CREATE OR REPLACE FUNCTION medfit_rls_token_hash() RETURNS text LANGUAGE sql STA
 $$ SELECT nullif(current_setting('medfit.token_hash', true), '') $$;
 """
 
-VISIBLE = "(medfit_rls_bypass() OR clinic_id = ANY (medfit_rls_clinic_ids()))"
+# Each function in a scalar subquery: PostgreSQL computes it once per query (an init plan) instead of
+# inlining it and parsing the settings for every row (migration 0021). The cast keeps `ANY` on the array.
+VISIBLE = "((SELECT medfit_rls_bypass()) OR clinic_id = ANY ((SELECT medfit_rls_clinic_ids())::bigint[]))"
 
 
 def enable_sql(table: str, *, also_visible: str = "", also_insertable: str = "") -> str:

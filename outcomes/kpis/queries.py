@@ -227,14 +227,24 @@ WHERE e.clinic_id = %(clinic)s AND e.status IN ('completed', 'discharged')
 GROUP BY GROUPING SETS (({month}), ())
 """
 
+# Each enrollment open in the period gives one row per month it was open (clipped to the period); a
+# patient counts once a month and once in the period, however many enrollments they had.
 ACTIVE_SQL = """
-SELECT m.month, count(DISTINCT e.patient_id)
-FROM generate_series(%(first_month)s::date, %(end)s::date, interval '1 month') AS m(month)
-JOIN clinic_enrollment e
-  ON e.start_date < m.month + interval '1 month' AND e.start_date <= %(end)s
- AND (e.ended_on IS NULL OR e.ended_on >= GREATEST(m.month, %(start)s))
-WHERE e.clinic_id = %(clinic)s {enrollment}
-GROUP BY GROUPING SETS ((m.month), ())
+WITH open AS (
+    SELECT e.patient_id, e.start_date, e.ended_on
+    FROM clinic_enrollment e
+    WHERE e.clinic_id = %(clinic)s AND e.start_date <= %(end)s AND (e.ended_on IS NULL OR e.ended_on >= %(start)s)
+          {enrollment}
+), monthly AS (
+    SELECT DISTINCT month::date AS month, patient_id
+    FROM open
+    CROSS JOIN generate_series(greatest(date_trunc('month', start_date::timestamp), %(first_month)s::timestamp),
+                               date_trunc('month', least(coalesce(ended_on, %(end)s), %(end)s)::timestamp),
+                               interval '1 month') AS month
+)
+SELECT month, count(*) FROM monthly GROUP BY month
+UNION ALL
+SELECT NULL, count(DISTINCT patient_id) FROM open
 """
 
 
@@ -253,8 +263,7 @@ def completion(sql: Sql) -> dict[str, Value]:
 def active_patients(sql: Sql) -> dict[str, Value]:
     sql.params["first_month"] = sql.filters.start.replace(day=1)
     total, monthly = _split(sql.rows(ACTIVE_SQL.format(enrollment=sql.enrollment())), 1)
-    months = {month.date() if isinstance(month, datetime.datetime) else month: v[0] for month, v in monthly.items()}
-    return {"active_patients": Value(total[0] or 0, months, total[0] or 0)}
+    return {"active_patients": Value(total[0] or 0, {month: v[0] for month, v in monthly.items()}, total[0] or 0)}
 
 
 # --- Sessions: attendance, no-shows, late cancellations, capacity ----------------------------------

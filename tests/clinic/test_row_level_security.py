@@ -34,6 +34,22 @@ def test_every_table_with_a_clinic_column_has_a_forced_clinic_policy(db, table):
         assert cursor.fetchone() == (True, True, True), f"{table} needs clinic.rls.enable_sql in a migration"
 
 
+def test_every_policy_reads_the_scope_once_per_query_not_once_per_row(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_policies WHERE policyname = 'clinic_isolation' "
+            "AND (qual ~ '(?<!SELECT )medfit_rls_\\w+\\(\\)' OR with_check ~ '(?<!SELECT )medfit_rls_\\w+\\(\\)')"
+        )
+        assert cursor.fetchall() == [], "wrap each medfit_rls_*() call in (SELECT …): see clinic/rls.py VISIBLE"
+
+
+def test_a_scan_under_a_policy_computes_the_scope_in_init_plans(db):
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN SELECT count(*) FROM clinic_patient WHERE last_name <> ''")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "InitPlan" in plan and "current_setting" not in plan
+
+
 def test_the_application_role_cannot_bypass_row_level_security(db):
     with connection.cursor() as cursor:
         cursor.execute(
