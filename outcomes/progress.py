@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Prefetch, Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation, ProgramType
@@ -266,6 +267,14 @@ def _changes(observations, *, program_type: str, sex: str, date_of_birth) -> lis
     ]
 
 
+def _clinic_date(moment: str) -> Cast:
+    """The date of a booking's `moment` in its clinic's time zone, computed by PostgreSQL: the physician
+    portal lists several clinics' patients with no clinic's zone active, and a class at 10 pm in New York
+    is still on that day there, not on the next one in UTC."""
+    local = Func(F("clinic__timezone"), F(moment), function="timezone", output_field=DateTimeField())
+    return Cast(local, DateField())
+
+
 def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None) -> dict[int, Attendance]:
     """Attendance per enrollment in one query whatever their number: attended sessions over booked ones
     (a place held, the class started, not cancelled in time) in the period, sessions remaining of the
@@ -288,7 +297,9 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
             ),
             attended=Count("id", filter=in_period & attended),
             attended_to_end=Count("id", filter=Q(occurrence__starts_at__lt=end) & attended),
-            last_session_at=Max("occurrence__starts_at", filter=Q(occurrence__starts_at__lt=end) & attended),
+            last_session_on=Max(
+                _clinic_date("occurrence__starts_at"), filter=Q(occurrence__starts_at__lt=end) & attended
+            ),
         )
     )
     by_enrollment = {row["enrollment_id"]: row for row in rows}
@@ -299,13 +310,12 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
         # A make-up session may be attended without a regular booking: never over 100 %.
         booked = max(booked, attended_count)
         total = enrollment.program.default_session_count
-        last = row.get("last_session_at")
         result[enrollment.pk] = Attendance(
             attended=attended_count,
             booked=booked,
             percent=round(100 * attended_count / booked) if booked else None,
             sessions_remaining=max(total - row.get("attended_to_end", 0), 0) if total else None,
-            last_session_on=timezone.localdate(last) if last else None,
+            last_session_on=row.get("last_session_on"),
         )
     return result
 
