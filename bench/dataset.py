@@ -19,6 +19,7 @@ from stdnum import luhn
 from clinic.models import Clinic, Enrollment, Membership, Patient, PatientPhysician, Program, Role, User
 from referrals.models import Referral, ReferralStatusChange, ReferringProvider
 from referrals.selectors import OVERDUE_BUSINESS_DAYS, business_days_before
+from referrals.services import headline_default
 
 BATCH_SIZE = 5_000
 PHYSICIAN_SHARE = 0.02
@@ -159,7 +160,10 @@ def npi(rng: random.Random) -> str:
 
 def add_programs(clinic: Clinic) -> list[Program]:
     return Program.objects.bulk_create(
-        [Program(clinic=clinic, name=name, program_type=kind) for name, kind, _ in PROGRAMS]
+        [
+            Program(clinic=clinic, name=name, program_type=kind, headline_measure=headline_default(kind))
+            for name, kind, _ in PROGRAMS
+        ]
     )
 
 

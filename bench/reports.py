@@ -52,6 +52,7 @@ def build():
     from clinic import prescriptions
     from clinic.dbroles import connected_as_owner
     from clinic.models import Clinic, Enrollment, Measure, Observation, Patient, Program
+    from referrals.services import headline_default
     from scheduling.models import Booking, Occurrence, SessionLog
 
     with connected_as_owner():
@@ -65,7 +66,9 @@ def build():
         clinic = Clinic.objects.create(name="Bench Reports Cardiac Rehab", slug=SLUG, mfa_required=False,
                                        address="1 Bench Way\nSpringfield, IL 62701", phone="217-555-0100")  # fmt: skip
         physiologist = add_member(clinic, "physiologist")
-        program = Program.objects.create(clinic=clinic, name="Phase II Cardiac Rehab", program_type="cr")
+        program = Program.objects.create(
+            clinic=clinic, name="Phase II Cardiac Rehab", program_type="cr", headline_measure=headline_default("cr")
+        )
         patient = Patient.objects.create(clinic=clinic, mrn="REPORT001", first_name="Rita", last_name="Bench",
                                          date_of_birth=datetime.date(1952, 5, 17), sex="F")  # fmt: skip
         today = timezone.localdate()

@@ -378,6 +378,12 @@ class Program(models.Model):
     # Only programs CMS has approved as intensive cardiac rehab (Ornish, Pritikin, Benson-Henry) may bill
     # G0422/G0423 (domain reference section 3.1); billing/claims.py blocks ICR lines of any other.
     cms_approved_icr = models.BooleanField("CMS-approved intensive cardiac rehab program", default=False)
+    # The outcome the program is judged by first: the physician portal's one-line summary, the progress page's
+    # and the report's headline. Empty: the first measure whose change its MCID classifies.
+    headline_measure = models.ForeignKey(
+        "Measure", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The outcome shown first on the physician portal and in progress reports.",
+    )  # fmt: skip
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
 

@@ -178,7 +178,7 @@ $$ SELECT nullif(current_setting('medfit.token_hash', true), '') $$;
 """
 
 # Each function in a scalar subquery: PostgreSQL computes it once per query (an init plan) instead of
-# inlining it and parsing the settings for every row (migration 0021). The cast keeps `ANY` on the array.
+# inlining it and parsing the settings for every row (migration 0022). The cast keeps `ANY` on the array.
 VISIBLE = "((SELECT medfit_rls_bypass()) OR clinic_id = ANY ((SELECT medfit_rls_clinic_ids())::bigint[]))"
 
 

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Upper
 from django.http import Http404
 
-from clinic.models import ApiToken, AuditEntry, Invitation, Membership, Patient
+from clinic.models import ApiToken, AuditEntry, Clinic, Invitation, Measure, Membership, Patient
 from clinic.permissions import has_permission
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
@@ -22,6 +22,11 @@ def parse_search_date(text: str) -> datetime.date | None:
         except ValueError:
             continue
     return None
+
+
+def measures_for(*, clinic: Clinic) -> QuerySet[Measure]:
+    """The shared catalog and the clinic's own measures."""
+    return Measure.objects.filter(Q(clinic__isnull=True) | Q(clinic=clinic)).order_by("category", "name", "pk")
 
 
 def patients_visible_to(membership: Membership) -> QuerySet[Patient]:

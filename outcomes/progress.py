@@ -12,28 +12,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Prefetch, Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation, ProgramType
+from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation
 from clinic.prescriptions import age_on, prescription_current
 from scheduling.models import Booking, SafetyFlag, SessionLog
 
 IMPROVED, NO_CHANGE, DECLINED = "improved", "no_change", "declined"
 CLASSIFICATION_LABELS = {IMPROVED: "Improved", NO_CHANGE: "No meaningful change", DECLINED: "Declined"}
-
-# The measure a program is judged by first (the physician portal's one-line summary): the outcome each
-# program's guidelines lead with (domain.md section 4: 6MWD in CR/ICR/PR, weight in DPP/MDPP, TUG in
-# falls prevention). Other programs take their first classified measure.
-HEADLINE_CODES = {
-    ProgramType.CR: "64098-7",
-    ProgramType.ICR: "64098-7",
-    ProgramType.PR: "64098-7",
-    ProgramType.DPP: "29463-7",
-    ProgramType.MDPP: "29463-7",
-    ProgramType.WEIGHT_MANAGEMENT: "29463-7",
-    ProgramType.FALLS_PREVENTION: "tug",
-}
 
 # Bookings that count as "booked" for attendance: a place was held for the patient. Cancellations in
 # time and cancelled classes are not the patient's sessions; a late cancellation counts as missed.
@@ -202,13 +190,11 @@ def _band_at(measure, observation, sex, date_of_birth) -> MeasureBand | None:
     return band_of(measure=measure, value=observation.value, sex=sex, age=age)
 
 
-def _headline(program_type: str, changes: list[MeasureChange]) -> MeasureChange | None:
-    code = HEADLINE_CODES.get(program_type)
-    for change in changes:
-        if code and change.measure.code == code:
-            return change
-    if code:
-        return None
+def _headline(headline_measure_id: int | None, changes: list[MeasureChange]) -> MeasureChange | None:
+    """The program's headline measure (clinic.Program.headline_measure, set per program by its admins), or
+    the first classified change for a program without one."""
+    if headline_measure_id:
+        return next((change for change in changes if change.measure.pk == headline_measure_id), None)
     return next((change for change in changes if change.classification), None)
 
 
@@ -230,15 +216,14 @@ def _start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
 
 
-def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None, codes=None):
-    """The enrollments' observations up to `until`, oldest first, with their measure and its bands (two
-    queries). Session vitals of the floor sheet count only for measures an assessment also took, or for
-    the headline codes given."""
+def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None, measure_ids=None):
+    """The enrollments' observations up to `until` (of the measures given, if any), oldest first, with their
+    measure and its bands (two queries)."""
     observations = Observation.objects.filter(clinic_id__in=clinic_ids, enrollment_id__in=enrollment_ids)
     if until is not None:
         observations = observations.filter(observed_at__lt=until)
-    if codes is not None:
-        observations = observations.filter(measure__code__in=codes)
+    if measure_ids is not None:
+        observations = observations.filter(measure_id__in=measure_ids)
     return list(
         observations.select_related("measure")
         .prefetch_related(Prefetch("measure__bands", queryset=MeasureBand.objects.order_by("id")))
@@ -246,7 +231,7 @@ def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None
     )
 
 
-def _changes(observations, *, program_type: str, sex: str, date_of_birth) -> list[MeasureChange]:
+def _changes(observations, *, headline_measure_id: int | None, sex: str, date_of_birth) -> list[MeasureChange]:
     """One MeasureChange per measure an assessment took (plus the program's headline measure however it
     was recorded), in catalog order."""
     by_measure: dict[int, list[Observation]] = defaultdict(list)
@@ -257,13 +242,20 @@ def _changes(observations, *, program_type: str, sex: str, date_of_birth) -> lis
         measures[observation.measure_id] = observation.measure
         if observation.source == Observation.Source.ASSESSMENT:
             assessed.add(observation.measure_id)
-    headline_code = HEADLINE_CODES.get(program_type)
-    wanted = [m for m in measures.values() if m.pk in assessed or m.code == headline_code]
+    wanted = [m for m in measures.values() if m.pk in assessed or m.pk == headline_measure_id]
     # Catalog order: the order the reference migration loaded the measures in (then a clinic's own).
     wanted.sort(key=lambda m: (m.clinic_id is not None, m.pk))
     return [
         measure_change(measure=m, observations=by_measure[m.pk], sex=sex, date_of_birth=date_of_birth) for m in wanted
     ]
+
+
+def _clinic_date(moment: str) -> Cast:
+    """The date of a booking's `moment` in its clinic's time zone, computed by PostgreSQL: the physician
+    portal lists several clinics' patients with no clinic's zone active, and a class at 10 pm in New York
+    is still on that day there, not on the next one in UTC."""
+    local = Func(F("clinic__timezone"), F(moment), function="timezone", output_field=DateTimeField())
+    return Cast(local, DateField())
 
 
 def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None) -> dict[int, Attendance]:
@@ -288,7 +280,9 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
             ),
             attended=Count("id", filter=in_period & attended),
             attended_to_end=Count("id", filter=Q(occurrence__starts_at__lt=end) & attended),
-            last_session_at=Max("occurrence__starts_at", filter=Q(occurrence__starts_at__lt=end) & attended),
+            last_session_on=Max(
+                _clinic_date("occurrence__starts_at"), filter=Q(occurrence__starts_at__lt=end) & attended
+            ),
         )
     )
     by_enrollment = {row["enrollment_id"]: row for row in rows}
@@ -299,13 +293,12 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
         # A make-up session may be attended without a regular booking: never over 100 %.
         booked = max(booked, attended_count)
         total = enrollment.program.default_session_count
-        last = row.get("last_session_at")
         result[enrollment.pk] = Attendance(
             attended=attended_count,
             booked=booked,
             percent=round(100 * attended_count / booked) if booked else None,
             sessions_remaining=max(total - row.get("attended_to_end", 0), 0) if total else None,
-            last_session_on=timezone.localdate(last) if last else None,
+            last_session_on=row.get("last_session_on"),
         )
     return result
 
@@ -331,17 +324,17 @@ def enrollment_progress(*, clinic, enrollment, period_start=None, period_end=Non
     start, end = _period(enrollment, period_start, period_end)
     patient = enrollment.patient
     observations = _observations(clinic_ids=[clinic.pk], enrollment_ids=[enrollment.pk], until=_end_of(end))
+    headline_measure_id = enrollment.program.headline_measure_id
     changes = _changes(
-        observations, program_type=enrollment.program.program_type, sex=patient.sex,
-        date_of_birth=patient.date_of_birth,
-    )  # fmt: skip
+        observations, headline_measure_id=headline_measure_id, sex=patient.sex, date_of_birth=patient.date_of_birth
+    )
     attendance = attendance_of(clinic_ids=[clinic.pk], enrollments=[enrollment], period_start=start, period_end=end)
     return EnrollmentProgress(
         enrollment=enrollment,
         period_start=start,
         period_end=end,
         measures=changes,
-        headline=_headline(enrollment.program.program_type, changes),
+        headline=_headline(headline_measure_id, changes),
         attendance=attendance[enrollment.pk],
         safety_events=safety_events_of(clinic=clinic, enrollment=enrollment, period_start=start, period_end=end),
         prescription=prescription_current(enrollment=enrollment),
@@ -366,15 +359,17 @@ def headline_progress(enrollments) -> dict[int, HeadlineProgress]:
     clinic_ids = {e.clinic_id for e in enrollments}
     ids = [e.pk for e in enrollments]
     attendance = attendance_of(clinic_ids=clinic_ids, enrollments=enrollments)
-    observations = _observations(clinic_ids=clinic_ids, enrollment_ids=ids, until=None, codes=_headline_codes())
+    # Each program's own headline measure (a field of the program, already loaded): one query whatever mix of
+    # programs and clinics the page lists.
+    headline_ids = {e.program.headline_measure_id for e in enrollments} - {None}
+    observations = _observations(clinic_ids=clinic_ids, enrollment_ids=ids, until=None, measure_ids=headline_ids)
     by_enrollment: dict[int, list[Observation]] = defaultdict(list)
     for observation in observations:
         by_enrollment[observation.enrollment_id].append(observation)
     result = {}
     for enrollment in enrollments:
-        program_type = enrollment.program.program_type
-        code = HEADLINE_CODES.get(program_type)
-        own = [o for o in by_enrollment[enrollment.pk] if o.measure.code == code]
+        headline_measure_id = enrollment.program.headline_measure_id
+        own = [o for o in by_enrollment[enrollment.pk] if o.measure_id == headline_measure_id]
         headline = None
         if own:
             patient = enrollment.patient
@@ -383,7 +378,3 @@ def headline_progress(enrollments) -> dict[int, HeadlineProgress]:
             )
         result[enrollment.pk] = HeadlineProgress(attendance=attendance[enrollment.pk], headline=headline)
     return result
-
-
-def _headline_codes() -> list[str]:
-    return sorted(set(HEADLINE_CODES.values()))

@@ -10,16 +10,11 @@ from django.http import Http404
 
 from clinic.models import Clinic, Enrollment, Measure, MeasureBand, Membership, Observation, Patient
 from clinic.prescriptions import age_on
-from clinic.selectors import patients_visible_to
+from clinic.selectors import measures_for, patients_visible_to
 from outcomes import computed
 from outcomes.models import Assessment, Battery, BatteryItem
 
 # --- Measures ----------------------------------------------------------------------------------
-
-
-def measures_for(*, clinic: Clinic) -> QuerySet[Measure]:
-    """The shared catalog and the clinic's own measures."""
-    return Measure.objects.filter(Q(clinic__isnull=True) | Q(clinic=clinic)).order_by("category", "name", "pk")
 
 
 def measure_get(*, clinic: Clinic, measure_id: int) -> Measure:

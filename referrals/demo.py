@@ -98,6 +98,7 @@ def _seed_programs(clinic) -> list[Program]:
                 "default_session_count": sessions,
                 "sessions_per_week": per_week,
                 "description": description,
+                "headline_measure": services.headline_default(program_type),
             },
         )
         programs.append(program)

@@ -8,6 +8,7 @@ from django.forms.utils import ErrorDict
 
 from clinic.forms import DateInput
 from clinic.models import Patient, Program, ProgramType
+from clinic.selectors import measures_for
 from referrals import services
 from referrals.models import ICD10_PATTERN, Referral, ReferringProvider
 from referrals.services import PROGRAM_FIELDS, PROVIDER_FIELDS
@@ -483,8 +484,18 @@ class ProgramForm(forms.ModelForm):
         labels = {
             "default_length_weeks": "Length (weeks)",
             "default_session_count": "Sessions in all",
+            "headline_measure": "Headline measure",
             "is_active": "Active",
         }
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["headline_measure"]
+        field.queryset = measures_for(clinic=clinic)
+        # Empty means something else on a new program (program_save gives it its type's usual measure).
+        field.empty_label = (
+            "None: the first measure with a classified change" if self.instance.pk else "The usual one for the type"
+        )
 
     def _post_clean(self):
         pass

@@ -10,7 +10,18 @@ from django.utils import timezone
 
 from clinic import events, outbox
 from clinic import services as clinic_services
-from clinic.models import Clinic, Enrollment, Membership, OutboundMessage, Patient, PatientPhysician, Program, User
+from clinic.models import (
+    Clinic,
+    Enrollment,
+    Measure,
+    Membership,
+    OutboundMessage,
+    Patient,
+    PatientPhysician,
+    Program,
+    ProgramType,
+    User,
+)
 from clinic.permissions import has_permission
 from referrals.eligibility import eligibility_or_unknown
 from referrals.models import (
@@ -111,15 +122,36 @@ def provider_for_physician(*, membership: Membership) -> ReferringProvider:
 
 
 PROGRAM_FIELDS = ["name", "program_type", "description", "default_length_weeks", "default_session_count",
-                  "sessions_per_week", "is_active"]  # fmt: skip
+                  "sessions_per_week", "headline_measure", "is_active"]  # fmt: skip
+
+# A new program's headline measure when none is chosen: the outcome its type's guidelines lead with
+# (domain.md section 4: 6MWD in CR/ICR/PR, weight in DPP/MDPP, TUG in falls prevention). Only a starting
+# value: each program's own field is what the pages read, and admins change it in the program form.
+HEADLINE_DEFAULTS = {
+    ProgramType.CR: "64098-7", ProgramType.ICR: "64098-7", ProgramType.PR: "64098-7",
+    ProgramType.DPP: "29463-7", ProgramType.MDPP: "29463-7", ProgramType.WEIGHT_MANAGEMENT: "29463-7",
+    ProgramType.FALLS_PREVENTION: "tug",
+}  # fmt: skip
+
+
+def headline_default(program_type: str) -> Measure | None:
+    code = HEADLINE_DEFAULTS.get(program_type)
+    return Measure.objects.filter(clinic=None, code=code).first() if code else None
 
 
 @transaction.atomic
 def program_save(*, clinic: Clinic, actor: User | None, data: dict, program: Program | None = None) -> Program:
+    """Create or update a program. A new one without a headline measure gets its type's usual one; on an
+    edit, none means none (the first classified measure leads)."""
+    creating = program is None
     program = program or Program(clinic=clinic)
     for key in PROGRAM_FIELDS:
         if key in data:
             setattr(program, key, data[key])
+    if creating and program.headline_measure is None:
+        program.headline_measure = headline_default(program.program_type)
+    if program.headline_measure and program.headline_measure.clinic_id not in (None, clinic.pk):
+        raise ValidationError({"headline_measure": "Choose a measure of this clinic's catalog."})
     if Program.objects.filter(clinic=clinic, name__iexact=program.name).exclude(pk=program.pk).exists():
         raise ValidationError({"name": f"This clinic already has a program named {program.name}."})
     program.full_clean()

@@ -325,7 +325,7 @@ def program_list(request):
 @clinic_view("program.manage")
 def program_edit(request, program_id=None):
     program = selectors.program_get(clinic=request.clinic, program_id=program_id) if program_id else None
-    form = forms.ProgramForm(request.POST or None, instance=program)
+    form = forms.ProgramForm(request.POST or None, instance=program, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:
             services.program_save(clinic=request.clinic, actor=request.user, data=form.cleaned_data, program=program)

@@ -22,6 +22,7 @@ from clinic import rls
 from clinic.dbroles import connected_as_owner
 from clinic.models import Clinic, Membership, Patient, PatientPhysician, Program, Role, User
 from referrals.models import Referral, ReferringProvider
+from referrals.services import headline_default
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -126,9 +127,11 @@ def link_physician(patient: Patient, physician: Membership) -> PatientPhysician:
 
 
 def make_program(clinic: Clinic, program_type: str = "cr", name: str | None = None) -> Program:
+    """A program with its type's usual headline measure, as program_save gives a new one."""
     return Program.objects.create(
-        clinic=clinic, name=name or f"{program_type.upper()} program", program_type=program_type
-    )
+        clinic=clinic, name=name or f"{program_type.upper()} program", program_type=program_type,
+        headline_measure=headline_default(program_type),
+    )  # fmt: skip
 
 
 def make_provider(clinic: Clinic, membership: Membership | None = None, **fields) -> ReferringProvider:

@@ -23,9 +23,10 @@ def trend_svg(kpi: Kpi, *, width: int = 420, height: int = 180) -> bytes:
     series = kpi.series
     counts = kpi.definition.unit in ("",)
     chart_class = pygal.Bar if counts else pygal.Line
+    # margin_right: room for half the last month's label, which pygal centres on the plot's edge.
     chart = chart_class(
         js=[], style=STYLE, width=width, height=height, show_legend=False, explicit_size=True,
-        x_label_rotation=0, show_minor_x_labels=False, truncate_label=-1, margin=6, spacing=6,
+        x_label_rotation=0, show_minor_x_labels=False, truncate_label=-1, margin=6, margin_right=18, spacing=6,
         allow_interruptions=True, dots_size=2.5, print_values=False, include_x_axis=counts,
         disable_xml_declaration=True, no_data_text="No data in this period",
     )  # fmt: skip

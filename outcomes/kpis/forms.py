@@ -58,6 +58,16 @@ class KpiFilterForm(forms.Form):
             physician_id=data.get("physician"), staff_id=data.get("staff"),
         )  # fmt: skip
 
+    def chosen(self) -> list[tuple[str, str]]:
+        """The filters chosen besides the period, as (label, choice) pairs for the PDF snapshot's header."""
+        if not self.is_valid():
+            return []
+        return [
+            (self.fields[name].label, dict(self.fields[name].choices)[self.cleaned_data[name]])
+            for name in ("program", "physician", "staff")
+            if self.cleaned_data.get(name)
+        ]
+
     def query_string(self) -> str:
         """The filters as a query string for the export links (valid values only)."""
         from urllib.parse import urlencode

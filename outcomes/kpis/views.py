@@ -1,4 +1,7 @@
-"""The administrators' KPI dashboard, its exports and the observation export's progress and download."""
+"""The administrators' KPI dashboard, its exports (tables, a PDF snapshot) and the observation export's progress
+and download."""
+
+import io
 
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -9,7 +12,7 @@ from django.views.decorators.http import require_POST
 from clinic import audit
 from clinic.models import AuditEntry
 from clinic.tenancy import clinic_view
-from outcomes.kpis import charts, exports, selectors
+from outcomes.kpis import charts, exports, selectors, snapshot
 from outcomes.kpis.dashboard import dashboard_get
 from outcomes.kpis.definitions import CLINICAL, UTILIZATION
 from outcomes.kpis.forms import KpiFilterForm
@@ -61,6 +64,23 @@ def dashboard_table_csv(request):
 def dashboard_table_xlsx(request):
     chosen, filters = _table(request)
     return exports.xlsx_table(request.clinic, chosen, filters)
+
+
+@clinic_view("kpi.view")
+def dashboard_pdf(request):
+    """The dashboard as a PDF, for the same filters as the page (GET parameters)."""
+    form = filter_form(request)
+    board = dashboard_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
+    pdf = snapshot.snapshot_pdf(board=board, chosen=form.chosen(), generated_by=request.user)
+    audit.record_access(
+        clinic=request.clinic, actor=request.user, obj=request.clinic, request=request, event=AuditEntry.Event.EXPORT,
+        detail=f"Downloaded the dashboard as PDF, {board.filters.start} to {board.filters.end}"
+               + "".join(f", {label}: {choice}" for label, choice in form.chosen()),
+    )  # fmt: skip
+    response = FileResponse(io.BytesIO(pdf), content_type="application/pdf", as_attachment=True,
+                            filename=snapshot.snapshot_filename(request.clinic, board.filters))  # fmt: skip
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clinic.models import Enrollment, Measure, Observation
 from scheduling.models import Booking, Occurrence, SessionLog
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.helpers import BROWSER_DB, sign_in
 from tests.conftest import make_clinic, make_member, make_patient, make_program, make_provider, make_referral
 
@@ -67,6 +68,10 @@ def test_admin_reads_the_dashboard_on_a_desktop_and_a_tablet(new_page, shot):
     assert widths and all(width > 0 for width in widths)
     assert page.locator("#def-attendance_rate").is_visible()
     shot(page, "desktop")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as PDF").click()
+    assert download.value.suggested_filename.startswith("dashboard-alpha-")
+    download.value.save_as(ARTIFACTS / "dashboard-snapshot.pdf")
     page.set_viewport_size({"width": 820, "height": 1180})
     page.reload()
     overflow = page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")

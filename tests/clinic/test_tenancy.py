@@ -291,6 +291,7 @@ ROLE_MATRIX = [
     ("report_create", True, "post", {"admin", "physiologist"}),
     ("api-report-request-list", False, "get", {"admin", "physiologist", "physician"}),
     ("kpi_dashboard", False, "get", {"admin"}),
+    ("kpi_dashboard_pdf", False, "get", {"admin"}),
     ("api-kpis", False, "get", {"admin"}),
 ]
 

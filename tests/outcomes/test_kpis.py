@@ -4,6 +4,7 @@ its exports (CSV, XLSX, the observation export through Celery) and its bounded q
 import csv
 import datetime
 import io
+import re
 import time
 import zoneinfo
 from decimal import Decimal
@@ -13,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from clinic.models import AuditEntry, Enrollment, Measure, Observation
 from outcomes.kpis import exports
@@ -361,6 +363,7 @@ def test_other_roles_get_404_for_the_dashboard_its_exports_and_api(team_a, role)
     client, slug = team_a[role].client, team_a[role].clinic.slug
     assert client.get(reverse("kpi_dashboard", args=[slug])).status_code == 404
     assert client.get(reverse("kpi_table_csv", args=[slug]), {"table": "monthly"}).status_code == 404
+    assert client.get(reverse("kpi_dashboard_pdf", args=[slug])).status_code == 404
     assert client.post(reverse("kpi_export_create", args=[slug])).status_code == 404
     assert client.get(reverse("api-kpis", args=[slug])).status_code == 404
 
@@ -425,6 +428,38 @@ def test_xlsx_export_of_the_monthly_table_keeps_numbers_as_numbers(kpi):
 def test_an_unknown_table_is_a_404(kpi):
     url = reverse("kpi_table_csv", args=[kpi.clinic.slug])
     assert kpi.team["admin"].client.get(url, {"table": "nope"}).status_code == 404
+
+
+def pdf_snapshot(kpi, **params):
+    return kpi.team["admin"].client.get(
+        reverse("kpi_dashboard_pdf", args=[kpi.clinic.slug]), {"start": "2026-01-01", "end": "2026-03-31", **params}
+    )
+
+
+def pdf_text(response) -> str:
+    pages = PdfReader(io.BytesIO(b"".join(response.streaming_content))).pages
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in pages))
+
+
+def test_the_pdf_snapshot_holds_the_kpis_and_the_referral_tables_of_the_filters(kpi):
+    outcomes_data(kpi)
+    referrals_data(kpi)
+    response = pdf_snapshot(kpi, program=kpi.cr.pk)
+    assert response["Content-Type"] == "application/pdf"
+    assert 'filename="dashboard-alpha-20260101-20260331.pdf"' in response["Content-Disposition"]
+    text = pdf_text(response)
+    assert "Jan 1, 2026 – Mar 31, 2026" in text and "Program: Cardiac rehab" in text
+    assert "Reached the 6MWT MCID 50 % over 2 enrollments" in text
+    assert "Referrals received 5 over 5 referrals" in text and "Enrollment rate 60 %" in text
+    assert "Referral to first session (90th percentile) 36.0 days" in text
+    assert "Smith, Ann, MD" in text and "Physician portal 2 1 50.0" in text
+
+
+def test_the_pdf_snapshot_download_leaves_an_audit_entry(kpi):
+    pdf_snapshot(kpi)
+    entry = AuditEntry.objects.get(clinic=kpi.clinic, event=AuditEntry.Event.EXPORT)
+    assert entry.actor == kpi.team["admin"].user
+    assert entry.changes_text == "Downloaded the dashboard as PDF, 2026-01-01 to 2026-03-31"
 
 
 def test_the_observation_export_page_shows_progress_while_pending(kpi):

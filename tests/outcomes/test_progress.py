@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from clinic.models import Enrollment, Measure
+from clinic.models import Enrollment, Measure, Program
 from outcomes.progress import band_of, classify_change, enrollment_progress, headline_progress
 from scheduling.models import SafetyFlag, SafetyRule
 from tests.conftest import make_patient, make_program
@@ -130,6 +130,25 @@ def test_no_longer_at_fall_risk_is_a_resolved_risk(clinic_a, team_a):
     assert tug.baseline_band == "12 s or more: fall risk" and tug.latest_band == ""
     assert tug.risk_resolved
     assert progress.risk_changes == [tug]
+
+
+def test_the_headline_is_the_measure_the_program_names(clinic_a, team_a, cr_enrollment):
+    by = team_a["physiologist"].membership
+    for code, baseline, latest in (("64098-7", 310, 352), ("tug", 14, 10)):
+        observe(cr_enrollment, code, baseline, days_ago=40, by=by)
+        observe(cr_enrollment, code, latest, days_ago=2, by=by)
+    Program.objects.filter(pk=cr_enrollment.program_id).update(headline_measure=measure("tug"))
+    rows = list(Enrollment.objects.filter(pk=cr_enrollment.pk).select_related("patient", "program"))
+    assert progress_of(cr_enrollment).headline.measure.code == "tug"
+    assert headline_progress(rows)[cr_enrollment.pk].headline.measure.code == "tug"
+
+
+def test_a_program_without_a_headline_measure_leads_with_its_first_classified_change(clinic_a, team_a, cr_enrollment):
+    by = team_a["physiologist"].membership
+    observe(cr_enrollment, "44261-6", 12, days_ago=40, by=by)
+    observe(cr_enrollment, "44261-6", 5, days_ago=2, by=by)
+    Program.objects.filter(pk=cr_enrollment.program_id).update(headline_measure=None)
+    assert progress_of(cr_enrollment).headline.measure.code == "44261-6"
 
 
 def test_a_single_value_is_a_baseline_without_change(clinic_a, team_a, cr_enrollment):

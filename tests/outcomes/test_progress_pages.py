@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from clinic.models import AuditEntry
 from referrals import services as referral_services
+from scheduling.models import SessionLog
 from tests.conftest import link_physician, make_patient, make_program, make_referral
 from tests.outcomes.helpers import observe, session
-from tests.scheduling.factories import make_enrollment
+from tests.scheduling.factories import make_booking, make_enrollment, make_occurrence
 
 
 def attend(enrollment, by, *, days_ago, attendance="present"):
@@ -187,6 +188,24 @@ def test_my_patients_shows_attendance_last_session_and_headline_change(clinic_a,
     last = clinic_day(clinic_a, days_ago=4).strftime("%m/%d/%Y")
     assert "50 % (1 of 2)" in text and f"last {last}" in text
     assert "6-minute walk distance +40 m Improved" in text
+
+
+def test_portal_gives_an_evening_sessions_date_in_the_clinics_time_zone(clinic_a, team_a, doctor):
+    """/portal/ lists every clinic's patients with no clinic's zone active: a class at 10 pm in New York (3 am
+    the next day in UTC) is still on its New York day."""
+    physician, by = team_a["physician"], team_a["physiologist"].membership
+    enrollment = referred_patient(clinic_a, doctor, physician.membership, by, 1)
+    new_york = zoneinfo.ZoneInfo(clinic_a.timezone)
+    evening = datetime.datetime.combine(timezone.localdate(timezone.now(), new_york), datetime.time(22), new_york)
+    evening -= datetime.timedelta(days=1)
+    occurrence = make_occurrence(clinic_a, enrollment.program, starts_at=evening)
+    booking = make_booking(occurrence, enrollment, by)
+    SessionLog.objects.create(
+        clinic=clinic_a, booking=booking, occurrence=occurrence, enrollment=enrollment, patient=enrollment.patient,
+        attendance="present",
+    )  # fmt: skip
+    text = text_of(physician.client.get(reverse("portal_home")))
+    assert f"last {evening:%m/%d/%Y}" in text
 
 
 def test_my_patients_takes_the_same_queries_for_2_or_12_patients(clinic_a, team_a, doctor, django_assert_num_queries):

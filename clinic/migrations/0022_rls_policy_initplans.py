@@ -38,6 +38,6 @@ $$;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("clinic", "0020_merged_choices")]
+    dependencies = [("clinic", "0021_program_headline_measure")]
 
     operations = [migrations.RunSQL(WRAP_POLICIES_SQL, reverse_sql=migrations.RunSQL.noop)]
