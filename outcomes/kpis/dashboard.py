@@ -114,6 +114,22 @@ def dashboard_get(*, clinic: Clinic, membership: Membership, filters: queries.Kp
     return Dashboard(clinic, filters, kpis, tables(kpis, sql, months), rollup)
 
 
+def dashboard_prepare(*, clinic: Clinic, today: datetime.date) -> int:
+    """After a roll-up refresh: compute what the dashboard's first visitors will ask for (the default period,
+    whole clinic and per program) so that they read it from the cache. Returns how many were prepared."""
+    rollup = fresh_rollup(clinic=clinic, filters=default_filters(today))
+    if rollup is None:
+        return 0
+    default = default_filters(today)
+    programs = clinic.programs.order_by("pk").values_list("pk", flat=True)
+    prepared = [default] + [queries.KpiFilters(start=default.start, end=default.end, program_id=p) for p in programs]
+    for filters in prepared:
+        _, sql = queries.compute(clinic=clinic, filters=filters, rollup=rollup)
+        queries.referrals_by_source(sql)
+        queries.referrals_by_physician(sql)
+    return len(prepared)
+
+
 def percent(part, whole):
     value = queries.ratio(part, whole)
     return None if value is None else value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

@@ -11,6 +11,8 @@ import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 
 from clinic.models import Clinic, ProgramType
@@ -109,6 +111,18 @@ class Sql:
         if self.filters.staff_id:
             conditions.append(ENROLLMENT_OF_STAFF)
         return self.conditions(conditions)
+
+    def as_of_rollup(self, name: str, compute):
+        """`compute()`, kept in the cache until the next roll-up refresh when there is a roll-up: its
+        figures are "as of" the refresh anyway, and the first look at a period pays for every later one."""
+        if self.rollup is None:
+            return compute()
+        f = self.filters
+        parts = (self.params["clinic"], self.rollup.refreshed_at.timestamp(), name, f.start, f.end, f.program_id,
+                 f.physician_id, f.staff_id)  # fmt: skip
+        key = "kpi:" + ":".join(str(part) for part in parts)
+        timeout = settings.KPI_ROLLUP_MAX_AGE_MINUTES * 60
+        return caches["default"].get_or_set(key, compute, timeout)
 
     def rows(self, sql: str) -> list[tuple]:
         with connection.cursor() as cursor:
@@ -461,22 +475,34 @@ GROUP BY p.id ORDER BY count(*) DESC, p.last_name, p.first_name, p.id
 
 
 def referrals_by_source(sql: Sql) -> list[tuple]:
-    return sql.rows(BY_SOURCE_SQL.format(conditions=referral_conditions(sql)))
+    return sql.as_of_rollup("by-source", lambda: sql.rows(BY_SOURCE_SQL.format(conditions=referral_conditions(sql))))
 
 
 def referrals_by_physician(sql: Sql) -> list[tuple]:
     query = BY_PHYSICIAN_SQL.format(local=sql.local("e.first_session_at"), conditions=referral_conditions(sql))
-    return sql.rows(query)
+    return sql.as_of_rollup("by-physician", lambda: sql.rows(query))
 
 
 FAMILIES = (outcomes, completion, sessions, capacity, referrals, active_patients)
+# Cheap on a roll-up's day rows, so read every time: today's classes count as they are recorded.
+LIVE_FAMILIES = (sessions, capacity)
 
 
 def compute(*, clinic: Clinic, filters: KpiFilters, rollup: KpiRollup | None = None) -> tuple[dict[str, Value], Sql]:
     """Every KPI's value and series: six queries whatever the clinic's size. With a roll-up (rollups.py),
-    sessions, capacity and outcomes read its stored aggregates rather than every booking and observation."""
+    sessions and capacity add up its day rows (plus today's classes, live), and the other families are
+    computed once per refresh and kept in the cache with it."""
     sql = Sql(clinic, filters, rollup)
     values: dict[str, Value] = {}
-    for family in FAMILIES:
+    for family in LIVE_FAMILIES:
         values.update(family(sql))
+
+    def slow_families() -> dict[str, Value]:
+        computed = {}
+        for family in FAMILIES:
+            if family not in LIVE_FAMILIES:
+                computed.update(family(sql))
+        return computed
+
+    values.update(sql.as_of_rollup("families", slow_families))
     return values, sql

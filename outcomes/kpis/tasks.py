@@ -66,6 +66,7 @@ def refresh_kpi_rollups() -> int:
 def refresh_clinic_kpi_rollup(clinic_id: int) -> str:
     from clinic.models import Clinic
     from outcomes.kpis import rollups
+    from outcomes.kpis.dashboard import dashboard_prepare
 
     with rls.scoped(rls.clinic_scope(clinic_id)):
         clinic = Clinic.objects.get(pk=clinic_id)
@@ -73,4 +74,5 @@ def refresh_clinic_kpi_rollup(clinic_id: int) -> str:
             rollups.rollup_drop(clinic=clinic)
             return "live"
         rollup = rollups.rollup_refresh(clinic=clinic)
+        dashboard_prepare(clinic=clinic, today=rollup.days_before)
     return f"refreshed in {rollup.took_ms} ms"

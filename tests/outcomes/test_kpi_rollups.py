@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from outcomes.kpis import rollups
-from outcomes.kpis.dashboard import dashboard_get
+from outcomes.kpis.dashboard import dashboard_get, default_filters
 from outcomes.kpis.models import KpiOutcomePair, KpiRollup, KpiSessionDay
 from outcomes.kpis.queries import KpiFilters
 from outcomes.kpis.tasks import refresh_clinic_kpi_rollup
@@ -151,3 +151,16 @@ def test_the_dashboard_on_a_roll_up_makes_as_many_queries_for_any_size(kpi):
     with CaptureQueriesContext(connection) as large:
         assert client.get(url).status_code == 200
     assert len(large) == len(small) <= 26
+
+
+def test_the_refresh_task_prepares_the_default_dashboard_so_it_reads_few_statements(kpi, settings):
+    everything(kpi)
+    settings.KPI_ROLLUP_MIN_ENROLLMENTS = 1
+    refresh_clinic_kpi_rollup(kpi.clinic.pk)
+    with CaptureQueriesContext(connection) as prepared:
+        board = dashboard_get(
+            clinic=kpi.clinic, membership=kpi.team["admin"].membership, filters=default_filters(today())
+        )
+    assert board.kpi("referrals").total == 5
+    statements = [query["sql"] for query in prepared.captured_queries]
+    assert not any("referrals_referral" in sql for sql in statements)
