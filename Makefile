@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WITH_SERVICES := $(PY) -m clinic.devservices run --
 
-.PHONY: run test lint bench faults install system-packages clean-data
+.PHONY: run test lint bench bench-profile loadtest faults install system-packages clean-data
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -41,6 +41,14 @@ lint: install
 
 bench: install
 	$(WITH_SERVICES) $(PY) -m bench.run $(BENCH_ARGS)
+
+# Where the patient list's and the referral queue's time goes (pyinstrument, bench/profile.py).
+bench-profile: install
+	$(WITH_SERVICES) $(PY) -m bench.profile $(PROFILE_ARGS)
+
+# Many staff at once through gunicorn with production settings, on bench's data set (bench/loadtest.py).
+loadtest: install
+	$(WITH_SERVICES) $(PY) -m bench.loadtest $(LOADTEST_ARGS)
 
 # Kills workers, Redis, PostgreSQL and make run itself on a stack of its own (tests/faultreport.py).
 faults: install

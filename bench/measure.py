@@ -107,8 +107,9 @@ def pages_for(clinic: Clinic) -> list[Page]:
 
 
 def member_client(clinic: Clinic, role: str = Role.ADMIN) -> Client:
-    """A client signed in (force_login) as the clinic's bench member with `role`."""
-    member = Membership.objects.select_related("user").get(clinic=clinic, roles__contains=[role])
+    """A client signed in (force_login) as the clinic's bench member with `role` (bench/dataset.py's add_member;
+    the load test adds more members of each role, bench/loadplan.py)."""
+    member = Membership.objects.select_related("user").get(clinic=clinic, user__email=f"{role}@{clinic.slug}.bench")
     client = Client()
     client.force_login(member.user)
     return client

@@ -116,7 +116,8 @@ def prepare_data(args: argparse.Namespace, bench_url: str) -> None:
     print("Migrating medfit_bench…", flush=True)
     migrate()
     wanted = {BIG: (args.patients, args.referrals), SMALL: (args.small_patients, args.small_referrals)}
-    present = {slug: dataset.clinic_size(slug) for slug in wanted}
+    with connected_as_owner():  # the application role sees no patients outside a request (row-level security)
+        present = {slug: dataset.clinic_size(slug) for slug in wanted}
     if not args.rebuild and present == wanted:
         print(f"Data set present: {describe(wanted)}.", flush=True)
         return

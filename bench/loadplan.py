@@ -1,0 +1,84 @@
+"""What the load test's simulated staff sign in as and which pages they open (bench/loadtest.py builds it,
+bench/locustfile.py reads it).
+
+In bench-big (bench/dataset.py): sign-in accounts with a password for each role, and samples of ids:
+patients for charts, the physician's enrollments for progress. The floor sheet is today's class of 20 in
+bench-floor (bench/floorsheet.py), where the physiologists are members too: bench-big's patient count must
+stay as bench/run.py built it, or `make bench` would build the data set again.
+The accounts are made once and reused; their password hash is the production hasher's (PBKDF2, Django's
+default), so signing in costs what it costs in production.
+"""
+
+import json
+from pathlib import Path
+
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+CLINIC = "bench-big"
+PASSWORD = "load-test-only-password-7431"
+# Sign-in accounts per role: at least the most users of that role a run starts (bench/locustfile.py's weights).
+ACCOUNTS = {"physiologist": 60, "admin": 10, "billing": 10}
+SAMPLE = 500
+
+
+def account_email(role: str, number: int) -> str:
+    return f"load-{role}-{number:02}@{CLINIC}.bench"
+
+
+def physician_email() -> str:
+    """bench/dataset.py's physician: the one member who sent referrals, so "My patients" has rows. Several
+    simulated physicians share the account (one person signed in on several devices)."""
+    return f"physician@{CLINIC}.bench"
+
+
+def accounts_add(clinic, floor_clinic, hashed: str) -> None:
+    from clinic.models import Membership, User
+
+    for role, count in ACCOUNTS.items():
+        wanted = [account_email(role, number) for number in range(count)]
+        present = set(User.objects.filter(email__in=wanted).values_list("email", flat=True))
+        users = User.objects.bulk_create(
+            [User(email=email, password=hashed, first_name=role.title(), last_name="Load") for email in wanted
+             if email not in present]
+        )  # fmt: skip
+        clinics = [clinic, floor_clinic] if role == "physiologist" else [clinic]
+        Membership.objects.bulk_create(
+            [Membership(clinic=c, user=user, roles=[role]) for user in users for c in clinics]
+        )
+    User.objects.filter(email=physician_email()).update(password=hashed)
+
+
+def build(path: Path) -> dict:
+    """Make the accounts and today's class in bench-big (bench/dataset.py must have built it), write the plan
+    for bench/locustfile.py to `path` and return it."""
+    from bench import floorsheet
+    from clinic.dbroles import connected_as_owner
+    from clinic.models import Clinic, Enrollment, Patient
+    from referrals.models import Referral
+
+    floor_clinic, occurrence, _ = floorsheet.build()  # today's class of 20 in bench-floor
+    # One hash for every account (same password): hashing 80 of them would take a minute at 1,000,000 rounds.
+    hashed = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    with connected_as_owner():
+        clinic = Clinic.objects.get(slug=CLINIC)
+        accounts_add(clinic, floor_clinic, hashed)
+        patients = list(Patient.objects.filter(clinic=clinic).order_by("?").values_list("pk", flat=True)[:SAMPLE])
+        enrollment_ids = Referral.objects.filter(
+            clinic=clinic, referring_provider__membership__user__email=physician_email(), enrollment__isnull=False
+        ).values_list("enrollment_id", flat=True)
+        progress = list(
+            Enrollment.objects.filter(pk__in=enrollment_ids).order_by("pk").values_list("patient_id", "pk")[:SAMPLE]
+        )
+    plan = {
+        "clinic": CLINIC,
+        "password": PASSWORD,
+        "accounts": {role: [account_email(role, n) for n in range(count)] for role, count in ACCOUNTS.items()}
+        | {"physician": [physician_email()]},
+        "floor_clinic": floor_clinic.slug,
+        "occurrence": occurrence.pk,
+        "patients": patients,
+        "progress": [list(pair) for pair in progress],
+    }
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(plan))
+    return plan
