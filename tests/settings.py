@@ -38,7 +38,7 @@ CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 # Tests that run the worker in a process of its own pick a mail stand-in from tests/mailbackends.py.
 EMAIL_BACKEND = os.environ.get("MEDFIT_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production keeps PBKDF2
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production uses Argon2id
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 LOG_FORMAT = "text"
 LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
