@@ -28,6 +28,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from clinic import events
 from clinic.models import (
     AuditEntry,
     Clinic,
@@ -685,6 +686,7 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
     log.shown_flags = _sync_flags(clinic=clinic, log=log, flags=flags, fired=fired, checked=checked)
     _write_observations(clinic=clinic, actor=actor, log=log, before=existing, measures=measures)
     log.session_number = _number_sessions(clinic=clinic, enrollment=enrollment, log=log, before=existing)
+    events.session_recorded.send(sender=SessionLog, instance=log)
     return log
 
 
