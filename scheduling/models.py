@@ -89,7 +89,9 @@ class Occurrence(models.Model):
     )
     coach = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # The class's usual mode; a DPP/MDPP row on the floor sheet may record another for its participant.
-    delivery_mode = models.CharField(max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON)
+    delivery_mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON, db_default=DeliveryMode.IN_PERSON
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -261,7 +263,9 @@ class SessionLog(models.Model):
     continuous_oximetry = models.BooleanField(default=False)
     o2_flow_lpm = models.DecimalField("O2 flow (L/min)", max_digits=3, decimal_places=1, null=True, blank=True)
     activity_minutes = models.PositiveSmallIntegerField("activity minutes since last session", null=True, blank=True)
-    delivery_mode = models.CharField(max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON)
+    delivery_mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON, db_default=DeliveryMode.IN_PERSON
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
