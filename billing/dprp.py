@@ -88,7 +88,8 @@ class Participant:
     sex: str
     height_in: int | None
     a1c: Decimal | None
-    first_day: datetime.date | None
+    core_ends: datetime.date | None  # the first session + 6 months: core (C) before, core maintenance (CM) after
+    maintenance_ends: datetime.date | None  # + 12 months: ongoing maintenance (OM) from then
     first_session_id: int | None
     cohort_id: str
 
@@ -219,7 +220,9 @@ def participants_load(*, clinic: Clinic, enrollment_ids) -> dict[int, Participan
             risktest=_yes_no(score is not None and score >= limits["dpp.min_risk_score"]),
             age=relativedelta(enrollment.start_date, patient.date_of_birth).years,
             sex=code["sex"].get(patient.sex, code["not_reported"]), height_in=height,
-            a1c=referral.a1c_percent if referral is not None else None, first_day=first_day,
+            a1c=referral.a1c_percent if referral is not None else None,
+            core_ends=first_day + relativedelta(months=6) if first_day else None,
+            maintenance_ends=first_day + relativedelta(months=12) if first_day else None,
             first_session_id=first["id"] if first else None,
             # A group's cohort is its class; someone seen on their own is a cohort of one (their own id).
             cohort_id=f"C{template_id}" if template_id else pid,
@@ -244,10 +247,9 @@ def _date(day: datetime.date) -> str:
 
 
 def _session_type(participant: Participant, day: datetime.date, attendance: str) -> str:
-    first = participant.first_day or day
-    if day < first + relativedelta(months=6):
+    if participant.core_ends is None or day < participant.core_ends:
         kind = "C"
-    elif day < first + relativedelta(months=12):
+    elif day < participant.maintenance_ends:
         kind = "CM"
     else:
         kind = "OM"
@@ -417,9 +419,9 @@ def dprp_export_run(*, export_id: int) -> DprpExport | None:
 
         with tempfile.TemporaryFile() as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            # A server-side cursor lives in a transaction.
-            with transaction.atomic():
-                written = dprp_csv_write(export, text, progress)
+            # No transaction here: the progress updates must show while it runs. Outside one, Django declares
+            # the server-side cursor WITH HOLD (PostgreSQL keeps the result on its side, not in this process).
+            written = dprp_csv_write(export, text, progress)
             text.flush()
             raw.seek(0)
             export.file.save(export.filename, File(raw), save=False)

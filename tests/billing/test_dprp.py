@@ -186,3 +186,27 @@ def test_the_export_page_query_count_does_not_grow(team_a, cohort, django_assert
     with django_assert_max_num_queries(13):
         response = team_a["billing"].client.get(reverse("dprp_export_list", args=[cohort.clinic.slug]))
     assert response.status_code == 200
+
+
+# --- API ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_api_writes_the_request_row_and_refuses_another_clinics_program(team_a, team_b, cohort):
+    client, slug = team_a["billing"].client, cohort.clinic.slug
+    url = reverse("api-dprp-export-list", args=[slug])
+    body = {"org_code": "ORG123", "period_start": "2026-01-01", "period_end": "2026-07-31"}
+    other = make_program(team_b["admin"].clinic, "dpp")
+    refused = client.post(url, {**body, "program": other.pk}, content_type="application/json")
+    created = client.post(url, {**body, "program": cohort.pk}, content_type="application/json")
+    assert refused.status_code == 400
+    assert (created.status_code, created.json()["status"]) == (201, "pending")
+    assert DprpExport.objects.get().program == cohort
+
+
+def test_the_api_accepts_the_report_and_downloads_the_file(team_a, cohort):
+    export = export_of(cohort, billing_member(team_a))
+    client, slug = team_a["billing"].client, cohort.clinic.slug
+    accepted = client.post(reverse("api-dprp-export-accept", args=[slug, export.pk]))
+    response = client.get(reverse("api-dprp-export-download", args=[slug, export.pk]))
+    assert (accepted.json()["accepted_by"], accepted.json()["downloadable"]) == (billing_member(team_a).pk, True)
+    assert b"".join(response.streaming_content) == EXPECTED.read_bytes()
