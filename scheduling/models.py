@@ -41,6 +41,10 @@ class ClassTemplate(models.Model):
     room = models.CharField(max_length=100, blank=True)
     capacity = models.PositiveSmallIntegerField(default=12, validators=[MinValueValidator(1), MaxValueValidator(200)])
     staff = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    delivery_mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON, db_default=DeliveryMode.IN_PERSON,
+        help_text="How DPP and Medicare DPP sessions of this class reach the participants.",
+    )  # fmt: skip
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True)

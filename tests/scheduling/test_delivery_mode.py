@@ -1,10 +1,14 @@
 """The delivery mode on the floor sheet: a DPP/MDPP row may record one; every other row takes the class's."""
 
+import datetime
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from scheduling import floorsheet
+from scheduling import floorsheet, services
 from scheduling.floorsheet_forms import RowForm
+from scheduling.models import Occurrence
 from tests.conftest import make_program
 from tests.scheduling.factories import ensure_reference_data, make_booking, make_enrollment, make_occurrence
 
@@ -57,3 +61,13 @@ def test_the_row_shows_the_delivery_mode_for_dpp_and_mdpp_only(team_a, clinic_a,
     booking = booked(clinic_a, team_a, program_type)
     row = floorsheet.floor_row_get(clinic=clinic_a, occurrence_id=booking.occurrence_id, booking_id=booking.pk)
     assert ("delivery_mode" in RowForm(row=row, clinic=clinic_a).fields) is shown
+
+
+def test_a_classs_occurrences_take_its_delivery_mode(team_a, clinic_a):
+    template = services.class_template_save(
+        clinic=clinic_a, actor=team_a["admin"].membership,
+        data={"program": make_program(clinic_a, "dpp"), "name": "DPP online", "weekday": 2,
+              "start_time": datetime.time(18), "starts_on": timezone.localdate(), "delivery_mode": "online"},
+    )  # fmt: skip
+    modes = set(Occurrence.objects.filter(template=template).values_list("delivery_mode", flat=True))
+    assert modes == {"online"}
