@@ -11,7 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-BENCH_DB = "medfit_bench"
+# BENCH_DATABASE names another, for two checkouts (other migrations) benchmarking against one server.
+BENCH_DB = os.environ.get("BENCH_DATABASE", "medfit_bench")
 
 
 def with_database(url: str, name: str) -> str:

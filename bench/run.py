@@ -56,6 +56,7 @@ How to run
     make bench BENCH_ARGS="--floor-only"           # the floor sheet only (bench/floorsheet.py)
     make bench BENCH_ARGS="--reports-only"         # PDF progress reports only (bench/reports.py)
     make bench BENCH_ARGS="--dashboard-only"       # the KPI dashboard and export only (bench/dashboard.py)
+    make bench BENCH_ARGS="--dprp-only"            # the CDC DPRP export only (bench/dprp.py)
 """
 
 import argparse
@@ -89,6 +90,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reports-only", action="store_true", help="measure the PDF reports only (bench/reports.py)")
     parser.add_argument("--queue-reports", type=int, default=500,
                         help="reports sent through the queue (default 500; 0 skips it)")  # fmt: skip
+    parser.add_argument("--dprp-only", action="store_true", help="measure the DPRP export only (bench/dprp.py)")
     parser.add_argument(
         "--dashboard-only",
         action="store_true",
@@ -182,6 +184,11 @@ def main(argv: list[str]) -> int:
 
         migrate()
         reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)
+    if args.dprp_only:
+        if args.rebuild:
+            recreate_database(bench_url)
+        run_dprp()
+        return 0
     if args.dashboard_only:
         if args.rebuild:
             recreate_database(bench_url)
@@ -233,7 +240,15 @@ def main(argv: list[str]) -> int:
 
     reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)  # PDF reports (bench/reports.py)
     run_dashboard(args)  # the KPI dashboard and the observation export (bench/dashboard.py)
+    run_dprp()  # the CDC DPRP export (bench/dprp.py)
     return 0
+
+
+def run_dprp() -> None:
+    from bench import dprp
+
+    migrate()
+    dprp.run()
 
 
 def run_dashboard(args: argparse.Namespace) -> None:

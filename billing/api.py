@@ -1,17 +1,19 @@
 """REST API of billing under /api/v1/clinics/<slug>/billing/: claim lines (read-only: they are derived),
-claim batches (export ready lines, void with a reason), payers, coverage and fee schedules. Billing staff
+claim batches (export ready lines, void with a reason), payers, coverage, fee schedules and the CDC DPRP
+evaluation exports (request, progress and validation report, accept, download). Billing staff
 and administrators only; every other role gets a 404."""
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from billing import selectors, services
-from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, Payer
+from billing import dprp, selectors, services
+from billing.models import ClaimBatch, ClaimLine, Coverage, DprpExport, FeeScheduleEntry, Payer
 from clinic import audit
 from clinic.api import (
     ClinicScopedViewSet,
@@ -314,3 +316,109 @@ class FeeViewSet(CrudViewSet):
 
     def save_service(self, *, data, instance=None):
         return services.fee_save(clinic=self.clinic, actor=self.membership, data=data, fee=instance)
+
+
+# --- CDC DPRP evaluation export ----------------------------------------------------------------------------------
+
+
+class CsvRenderer(renderers.BaseRenderer):
+    """Lets a client ask for text/csv; the file itself is a FileResponse, which DRF does not render."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
+
+
+class DprpIssueSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The data row (1 = the first after the header).")
+    column = serializers.CharField()
+    value = serializers.CharField()
+    message = serializers.CharField()
+    participant = serializers.CharField()
+    date = serializers.CharField()
+    session_log = serializers.IntegerField()
+    occurrence = serializers.IntegerField()
+    patient = serializers.IntegerField()
+
+
+class DprpExportSerializer(serializers.ModelSerializer):
+    issues = DprpIssueSerializer(many=True, read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+    downloadable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = DprpExport
+        fields = ["id", "program", "org_code", "period_start", "period_end", "status", "percent", "columns",
+                  "rows_total", "rows_done", "issue_count", "issues", "requested_by", "created_at", "finished_at",
+                  "accepted_by", "accepted_at", "downloadable"]  # fmt: skip
+        read_only_fields = fields
+
+
+class DprpExportCreateSerializer(serializers.Serializer):
+    program = StrictIntegerField(min_value=1, max_value=2**31 - 1, help_text="A CDC DPP or Medicare DPP program.")
+    org_code = StrictCharField(max_length=25, help_text="The organization code the DPRP assigned.")
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List CDC DPRP evaluation exports"),
+    retrieve=extend_schema(summary="Get one DPRP export with its progress and validation report"),
+)
+class DprpExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScopedViewSet):
+    serializer_class = DprpExportSerializer
+    lookup_url_kwarg = "dprp_export_id"
+    lookup_value_regex = r"[0-9]+"
+    queryset = DprpExport.objects.none()
+    permissions_by_action = {
+        "list": "dprp.export", "retrieve": "dprp.export", "create": "dprp.export", "accept": "dprp.export",
+        "download": "dprp.export",
+    }  # fmt: skip
+
+    def get_queryset(self):
+        return selectors.dprp_exports_of(clinic=self.clinic)
+
+    def get_object(self):
+        return selectors.dprp_export_get(clinic=self.clinic, export_id=self.kwargs["dprp_export_id"])
+
+    @extend_schema(
+        request=DprpExportCreateSerializer, responses={201: DprpExportSerializer},
+        summary="Request a DPRP file: written by a worker; poll the export for its progress and validation report",
+    )  # fmt: skip
+    def create(self, request, *args, **kwargs):
+        body = DprpExportCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        program = selectors.dprp_programs(clinic=self.clinic).filter(pk=data.pop("program")).first()
+        if program is None:
+            raise ValidationError({"program": ["Choose a CDC DPP or Medicare DPP program of this clinic."]})
+        try:
+            export = dprp.dprp_export_request(clinic=self.clinic, actor=self.membership, program=program, **data)
+        except DjangoValidationError as error:
+            raise _refused(error) from error
+        return Response(self.get_serializer(export).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None, responses=DprpExportSerializer,
+        summary="Accept the validation report as it is (the file keeps its 999s and blanks); records who accepted",
+    )  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def accept(self, request, *args, **kwargs):
+        export = self.get_object()
+        try:
+            export = dprp.dprp_export_accept(clinic=self.clinic, actor=self.membership, export=export, request=request)
+        except DjangoValidationError as error:
+            raise _refused(error) from error
+        return Response(self.get_serializer(export).data)
+
+    @extend_schema(
+        summary="Download the DPRP file (CSV) once its validation report is empty or accepted",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV file.")},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, CsvRenderer])
+    def download(self, request, *args, **kwargs):
+        return dprp.dprp_export_download(clinic=self.clinic, export=self.get_object(), request=request)

@@ -87,9 +87,7 @@ class DeriveResult:
     unchanged: int = 0
 
 
-# The floor sheet has no delivery mode yet (issue 9 may add one): until then every MDPP session is in person.
-_SESSION_FIELDS = {field.name for field in SessionLog._meta.get_fields()}
-_DELIVERY_FIELD = "delivery_mode" if "delivery_mode" in _SESSION_FIELDS else None
+# A session's delivery mode (scheduling.DeliveryMode, set on the floor sheet) picks the MDPP attendance code.
 MDPP_CODE_KEYS = {"in_person": "code_in_person", "distance": "code_distance", "online": "code_online"}
 
 
@@ -100,9 +98,8 @@ def _sessions(clinic: Clinic, enrollment_ids) -> dict[int, list[Session]]:
     tz = zoneinfo.ZoneInfo(clinic.timezone)
     fields = ["id", "enrollment_id", "patient_id", "started_at", "ended_at", "ecg_monitored", "continuous_oximetry",
               "exercise_minutes", "modality", "weight_kg", "occurrence__starts_at", "occurrence__coach_id",
-              "occurrence__supervising_practitioner_id", "occurrence__staff_id", "updated_by_id"]  # fmt: skip
-    if _DELIVERY_FIELD:
-        fields.append(_DELIVERY_FIELD)
+              "occurrence__supervising_practitioner_id", "occurrence__staff_id", "updated_by_id",
+              "delivery_mode"]  # fmt: skip
     rows = (
         SessionLog.objects.filter(clinic=clinic, enrollment_id__in=enrollment_ids, attendance__in=SessionLog.ATTENDED)
         .order_by("enrollment_id", "occurrence__starts_at", "id")
@@ -120,7 +117,7 @@ def _sessions(clinic: Clinic, enrollment_ids) -> dict[int, list[Session]]:
                 exercised=bool(row["exercise_minutes"] or row["modality"]), weight_kg=row["weight_kg"],
                 coach_id=row["occurrence__coach_id"], supervisor_id=row["occurrence__supervising_practitioner_id"],
                 staff_id=row["occurrence__staff_id"] or row["updated_by_id"],
-                delivery_mode=(row.get(_DELIVERY_FIELD) if _DELIVERY_FIELD else "") or "in_person",
+                delivery_mode=row["delivery_mode"],
             )
         )  # fmt: skip
     return by_enrollment

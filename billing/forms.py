@@ -69,3 +69,14 @@ class FeeForm(forms.ModelForm):
 
 class VoidForm(forms.Form):
     reason = forms.CharField(label="Reason for voiding", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DprpExportForm(forms.Form):
+    program = forms.ModelChoiceField(label="Program", queryset=None, empty_label="— choose —")
+    org_code = forms.CharField(label="DPRP organization code", max_length=25)
+    period_start = forms.DateField(label="Sessions from", widget=DateInput())
+    period_end = forms.DateField(label="to", widget=DateInput())
+
+    def __init__(self, *args, programs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["program"].queryset = programs

@@ -4,13 +4,15 @@ Claim lines are derived from attended sessions by billing/claims.py, never typed
 limit and window they use is a BillingRule row with effective dates and its source.
 """
 
+import uuid
+
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
 
-from clinic.models import Clinic, Enrollment, Membership, Patient, ProgramType, normalize_mbi, validate_mbi
+from clinic.models import Clinic, Enrollment, Membership, Patient, Program, ProgramType, normalize_mbi, validate_mbi
 from scheduling.models import SessionLog
 
 
@@ -224,3 +226,97 @@ class ClaimLine(models.Model):
     def is_locked(self) -> bool:
         """Exported lines never change; only a void of their batch gives them back."""
         return self.status == self.Status.EXPORTED
+
+
+# --- CDC DPRP evaluation export (billing/dprp.py) ---------------------------------------------------------------
+
+
+class DprpParticipant(models.Model):
+    """The participant id the CDC sees for an enrollment: random, never derived from a name or an MRN, made
+    on the enrollment's first export and kept (rows are never deleted, so an id is never reused)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="+")
+    participant_id = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "enrollment"], name="dprp_participant_once_per_enrollment"),
+            models.UniqueConstraint(fields=["clinic", "participant_id"], name="dprp_participant_id_unique"),
+        ]
+
+    def __str__(self):
+        return self.participant_id
+
+
+def dprp_export_path(instance, filename):
+    # Private storage, one folder per clinic; the stored name is random.
+    return f"clinics/{instance.clinic_id}/dprp/{uuid.uuid4().hex}.csv"
+
+
+class DprpExport(models.Model):
+    """One request for a program's evaluation file over a period: written before the task is queued; the
+    task writes the file and the validation report (issues); the file is downloadable once the report is
+    empty or someone accepted it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Writing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
+    org_code = models.CharField("DPRP organization code", max_length=25)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    columns = ArrayField(models.CharField(max_length=12), default=list, blank=True)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    # The validation report: the first ISSUES_KEPT issues ({row, column, value, message, session_log,
+    # occurrence, patient}) and how many there were in all.
+    issues = models.JSONField(default=list, blank=True)
+    issue_count = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=dprp_export_path, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="dprp_export_period_in_order")
+        ]
+        indexes = [models.Index(fields=["clinic", "-created_at"], name="dprp_export_recent_idx")]
+
+    def __str__(self):
+        return f"DPRP export {self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
+
+    @property
+    def needs_acceptance(self) -> bool:
+        return self.status == self.Status.READY and self.issue_count > 0 and self.accepted_at is None
+
+    @property
+    def downloadable(self) -> bool:
+        return self.status == self.Status.READY and bool(self.file) and not self.needs_acceptance
+
+    @property
+    def filename(self) -> str:
+        return f"dprp-{self.org_code}-{self.period_start:%Y%m%d}-{self.period_end:%Y%m%d}.csv"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
-from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, Payer
-from clinic.models import Clinic, Patient
+from billing.models import ClaimBatch, ClaimLine, Coverage, DprpExport, FeeScheduleEntry, Payer
+from clinic.models import Clinic, Patient, Program
 
 
 def _get(queryset, pk):
@@ -91,3 +91,15 @@ def batches_of(*, clinic: Clinic) -> QuerySet[ClaimBatch]:
 
 def batch_get(*, clinic: Clinic, batch_id: int) -> ClaimBatch:
     return _get(batches_of(clinic=clinic), batch_id)
+
+
+def dprp_programs(*, clinic: Clinic) -> QuerySet[Program]:
+    return Program.objects.filter(clinic=clinic, program_type__in=("dpp", "mdpp")).order_by("name", "id")
+
+
+def dprp_exports_of(*, clinic: Clinic) -> QuerySet[DprpExport]:
+    return DprpExport.objects.filter(clinic=clinic).select_related("program", "requested_by__user", "accepted_by__user")
+
+
+def dprp_export_get(*, clinic: Clinic, export_id: int) -> DprpExport:
+    return _get(dprp_exports_of(clinic=clinic), export_id)

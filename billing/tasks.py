@@ -1,9 +1,15 @@
 """Celery tasks of billing: thin, idempotent wrappers around billing/claims.py, each in its clinic's scope."""
 
+import datetime
+import logging
+
 from celery import shared_task
+from django.utils import timezone
 
 from clinic import rls
 from clinic.models import Clinic
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -28,3 +34,40 @@ def derive_all_claim_lines() -> int:
             result = claims.claim_lines_derive(clinic=Clinic.objects.get(pk=clinic_id))
             changed += result.created + result.updated + result.voided
     return changed
+
+
+@shared_task(acks_late=True)
+def run_dprp_export(clinic_id: int, export_id: int) -> str:
+    from billing import dprp
+
+    with rls.scoped(rls.clinic_scope(clinic_id)):
+        export = dprp.dprp_export_run(export_id=export_id)
+    return export.status if export else "missing"
+
+
+@shared_task(acks_late=True)
+def run_pending_dprp_exports() -> int:
+    """Celery beat: DPRP exports that a broker outage or a killed worker left pending for a minute."""
+    from billing import dprp
+    from billing.models import DprpExport
+
+    cutoff = timezone.now() - datetime.timedelta(minutes=1)
+    done = 0
+    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
+        with rls.scoped(rls.clinic_scope(clinic_id)):
+            pending = DprpExport.objects.filter(
+                clinic_id=clinic_id, status=DprpExport.Status.PENDING, created_at__lt=cutoff
+            )
+            for export_id in pending.values_list("pk", flat=True):
+                dprp.dprp_export_run(export_id=export_id)
+                done += 1
+    return done
+
+
+def enqueue_dprp_export(clinic_id: int, export_id: int) -> None:
+    """Ask the worker now; a broker outage only delays the export (the beat job picks it up)."""
+    try:
+        run_dprp_export.delay(clinic_id, export_id)
+    except Exception as error:  # noqa: BLE001 (any broker failure: the row is safe)
+        extra = {"export_id": export_id, "error": type(error).__name__}
+        logger.warning("could not reach the worker; the DPRP export waits for the sweeper", extra=extra)

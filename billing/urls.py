@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views
+from billing import dprp_views, views
 
 # Mounted under /c/<clinic_slug>/ by clinic/urls.py.
 clinic_patterns = [
@@ -17,6 +17,10 @@ clinic_patterns = [
     path("billing/fees/", views.fee_list, name="fee_list"),
     path("billing/fees/new/", views.fee_edit, name="fee_create"),
     path("billing/fees/<int:fee_id>/", views.fee_edit, name="fee_edit"),
+    path("billing/dprp/", dprp_views.dprp_export_list, name="dprp_export_list"),
+    path("billing/dprp/<int:dprp_export_id>/", dprp_views.dprp_export_detail, name="dprp_export_detail"),
+    path("billing/dprp/<int:dprp_export_id>/accept/", dprp_views.dprp_export_accept, name="dprp_export_accept"),
+    path("billing/dprp/<int:dprp_export_id>/dprp.csv", dprp_views.dprp_export_download, name="dprp_export_download"),
     path("billing/rules/", views.rule_list, name="billing_rule_list"),
     path("patients/<int:patient_id>/coverage/new/", views.coverage_edit, name="coverage_create"),
     path("patients/<int:patient_id>/coverage/<int:coverage_id>/", views.coverage_edit, name="coverage_edit"),

@@ -58,6 +58,8 @@ PERMISSIONS: dict[str, set[str]] = {
     # Billing staff see attendance, codes and coverage, never clinical notes.
     "billing.view": {ADMIN, BILLING},
     "billing.manage": {ADMIN, BILLING},
+    # The CDC DPRP evaluation export (billing/dprp.py): participants' weights and activity, no notes.
+    "dprp.export": {ADMIN, BILLING},
     "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "coverage.manage": {ADMIN, BILLING},
     # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and

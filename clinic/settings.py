@@ -205,6 +205,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": KPI_ROLLUP_REFRESH_MINUTES * 60.0,
         "options": {"expires": KPI_ROLLUP_REFRESH_MINUTES * 60.0},
     },
+    # DPRP evaluation exports a broker outage left queued (billing/dprp.py).
+    "dprp-exports": {"task": "billing.tasks.run_pending_dprp_exports", "schedule": 60.0, "options": {"expires": 60.0}},
     # Physicians' daily count of treatment plans due: hourly, so a worker that was down at the hour
     # still sends it that day; the outbox key makes it once per physician per day.
     "itp-due-digests": {
@@ -446,3 +448,35 @@ ITP_REVIEW_DAYS = 30
 ITP_DUE_WITHIN_DAYS = 7
 # The physicians' daily "plans due" email goes out at the first hourly run after this local hour.
 ITP_DIGEST_HOUR = 7
+
+# CDC DPRP evaluation export (billing/dprp.py). The column order is the CDC's 2018 template; A1C, COHORTID
+# and COACHID came later and their positions in the 2024 template are unconfirmed (domain reference 1.4), so
+# the whole list is configurable here, and the export page says the positions are unconfirmed. Column names
+# are the CDC's; each must be one billing/dprp.py knows.
+DPRP_COLUMNS = [
+    "ORGCODE", "PARTICIP", "ENROLL", "PAYER", "STATE", "GLUCTEST", "GDM", "RISKTEST", "AGE", "ETHNIC", "AIAN",
+    "ASIAN", "BLACK", "NHOPI", "WHITE", "SEX", "HEIGHT", "EDU", "DMODE", "SESSID", "SESSTYPE", "DATE", "WEIGHT",
+    "PA", "A1C", "COHORTID", "COACHID",
+]  # fmt: skip
+# The codes the export writes. DMODE and the yes/no/not-reported codes are in CDC's example row and two
+# independent apps; the ENROLL, PAYER and SEX lists are not verified (domain reference 1.4): check them
+# against the current data dictionary. PA's "not recorded" is 999 in the 2018 example, 0 in the 2024 model.
+DPRP_CODES = {
+    "yes": "1",
+    "no": "2",
+    "not_reported": "9",
+    "number_not_recorded": "999",
+    "pa_not_recorded": "999",
+    "enroll_referral": "1",  # every MedFit enrollment comes from a referral by a health-care professional
+    "dmode": {"in_person": "1", "online": "2", "distance": "3"},
+    "sex": {"M": "1", "F": "2"},
+    "payer": {
+        "medicare": "1",
+        "medicare_advantage": "1",
+        "medicaid": "2",
+        "commercial": "3",
+        "self_pay": "4",
+        "employer": "6",
+        "grant": "7",
+    },  # fmt: skip
+}

@@ -48,6 +48,7 @@ router.register("billing/batches", billing_api.ClaimBatchViewSet, basename="api-
 router.register("billing/payers", billing_api.PayerViewSet, basename="api-payer")
 router.register("billing/coverages", billing_api.CoverageViewSet, basename="api-coverage")
 router.register("billing/fees", billing_api.FeeViewSet, basename="api-fee")
+router.register("billing/dprp-exports", billing_api.DprpExportViewSet, basename="api-dprp-export")
 router.register(
     r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
     prescription_api.PrescriptionViewSet,

@@ -41,7 +41,7 @@ from clinic.models import (
 )
 from clinic.selectors import patients_visible_to
 from referrals.selectors import medicare_dpp_warnings_at_first_session
-from scheduling.models import Booking, Occurrence, SafetyFlag, SafetyRule, SessionLog
+from scheduling.models import Booking, DeliveryMode, Occurrence, SafetyFlag, SafetyRule, SessionLog
 
 KG_PER_LB = Decimal("0.45359237")
 
@@ -55,12 +55,12 @@ MONITORING_FIELDS = ["ecg_monitored", "rhythm_note", "continuous_oximetry", "o2_
 # Every field a row (or the API) may set; `rpe_scale` goes with `rpe`.
 FIELDS = [
     "attendance", *PRE_FIELDS, *EXERCISE_FIELDS, "rpe_scale", *POST_FIELDS, *MONITORING_FIELDS,
-    "started_at", "ended_at", "notes",
+    "started_at", "ended_at", "notes", "delivery_mode",
 ]  # fmt: skip
 # What billing may read: attendance facts, times and monitoring, no clinical notes.
 ATTENDANCE_FIELDS = [
     "attendance", "session_number", "exercise_minutes", "ecg_monitored", "continuous_oximetry", "started_at",
-    "ended_at",
+    "ended_at", "delivery_mode",
 ]  # fmt: skip
 WORKLOAD_FIELDS = ["workload_watts", "speed_mph", "mets", "load_kg"]
 DIABETES_PROGRAMS = {ProgramType.DPP, ProgramType.MDPP}
@@ -611,6 +611,18 @@ def _clean_values(data: dict) -> dict:
     return values
 
 
+def _delivery_mode(value: str, *, enrollment: Enrollment, occurrence: Occurrence) -> str:
+    """The class's mode unless a DPP/MDPP row records another (a participant joining by phone, say): the
+    mode picks the MDPP code and the DPRP's DMODE, and means nothing to the other programs."""
+    if not value:
+        return occurrence.delivery_mode
+    if value not in DeliveryMode.values:
+        raise ValidationError({"delivery_mode": f"Unknown delivery mode “{value}”."})
+    if value != occurrence.delivery_mode and enrollment.program.program_type not in DIABETES_PROGRAMS:
+        raise ValidationError({"delivery_mode": "A delivery mode is recorded for DPP and Medicare DPP sessions only."})
+    return value
+
+
 @transaction.atomic
 def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, data: dict, version: int) -> SessionLog:
     """Save one floor-sheet row from a copy of it at `version` (0 when no log existed yet).
@@ -628,6 +640,7 @@ def session_log_save(*, clinic: Clinic, actor: Membership, booking: Booking, dat
     # One save per enrollment at a time: session numbers and the first session are the enrollment's.
     enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=booking.enrollment_id)
     values = _clean_values(data)
+    values["delivery_mode"] = _delivery_mode(values["delivery_mode"], enrollment=enrollment, occurrence=occurrence)
     measures = floor_measures()  # one query: the ranges to check and the codes to observe
     validate_values(values=values, clinic=clinic, enrollment=enrollment, occurrence=occurrence, measures=measures)
 

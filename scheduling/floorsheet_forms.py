@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clinic.models import Clinic, ProgramType
 from scheduling import floorsheet
-from scheduling.models import SessionLog
+from scheduling.models import DeliveryMode, SessionLog
 
 DPP = {ProgramType.DPP, ProgramType.MDPP}
 
@@ -77,6 +77,7 @@ class RowForm(forms.Form):
     continuous_oximetry = forms.BooleanField(label="Oximetry", required=False)
     o2_flow_lpm = _dec("O2 (L/min)")
     activity_minutes = _int("Activity min")
+    delivery_mode = forms.ChoiceField(label="Delivery", required=False, choices=DeliveryMode.choices)
     notes = forms.CharField(label="Notes", required=False, max_length=2000)
 
     def __init__(self, *args, row: floorsheet.Row, clinic: Clinic, **kwargs):
@@ -89,7 +90,7 @@ class RowForm(forms.Form):
         if not row.enrollment.has_diabetes:
             del self.fields["pre_glucose"]
         if program not in DPP:
-            del self.fields["weight"], self.fields["activity_minutes"]
+            del self.fields["weight"], self.fields["activity_minutes"], self.fields["delivery_mode"]
         if program not in floorsheet.ECG_PROGRAMS:
             del self.fields["ecg_monitored"], self.fields["rhythm_note"]
         if program not in floorsheet.OXIMETRY_PROGRAMS:
@@ -104,7 +105,8 @@ class RowForm(forms.Form):
 
     def initial_from(self, log: SessionLog | None) -> dict:
         if log is None:
-            return {"version": 0, "rpe_scale": SessionLog.RpeScale.BORG}
+            occurrence = self.row.booking.occurrence
+            return {"version": 0, "rpe_scale": SessionLog.RpeScale.BORG, "delivery_mode": occurrence.delivery_mode}
         initial = {field: _plain(getattr(log, field)) for field in floorsheet.FIELDS}
         initial["version"] = log.version
         initial["weight"] = floorsheet.weight_from_kg(log.weight_kg, self.clinic.weight_unit)
@@ -130,6 +132,8 @@ class RowForm(forms.Form):
                 else None
             )
         data.update(cleaned)
+        if "delivery_mode" not in self.fields:
+            data["delivery_mode"] = ""  # the class's mode: the row does not show the field
         if not data.get("rpe_scale"):
             data["rpe_scale"] = SessionLog.RpeScale.BORG
         return data

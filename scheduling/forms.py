@@ -5,7 +5,7 @@ from django import forms
 from clinic.forms import DateInput
 from clinic.models import Program
 from scheduling import selectors
-from scheduling.models import Authorization, ClassTemplate
+from scheduling.models import Authorization, ClassTemplate, DeliveryMode
 from scheduling.services import AUTHORIZATION_FIELDS, TEMPLATE_FIELDS
 
 
@@ -45,6 +45,11 @@ class ClassTemplateForm(forms.ModelForm):
         self.fields["program"].queryset = Program.objects.filter(clinic=clinic, is_active=True).order_by("name")
         self.fields["staff"].queryset = selectors.schedule_staff(clinic=clinic)
         self.fields["staff"].label_from_instance = _staff_label
+        self.fields["delivery_mode"].required = False
+        self.fields["delivery_mode"].help_text = "For DPP and Medicare DPP classes; a participant's row may differ."
+
+    def clean_delivery_mode(self):
+        return self.cleaned_data["delivery_mode"] or DeliveryMode.IN_PERSON
 
     def _post_clean(self):
         pass  # the service validates with the clinic in hand

@@ -10,6 +10,14 @@ from clinic.models import Clinic, Enrollment, Membership, Patient, Program
 # --- Schedules ---------------------------------------------------------------------------------
 
 
+class DeliveryMode(models.TextChoices):
+    """How a DPP/MDPP session reaches the participant: it picks the MDPP code and the DPRP's DMODE."""
+
+    IN_PERSON = "in_person", "In person"
+    DISTANCE = "distance", "Distance learning"
+    ONLINE = "online", "Online"
+
+
 class ClassTemplate(models.Model):
     """A recurring class ("Cardiac rehab, Mon 9:00, 60 min, Gym A, 12 places") that generates dated occurrences."""
 
@@ -33,6 +41,10 @@ class ClassTemplate(models.Model):
     room = models.CharField(max_length=100, blank=True)
     capacity = models.PositiveSmallIntegerField(default=12, validators=[MinValueValidator(1), MaxValueValidator(200)])
     staff = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    delivery_mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON, db_default=DeliveryMode.IN_PERSON,
+        help_text="How DPP and Medicare DPP sessions of this class reach the participants.",
+    )  # fmt: skip
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
@@ -80,6 +92,10 @@ class Occurrence(models.Model):
         Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     coach = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The class's usual mode; a DPP/MDPP row on the floor sheet may record another for its participant.
+    delivery_mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON, db_default=DeliveryMode.IN_PERSON
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -251,6 +267,9 @@ class SessionLog(models.Model):
     continuous_oximetry = models.BooleanField(default=False)
     o2_flow_lpm = models.DecimalField("O2 flow (L/min)", max_digits=3, decimal_places=1, null=True, blank=True)
     activity_minutes = models.PositiveSmallIntegerField("activity minutes since last session", null=True, blank=True)
+    delivery_mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.IN_PERSON, db_default=DeliveryMode.IN_PERSON
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)

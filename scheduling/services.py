@@ -42,7 +42,7 @@ def local_start(clinic: Clinic, day: datetime.date, at: datetime.time) -> dateti
 # --- Class templates and occurrences ----------------------------------------------------------
 
 TEMPLATE_FIELDS = ["program", "name", "weekday", "start_time", "duration_minutes", "room", "capacity", "staff",
-                   "starts_on", "ends_on", "is_active"]  # fmt: skip
+                   "delivery_mode", "starts_on", "ends_on", "is_active"]  # fmt: skip
 # Changing these moves the class: future occurrences without bookings are made again.
 TIMING_FIELDS = ("weekday", "start_time", "duration_minutes")
 
@@ -96,7 +96,8 @@ def _update_future_occurrences(clinic: Clinic, template: ClassTemplate, *, timin
     for occurrence in future.select_for_update():
         occurrence.name, occurrence.room, occurrence.staff_id = template.name, template.room, template.staff_id
         occurrence.capacity = max(template.capacity, occurrence.booked_count)
-        occurrence.save(update_fields=["name", "room", "staff", "capacity"])
+        occurrence.delivery_mode = template.delivery_mode
+        occurrence.save(update_fields=["name", "room", "staff", "capacity", "delivery_mode"])
         # A larger room: the waitlist moves up into the new places, first come first served.
         for _ in range(occurrence.capacity - occurrence.booked_count):
             if _promote_waitlisted(clinic, occurrence.pk) is None:
@@ -134,7 +135,7 @@ def occurrences_generate(
             Occurrence(
                 clinic=clinic, template=template, program_id=template.program_id, name=template.name,
                 starts_at=starts_at, ends_at=starts_at + duration, room=template.room, capacity=template.capacity,
-                staff_id=template.staff_id,
+                staff_id=template.staff_id, delivery_mode=template.delivery_mode,
             )
         )  # fmt: skip
     if not rows:

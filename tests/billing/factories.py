@@ -121,9 +121,24 @@ def billing_objects(clinic, patient, actor) -> dict:
     first, second = ClaimLine.objects.filter(enrollment=enrollment).order_by("date_of_service")
     batch = services.batch_export(clinic=clinic, actor=actor, line_ids=[first.pk])
     return {
+        "dprp_export_id": ready_dprp_export(clinic, actor).pk,
         "payer_id": payer.pk,
         "coverage_id": coverage.pk,
         "fee_id": fee.pk,
         "line_id": second.pk,
         "batch_id": batch.pk,
     }
+
+
+def ready_dprp_export(clinic, actor):
+    """A written DPRP export with no issues (billing/dprp.py), so its download answers 200."""
+    from django.core.files.base import ContentFile
+
+    from billing.models import DprpExport
+
+    export = DprpExport(
+        clinic=clinic, program=make_program(clinic, "dpp", name=f"DPP {clinic.slug}"), org_code="ORG1",
+        period_start=START, period_end=START, status="ready", requested_by=actor,
+    )  # fmt: skip
+    export.file.save("dprp.csv", ContentFile(b"ORGCODE\r\n"), save=True)
+    return export
