@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
-from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, Payer
+from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, MedicalNecessityNote, Payer
 from clinic.models import Clinic, Patient
 
 
@@ -91,3 +91,9 @@ def batches_of(*, clinic: Clinic) -> QuerySet[ClaimBatch]:
 
 def batch_get(*, clinic: Clinic, batch_id: int) -> ClaimBatch:
     return _get(batches_of(clinic=clinic), batch_id)
+
+
+def necessity_notes_of(*, clinic: Clinic, enrollment, with_text: bool) -> list[MedicalNecessityNote]:
+    """An enrollment's medical-necessity notes; the clinical text is not even read for those who may not see it."""
+    notes = MedicalNecessityNote.objects.filter(clinic=clinic, enrollment=enrollment).select_related("author__user")
+    return list(notes if with_text else notes.defer("text"))

@@ -21,7 +21,7 @@ STYLE = Style(
 
 def trend_svg(kpi: Kpi, *, width: int = 420, height: int = 180) -> bytes:
     series = kpi.series
-    counts = kpi.definition.unit in ("",)
+    counts = kpi.definition.unit in ("", "$")  # counts and sums of money (billing/kpis) are bars
     chart_class = pygal.Bar if counts else pygal.Line
     chart = chart_class(
         js=[], style=STYLE, width=width, height=height, show_legend=False, explicit_size=True,

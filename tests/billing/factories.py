@@ -127,3 +127,13 @@ def billing_objects(clinic, patient, actor) -> dict:
         "line_id": second.pk,
         "batch_id": batch.pk,
     }
+
+
+def add_necessity_note(enrollment, first=37, last=72, written_on=START):
+    from billing.models import MedicalNecessityNote
+
+    return MedicalNecessityNote.objects.create(
+        clinic=enrollment.clinic, enrollment=enrollment, first_session=first, last_session=last,
+        text="Ischemic threshold still below 5 METs; continued monitored exercise is needed.", written_on=written_on,
+        author=staff(enrollment.clinic),
+    )  # fmt: skip

@@ -292,6 +292,8 @@ ROLE_MATRIX = [
     ("api-report-request-list", False, "get", {"admin", "physiologist", "physician"}),
     ("kpi_dashboard", False, "get", {"admin"}),
     ("api-kpis", False, "get", {"admin"}),
+    ("billing_kpis", False, "get", {"admin", "billing"}),
+    ("api-billing-kpis", False, "get", {"admin", "billing"}),
 ]
 
 
@@ -369,6 +371,7 @@ ENROLLMENT_ROLE_MATRIX = [
     ("progress_detail", {}, "get", {"admin", "physiologist"}),
     ("api-enrollment-progress", {}, "get", {"admin", "physiologist"}),
     ("assessment_list", {}, "get", {"admin", "physiologist"}),
+    ("necessity_notes", {}, "get", {"admin", "physiologist", "billing"}),
 ]
 
 
