@@ -80,8 +80,10 @@ BUILD_SQL = [
         %(physiologist)s, %(physiologist)s, 'scheduled', '', now()
     FROM generate_series(0, %(groups)s - 1) AS g CROSS JOIN generate_series(0, %(sessions)s - 1) AS k
     CROSS JOIN LATERAL (SELECT (%(start)s + 7 * (k / 3) + 2 * (k % 3) + TIME '07:00' + (g % 10) * interval '1 hour')
-                               AT TIME ZONE %(tz)s AS at) AS t""",
-    # Each patient's 36 bookings: the classes of their group (patient n is in group n / 20).
+                               AT TIME ZONE %(tz)s AS at) AS t
+    ORDER BY g, k""",
+    # Each patient's 36 bookings: the classes of their group (patient n is in group n / 20; the classes were
+    # inserted in order of group and session, so class n belongs to group n / 36).
     """INSERT INTO scheduling_booking (clinic_id, occurrence_id, enrollment_id, patient_id, status, is_makeup,
         booked_by_id, booked_at, cancel_reason)
     SELECT %(clinic)s, o.id, e.id, e.patient_id, 'booked', false, %(physiologist)s, o.starts_at - interval '7 days', ''
