@@ -85,3 +85,27 @@ def test_a_signature_makes_the_blocked_line_ready_and_billing_exports_it(new_pag
     expect(staff.locator("#kpi-sessions_billed .kpi-value")).to_have_text("1")
     expect(staff.locator("#kpi-expected_reimbursement .kpi-value")).to_have_text("$120.00")
     shot(staff, "kpis")
+
+
+def test_a_physiologist_writes_a_medical_necessity_note_that_billing_sees_without_its_text(new_page, shot):
+    enrollment = covered_enrollment(make_clinic("alpha"), "cr", mrn="A-301", plans=False)
+    clinic, patient = enrollment.clinic, enrollment.patient
+    physiologist, billing = make_member(clinic, "physiologist"), make_member(clinic, "billing")
+
+    page = new_page()
+    sign_in(page, physiologist.user.email)
+    page.goto(f"/c/alpha/patients/{patient.pk}/")
+    page.get_by_role("link", name="Medical necessity (KX)").click()
+    expect(page.get_by_text("No medical-necessity note yet.")).to_be_visible()
+    page.get_by_label("Medical necessity").fill("Still ischemic at 4 METs; continued monitored exercise is needed.")
+    shot(page, "form")
+    page.get_by_role("button", name="Save the note").click()
+    expect(page.get_by_text("Note saved.")).to_be_visible()
+    expect(page.get_by_text("Still ischemic at 4 METs")).to_be_visible()
+
+    staff = new_page()
+    sign_in(staff, billing.user.email)
+    staff.goto(page.url)
+    expect(staff.get_by_text("On record (clinical text, not shown to billing)")).to_be_visible()
+    expect(staff.get_by_text("Still ischemic")).to_have_count(0)
+    shot(staff, "billing")
