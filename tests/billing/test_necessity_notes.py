@@ -103,3 +103,10 @@ def test_writing_a_note_is_in_the_audit_trail_without_its_text(team_a, enrollmen
 def test_the_chart_links_rehab_enrollments_to_their_notes(team_a, enrollment):
     page = team_a["billing"].client.get(reverse("patient_detail", args=["alpha", enrollment.patient_id]))
     assert url(enrollment).encode() in page.content
+
+
+def test_a_line_blocked_for_the_missing_note_links_to_the_enrollments_notes(team_a, enrollment):
+    add_sessions(enrollment, 37)
+    claim_lines_derive(clinic=enrollment.clinic, enrollment_ids=[enrollment.pk])
+    page = team_a["admin"].client.get(reverse("claim_line_list", args=["alpha"]), {"blocker": "kx_note_missing"})
+    assert url(enrollment).encode() in page.content
