@@ -57,6 +57,7 @@ How to run
     make bench BENCH_ARGS="--reports-only"         # PDF progress reports only (bench/reports.py)
     make bench BENCH_ARGS="--dashboard-only"       # the KPI dashboard and export only (bench/dashboard.py)
     make bench BENCH_ARGS="--dprp-only"            # the CDC DPRP export only (bench/dprp.py)
+    make bench BENCH_ARGS="--claims-only"          # claim-line derivation only (bench/claims.py)
 """
 
 import argparse
@@ -101,6 +102,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--dashboard-sessions", type=int, default=2_000_000,
                         help="booked sessions in bench-kpi (default 2000000)")  # fmt: skip
+    parser.add_argument(
+        "--claims-only", action="store_true", help="measure claim-line derivation only (bench/claims.py)"
+    )
+    parser.add_argument("--claims-patients", type=int, default=10_000,
+                        help="CR patients × 36 sessions in bench-claims (default 10000)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.patients < 1 or args.small_patients < 1:
         parser.error("--iterations, --patients and --small-patients must be at least 1")
@@ -194,6 +200,11 @@ def main(argv: list[str]) -> int:
             recreate_database(bench_url)
         run_dashboard(args)
         return 0
+    if args.claims_only:
+        if args.rebuild:
+            recreate_database(bench_url)
+        run_claims(args)
+        return 0
     prepare_data(args, bench_url)
     print(f"\nMeasuring: {args.warmups} warm-ups + {args.iterations} timed requests per page…", flush=True)
     explained = {}
@@ -241,6 +252,7 @@ def main(argv: list[str]) -> int:
     reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)  # PDF reports (bench/reports.py)
     run_dashboard(args)  # the KPI dashboard and the observation export (bench/dashboard.py)
     run_dprp()  # the CDC DPRP export (bench/dprp.py)
+    run_claims(args)  # claim-line derivation (bench/claims.py)
     return 0
 
 
@@ -258,6 +270,13 @@ def run_dashboard(args: argparse.Namespace) -> None:
     dashboard.run_in_bench_urls(
         min(args.iterations, 20), args.warmups, patients=args.dashboard_patients, sessions=args.dashboard_sessions
     )
+
+
+def run_claims(args: argparse.Namespace) -> None:
+    from bench import claims
+
+    migrate()
+    claims.run(min(args.iterations, 3), patients=args.claims_patients)
 
 
 if __name__ == "__main__":

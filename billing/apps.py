@@ -9,6 +9,7 @@ class BillingConfig(AppConfig):
 
         from billing import audit, hooks
         from clinic import events
+        from clinic.models import TreatmentPlan
         from scheduling.models import SessionLog
 
         audit.register_audited_models()
@@ -18,3 +19,5 @@ class BillingConfig(AppConfig):
         # elsewhere (imports, the demo). One task per transaction either way (hooks.py).
         events.session_recorded.connect(hooks.session_log_saved, dispatch_uid="billing.session_recorded")
         post_save.connect(hooks.session_log_saved, sender=SessionLog, dispatch_uid="billing.session_log_saved")
+        # The same for a signature (clinic/treatment_plans may not import billing either).
+        post_save.connect(hooks.treatment_plan_saved, sender=TreatmentPlan, dispatch_uid="billing.treatment_plan_saved")

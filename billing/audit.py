@@ -1,6 +1,6 @@
 from auditlog.registry import auditlog
 
-from billing.models import ClaimBatch, Coverage, FeeScheduleEntry, Payer
+from billing.models import ClaimBatch, Coverage, FeeScheduleEntry, MedicalNecessityNote, Payer
 
 
 def register_audited_models():
@@ -10,3 +10,5 @@ def register_audited_models():
     auditlog.register(Coverage, mask_fields=["member_id"])
     auditlog.register(FeeScheduleEntry)
     auditlog.register(ClaimBatch, exclude_fields=["csv"])
+    # The note's text is clinical and never edited: the trail records who wrote which note when, not the text.
+    auditlog.register(MedicalNecessityNote, exclude_fields=["text"])

@@ -1,9 +1,9 @@
 """Claim lines derived from attended sessions, per program's rules; never typed by hand.
 
 `claim_lines_derive` reads a clinic's (or some enrollments') attended sessions, coverage, fee schedule, signed
-treatment plans (clinic.treatment_plans' bulk `treatment_plans_covering`) and eligibility in a fixed number of
-queries (eligibility still costs one or two per referral: referrals/eligibility.py reads its thresholds per
-referral; the floor branch's bulk `Preloaded` form will remove that). It works out every line and each reason
+treatment plans (clinic.treatment_plans' bulk `treatment_plans_covering`), medical-necessity notes and eligibility
+(referrals.eligibility's bulk `Preloaded`) in a fixed number of queries (a referral whose condition does not
+qualify on its date costs one more, to say when it will). It works out every line and each reason
 it cannot be billed yet, and upserts: a line that is already there is updated in place, exported lines never
 change, and a line no longer supported (a session marked absent after all) becomes "void". Running it twice
 changes nothing the second time.
@@ -13,6 +13,7 @@ service. The reason codes and their messages are below (BLOCKERS); pages and the
 """
 
 import datetime
+import json
 import logging
 import zlib
 import zoneinfo
@@ -25,7 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils.timezone import now
 
-from billing.models import ClaimLine, Coverage, FeeScheduleEntry
+from billing.models import ClaimLine, Coverage, FeeScheduleEntry, MedicalNecessityNote
 from billing.rules import MissingRuleError, Rules
 from clinic.models import Clinic, Enrollment, Membership
 from scheduling.models import SessionLog
@@ -40,6 +41,8 @@ BLOCKERS = {
     "itp_missing": "No signed treatment plan covers {day}: a physician must sign the plan at most {window} days "
     "before the session.",
     "session_limit": "Session {number} is beyond the program's {limit} billable sessions.",
+    "kx_note_missing": "Session {number} needs the KX modifier, which attests a medical-necessity note: no note "
+    "covering session {number} is on record (a physiologist adds it from the enrollment's medical-necessity page).",
     "daily_limit": "Session {k} on {day}: the program allows {limit} a day.",
     "duration_short": "{minutes} minutes recorded on {day} for {k} session(s); {required} are needed.",
     "time_missing": "No start and end time recorded: the session's minutes cannot be shown.",
@@ -53,7 +56,7 @@ BLOCKERS = {
     "rule_missing": "{why}",
 }
 
-KX_NOTE = "KX modifier: sessions 37–72 need a medical-necessity note in the chart."
+KX_NOTE = "KX: medical-necessity note of {day} for sessions {first}–{last}."
 
 
 def blocker(code: str, **values) -> dict:
@@ -94,32 +97,29 @@ MDPP_CODE_KEYS = {"in_person": "code_in_person", "distance": "code_distance", "o
 # --- Reading what derivation needs, in bulk -----------------------------------------------------------------
 
 
+# The local day and the minutes are worked out by PostgreSQL: parsing three timestamps per session in Python was
+# the largest part of reading a clinic's sessions.
+SESSIONS_SQL = """
+SELECT s.id, s.enrollment_id, s.patient_id, (o.starts_at AT TIME ZONE %(tz)s)::date,
+       floor(extract(epoch FROM s.ended_at - s.started_at) / 60)::int, s.ecg_monitored, s.continuous_oximetry,
+       coalesce(s.exercise_minutes, 0) <> 0 OR s.modality <> '', s.weight_kg, o.coach_id,
+       o.supervising_practitioner_id, coalesce(o.staff_id, s.updated_by_id), s.delivery_mode
+FROM scheduling_sessionlog s
+JOIN scheduling_occurrence o ON o.id = s.occurrence_id AND o.clinic_id = %(clinic)s
+WHERE s.clinic_id = %(clinic)s AND s.enrollment_id = ANY(%(ids)s) AND s.attendance = ANY(%(attended)s)
+ORDER BY s.enrollment_id, o.starts_at, s.id
+"""
+
+
 def _sessions(clinic: Clinic, enrollment_ids) -> dict[int, list[Session]]:
-    tz = zoneinfo.ZoneInfo(clinic.timezone)
-    fields = ["id", "enrollment_id", "patient_id", "started_at", "ended_at", "ecg_monitored", "continuous_oximetry",
-              "exercise_minutes", "modality", "weight_kg", "occurrence__starts_at", "occurrence__coach_id",
-              "occurrence__supervising_practitioner_id", "occurrence__staff_id", "updated_by_id",
-              "delivery_mode"]  # fmt: skip
-    rows = (
-        SessionLog.objects.filter(clinic=clinic, enrollment_id__in=enrollment_ids, attendance__in=SessionLog.ATTENDED)
-        .order_by("enrollment_id", "occurrence__starts_at", "id")
-        .values(*fields)
-    )
+    params = {"tz": clinic.timezone, "clinic": clinic.pk, "ids": list(enrollment_ids),
+              "attended": list(SessionLog.ATTENDED)}  # fmt: skip
     by_enrollment = defaultdict(list)
-    for row in rows:
-        started, ended = row["started_at"], row["ended_at"]
-        minutes = int((ended - started).total_seconds() // 60) if started and ended else None
-        by_enrollment[row["enrollment_id"]].append(
-            Session(
-                id=row["id"], enrollment_id=row["enrollment_id"], patient_id=row["patient_id"],
-                day=row["occurrence__starts_at"].astimezone(tz).date(), minutes=minutes,
-                ecg_monitored=row["ecg_monitored"], continuous_oximetry=row["continuous_oximetry"],
-                exercised=bool(row["exercise_minutes"] or row["modality"]), weight_kg=row["weight_kg"],
-                coach_id=row["occurrence__coach_id"], supervisor_id=row["occurrence__supervising_practitioner_id"],
-                staff_id=row["occurrence__staff_id"] or row["updated_by_id"],
-                delivery_mode=row["delivery_mode"],
-            )
-        )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(SESSIONS_SQL, params)
+        for row in cursor.fetchall():
+            session = Session(*row)
+            by_enrollment[session.enrollment_id].append(session)
     return by_enrollment
 
 
@@ -169,14 +169,34 @@ def _covered_days(clinic: Clinic, sessions: dict[int, list[Session]], programs: 
     return {pair for pair, plan in covering.items() if plan is not None}
 
 
-def _not_eligible(enrollment: Enrollment) -> bool:
-    from referrals.eligibility import NOT_ELIGIBLE, eligibility_or_unknown
+def _necessity_notes(clinic: Clinic, enrollment_ids) -> dict[int, list[MedicalNecessityNote]]:
+    notes = defaultdict(list)
+    rows = MedicalNecessityNote.objects.filter(clinic=clinic, enrollment_id__in=enrollment_ids).order_by("written_on")
+    for note in rows.defer("text"):  # derivation needs the range and the date, never the clinical text
+        notes[note.enrollment_id].append(note)
+    return notes
 
-    referral = getattr(enrollment, "referral", None)
-    if referral is None:
-        return False
-    result = eligibility_or_unknown(referral)
-    return result.status == NOT_ELIGIBLE and not result.overridden
+
+def _not_eligible_enrollments(clinic: Clinic, enrollments) -> set[int]:
+    """Enrollments whose referral is judged not eligible without an override; thresholds and first-session weights
+    read in bulk (referrals.eligibility.Preloaded), so the query count does not grow with the referrals."""
+    from referrals import eligibility
+
+    referrals = [enrollment.referral for enrollment in enrollments if getattr(enrollment, "referral", None)]
+    if not referrals:
+        return set()
+    preloaded = eligibility.Preloaded(
+        thresholds=eligibility.load_thresholds_on({eligibility.referral_day(r) for r in referrals}),
+        weights=eligibility.first_session_weights(
+            clinic.pk, {(r.patient_id, eligibility.judgment_day(r).day) for r in referrals}
+        ),
+    )
+    not_eligible = set()
+    for referral in referrals:
+        result = eligibility.eligibility_or_unknown(referral, preloaded)
+        if result.status == eligibility.NOT_ELIGIBLE and not result.overridden:
+            not_eligible.add(referral.enrollment_id)
+    return not_eligible
 
 
 # --- The rules --------------------------------------------------------------------------------------------
@@ -197,6 +217,11 @@ class Context:
         )
         self.npi = dict(Membership.objects.filter(clinic=clinic).values_list("pk", "npi"))
         self.mdpp_firsts = _first_mdpp_sessions(clinic, patient_ids)
+        self.necessity_notes = _necessity_notes(clinic, [enrollment.pk for enrollment in enrollments])
+        self.not_eligible = _not_eligible_enrollments(clinic, enrollments)
+
+    def necessity_note(self, enrollment_id: int, number: int) -> MedicalNecessityNote | None:
+        return next((note for note in self.necessity_notes.get(enrollment_id, ()) if note.covers(number)), None)
 
     def coverage_on(self, patient_id: int, day: datetime.date) -> Coverage | None:
         return next((c for c in self.coverages.get(patient_id, ()) if c.is_active_on(day)), None)
@@ -263,7 +288,13 @@ def rehab_lines(ctx: Context, enrollment: Enrollment, common: list[dict]) -> lis
             if number > kx_limit:
                 blockers.append(blocker("session_limit", number=number, limit=kx_limit))
             elif number > session_limit:
-                modifiers, note = ["KX"], KX_NOTE
+                modifiers = ["KX"]
+                necessity = ctx.necessity_note(enrollment.pk, number)
+                if necessity is None:
+                    blockers.append(blocker("kx_note_missing", number=number))
+                else:
+                    note = KX_NOTE.format(day=necessity.written_on.isoformat(), first=necessity.first_session,
+                                          last=necessity.last_session)  # fmt: skip
             daily_limit = rules.int(kind, "daily_limit", day)
             if k > daily_limit:
                 blockers.append(blocker("daily_limit", k=k, day=day.isoformat(), limit=daily_limit))
@@ -352,7 +383,7 @@ def mdpp_lines(ctx: Context, enrollment: Enrollment, common: list[dict]) -> list
 
 
 def lines_of(ctx: Context, enrollment: Enrollment) -> list[dict]:
-    common = [blocker("not_eligible")] if _not_eligible(enrollment) else []
+    common = [blocker("not_eligible")] if enrollment.pk in ctx.not_eligible else []
     try:
         if enrollment.program.program_type == "mdpp":
             return mdpp_lines(ctx, enrollment, common)
@@ -369,10 +400,16 @@ UPDATED_FIELDS = ["patient_id", "program_type", "date_of_service", "units", "mod
                   "blockers"]  # fmt: skip
 
 
-def _key(values) -> tuple:
-    if isinstance(values, ClaimLine):
-        return (values.enrollment_id, values.session_log_id, values.code)
+EXISTING_FIELDS = ["id", "enrollment_id", "session_log_id", "code", *UPDATED_FIELDS]
+
+
+def _key(values: dict) -> tuple:
     return (values["enrollment_id"], values["session_log_id"], values["code"])
+
+
+def _locked(row: dict) -> bool:
+    """Exported lines never change (ClaimLine.is_locked, on a row read as values)."""
+    return row["status"] == ClaimLine.Status.EXPORTED
 
 
 def billed_enrollments(*, clinic: Clinic, enrollment_ids=None, date_from=None, date_to=None):
@@ -406,39 +443,100 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
         return result
     ids = [enrollment.pk for enrollment in enrollments]
     ctx = Context(clinic, enrollments, _sessions(clinic, ids))
-    existing = {_key(line): line for line in ClaimLine.objects.filter(clinic=clinic, enrollment_id__in=ids)}
-    exported_sessions = {
-        line.session_log_id for line in existing.values() if line.is_locked and line.session_log_id is not None
+    # Plain rows, not model instances: a clinic's re-derivation reads hundreds of thousands of lines.
+    existing = {
+        _key(row): row
+        for row in ClaimLine.objects.filter(clinic=clinic, enrollment_id__in=ids).values(*EXISTING_FIELDS)
     }
-    to_create, to_update, stamp = [], [], now()
+    exported_sessions = {
+        row["session_log_id"] for row in existing.values() if _locked(row) and row["session_log_id"] is not None
+    }
+    to_create, to_update = [], []
     for enrollment in enrollments:
         for values in lines_of(ctx, enrollment):
-            line = existing.pop(_key(values), None)
-            if line is None:
-                if values["session_log_id"] in exported_sessions:
-                    continue  # the session is billed already (under the code it had then)
-                to_create.append(ClaimLine(**values, derived_at=stamp))
+            row = existing.pop(_key(values), None)
+            if row is None:
+                if values["session_log_id"] not in exported_sessions:  # else billed already, under its code then
+                    to_create.append(values)
                 continue
-            if line.is_locked:
+            if _locked(row):
                 continue
-            changed = [field for field in UPDATED_FIELDS if getattr(line, field) != values[field]]
-            if changed:
-                for field in UPDATED_FIELDS:
-                    setattr(line, field, values[field])
-                line.derived_at = stamp
-                to_update.append(line)
+            if any(row[field] != values[field] for field in UPDATED_FIELDS):
+                to_update.append({**values, "id": row["id"]})
             else:
                 result.unchanged += 1
-    for line in existing.values():
-        if line.status not in (ClaimLine.Status.EXPORTED, ClaimLine.Status.VOID):
-            line.status, line.blockers, line.derived_at = ClaimLine.Status.VOID, [], stamp
-            to_update.append(line)
+    for row in existing.values():
+        if row["status"] not in (ClaimLine.Status.EXPORTED, ClaimLine.Status.VOID):
+            to_update.append({**row, "status": ClaimLine.Status.VOID, "blockers": []})
             result.voided += 1
-    ClaimLine.objects.bulk_create(to_create, batch_size=2000)
-    ClaimLine.objects.bulk_update(to_update, [*UPDATED_FIELDS, "derived_at"], batch_size=2000)
+    stamp = now()
+    lines_insert(clinic, to_create, stamp)
+    lines_update(clinic, to_update, stamp)
     result.created = len(to_create)
     result.updated = len(to_update) - result.voided
     return result
+
+
+# Lines are written with one statement per CHUNK rows whose parameters are one array per column (INSERT … SELECT
+# FROM unnest, UPDATE … FROM unnest): Django's bulk_create and bulk_update send one placeholder per value, and
+# quoting 360,000 lines × 19 values took longer than computing them. (COPY is not allowed under row-level security.)
+CHUNK = 20_000
+COLUMN_TYPES = {
+    "id": "bigint", "clinic_id": "bigint", "enrollment_id": "bigint", "session_log_id": "bigint",
+    "patient_id": "bigint", "program_type": "text", "date_of_service": "date", "code": "text", "units": "integer",
+    "modifiers": "text", "diagnosis_codes": "text", "rendering_provider_id": "bigint",
+    "supervising_provider_id": "bigint", "payer_id": "bigint", "expected_amount": "numeric", "note": "text",
+    "status": "text", "blockers": "text",
+}  # fmt: skip
+CASTS = {"modifiers": "::varchar(2)[]", "diagnosis_codes": "::varchar(8)[]", "blockers": "::jsonb"}
+INSERTED = ["clinic_id", "enrollment_id", "session_log_id", "code", *UPDATED_FIELDS]
+
+
+def _quoted(value) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pg_array(values, *, text: bool) -> str:
+    """An array literal, built here: psycopg's generic list dumper was a third of the write time."""
+    cells = ("NULL" if value is None else _quoted(value) if text else str(value) for value in values)
+    return "{" + ",".join(cells) + "}"
+
+
+def _column(rows: list[dict], name: str) -> str:
+    if name in ("modifiers", "diagnosis_codes"):  # text[] in each cell: a literal inside the literal
+        return _pg_array((_pg_array(row[name], text=True) for row in rows), text=True)
+    if name == "blockers":
+        return _pg_array((json.dumps(row[name]) for row in rows), text=True)
+    return _pg_array((row[name] for row in rows), text=COLUMN_TYPES[name] in ("text", "date"))
+
+
+def _unnest(rows: list[dict], names: list[str]) -> tuple[str, dict]:
+    parts = ", ".join(f"%(c_{name})s::{COLUMN_TYPES[name]}[]" for name in names)
+    return f"unnest({parts}) AS t({', '.join(names)})", {f"c_{name}": _column(rows, name) for name in names}
+
+
+def lines_insert(clinic: Clinic, rows: list[dict], stamp) -> None:
+    for start in range(0, len(rows), CHUNK):
+        source, params = _unnest(rows[start : start + CHUNK], INSERTED)
+        select = ", ".join(f"t.{name}{CASTS.get(name, '')}" for name in INSERTED)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO billing_claimline ({', '.join(INSERTED)}, derived_at) "  # noqa: S608 (names are ours)
+                f"SELECT {select}, %(stamp)s FROM {source}",
+                {**params, "stamp": stamp},
+            )
+
+
+def lines_update(clinic: Clinic, rows: list[dict], stamp) -> None:
+    for start in range(0, len(rows), CHUNK):
+        source, params = _unnest(rows[start : start + CHUNK], ["id", *UPDATED_FIELDS])
+        assignments = ", ".join(f"{name} = t.{name}{CASTS.get(name, '')}" for name in UPDATED_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE billing_claimline AS l SET {assignments}, derived_at = %(stamp)s "  # noqa: S608
+                f"FROM {source} WHERE l.id = t.id AND l.clinic_id = %(clinic)s",
+                {**params, "stamp": stamp, "clinic": clinic.pk},
+            )
 
 
 def request_derivation(*, clinic_id: int, enrollment_ids) -> None:

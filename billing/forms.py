@@ -2,7 +2,7 @@ from django import forms
 
 from billing import selectors
 from billing.claims import BLOCKERS
-from billing.models import ClaimLine, Coverage, FeeScheduleEntry, Payer
+from billing.models import ClaimLine, Coverage, FeeScheduleEntry, MedicalNecessityNote, Payer
 from billing.selectors import LineFilters
 from billing.services import COVERAGE_FIELDS, FEE_FIELDS, PAYER_FIELDS
 from clinic.forms import DateInput
@@ -80,3 +80,17 @@ class DprpExportForm(forms.Form):
     def __init__(self, *args, programs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = programs
+
+
+class NecessityNoteForm(forms.ModelForm):
+    class Meta:
+        model = MedicalNecessityNote
+        fields = ["first_session", "last_session", "written_on", "text"]
+        widgets = {"written_on": DateInput(), "text": forms.Textarea(attrs={"rows": 5})}
+        help_texts = {
+            "text": "The patient's status and why further monitored sessions are medically necessary.",
+            "first_session": "Session numbers count from the enrollment's first attended session.",
+        }
+
+    def _post_clean(self):
+        pass  # the service validates

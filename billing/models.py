@@ -320,3 +320,39 @@ class DprpExport(models.Model):
     @property
     def filename(self) -> str:
         return f"dprp-{self.org_code}-{self.period_start:%Y%m%d}-{self.period_end:%Y%m%d}.csv"
+
+
+class MedicalNecessityNote(models.Model):
+    """Why a cardiac or pulmonary rehab patient needs sessions past the 36 Medicare pays without question: the
+    KX modifier on sessions 37–72 attests that this note is in the record.
+
+    One row per note, per enrollment (the episode whose sessions are counted), covering a range of session
+    numbers: a physician may justify twelve more sessions, then twelve more after a review, so one note for
+    the whole 37–72 would not say what was judged when. The text is clinical (the patient's status and the
+    reason to continue): billing staff see that a note exists, who wrote it, when, and what it covers, never
+    the text. Notes are not edited: a correction is a new note (the audit trail keeps both)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="necessity_notes")
+    first_session = models.PositiveSmallIntegerField("from session", default=37)
+    last_session = models.PositiveSmallIntegerField("to session", default=72)
+    text = models.TextField("medical necessity")
+    written_on = models.DateField("date of the note")
+    author = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["first_session", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_session__gte=1) & Q(last_session__gte=F("first_session")),
+                name="necessity_note_sessions_in_order",
+            )
+        ]
+        indexes = [models.Index(fields=["clinic", "enrollment"], name="necessity_note_enrollment_idx")]
+
+    def __str__(self):
+        return f"Medical-necessity note, sessions {self.first_session}–{self.last_session}"
+
+    def covers(self, number: int) -> bool:
+        return self.first_session <= number <= self.last_session

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
-from billing.models import ClaimBatch, ClaimLine, Coverage, DprpExport, FeeScheduleEntry, Payer
+from billing.models import ClaimBatch, ClaimLine, Coverage, DprpExport, FeeScheduleEntry, MedicalNecessityNote, Payer
 from clinic.models import Clinic, Patient, Program
 
 
@@ -103,3 +103,9 @@ def dprp_exports_of(*, clinic: Clinic) -> QuerySet[DprpExport]:
 
 def dprp_export_get(*, clinic: Clinic, export_id: int) -> DprpExport:
     return _get(dprp_exports_of(clinic=clinic), export_id)
+
+
+def necessity_notes_of(*, clinic: Clinic, enrollment, with_text: bool) -> list[MedicalNecessityNote]:
+    """An enrollment's medical-necessity notes; the clinical text is not even read for those who may not see it."""
+    notes = MedicalNecessityNote.objects.filter(clinic=clinic, enrollment=enrollment).select_related("author__user")
+    return list(notes if with_text else notes.defer("text"))

@@ -11,12 +11,14 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.timezone import now
 
 from billing import claims
-from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, Payer
+from billing.models import ClaimBatch, ClaimLine, Coverage, FeeScheduleEntry, MedicalNecessityNote, Payer
+from billing.rules import MissingRuleError, Rules
 from clinic.csvexport import neutralize
-from clinic.models import Clinic, Membership, Patient
+from clinic.models import KX_PROGRAM_TYPES, Clinic, Enrollment, Membership, Patient
 
 PAYER_FIELDS = ["name", "kind", "is_active"]
 COVERAGE_FIELDS = ["payer", "member_id", "starts_on", "ends_on", "priority"]
@@ -163,3 +165,39 @@ def batch_void(*, clinic: Clinic, actor: Membership, batch: ClaimBatch, reason: 
     batch.save(update_fields=["status", "void_reason", "voided_by", "voided_at"])
     claims.claim_lines_derive(clinic=clinic, enrollment_ids=enrollment_ids)
     return batch
+
+
+@transaction.atomic
+def necessity_note_add(
+    *, clinic: Clinic, actor: Membership, enrollment: Enrollment, text: str, written_on, first_session: int,
+    last_session: int,
+) -> MedicalNecessityNote:  # fmt: skip
+    """A clinician's medical-necessity note for a range of the enrollment's sessions past the program's limit;
+    the enrollment's claim lines are derived again after commit."""
+    kind = enrollment.program.program_type
+    if enrollment.clinic_id != clinic.pk or kind not in KX_PROGRAM_TYPES:
+        raise ValidationError("Medical-necessity notes are for cardiac and pulmonary rehab enrollments.")
+    text = (text or "").strip()
+    errors = {}
+    if not text:
+        errors["text"] = "Write why the patient needs the further sessions."
+    if written_on is None or written_on > timezone.localdate():
+        raise ValidationError({"written_on": "Give the note's date (today or earlier)."})
+    try:
+        rules = Rules()
+        limit, kx_limit = rules.int(kind, "session_limit", written_on), rules.int(kind, "kx_limit", written_on)
+    except MissingRuleError as error:
+        raise ValidationError(str(error)) from None
+    if not limit < first_session <= last_session <= kx_limit:
+        errors["first_session"] = (
+            f"Choose sessions within {limit + 1}–{kx_limit}, the first not after the last: the first {limit} need no "
+            f"note and none past {kx_limit} can be billed."
+        )
+    if errors:
+        raise ValidationError(errors)
+    note = MedicalNecessityNote.objects.create(
+        clinic=clinic, enrollment=enrollment, first_session=first_session, last_session=last_session, text=text,
+        written_on=written_on, author=actor,
+    )  # fmt: skip
+    claims.request_derivation(clinic_id=clinic.pk, enrollment_ids=[enrollment.pk])
+    return note

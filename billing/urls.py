@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing import dprp_views, views
+from billing.kpis import views as kpi_views
 
 # Mounted under /c/<clinic_slug>/ by clinic/urls.py.
 clinic_patterns = [
@@ -22,6 +23,15 @@ clinic_patterns = [
     path("billing/dprp/<int:dprp_export_id>/accept/", dprp_views.dprp_export_accept, name="dprp_export_accept"),
     path("billing/dprp/<int:dprp_export_id>/dprp.csv", dprp_views.dprp_export_download, name="dprp_export_download"),
     path("billing/rules/", views.rule_list, name="billing_rule_list"),
+    path("billing/kpis/", kpi_views.kpi_page, name="billing_kpis"),
+    # ?table=<key> and the page's filters, as the KPI dashboard's exports
+    path("billing/kpis/table.csv", kpi_views.kpi_table_csv, name="billing_kpi_table_csv"),
+    path("billing/kpis/table.xlsx", kpi_views.kpi_table_xlsx, name="billing_kpi_table_xlsx"),
+    path(
+        "patients/<int:patient_id>/enrollments/<int:enrollment_id>/medical-necessity/",
+        views.necessity_notes,
+        name="necessity_notes",
+    ),
     path("patients/<int:patient_id>/coverage/new/", views.coverage_edit, name="coverage_create"),
     path("patients/<int:patient_id>/coverage/<int:coverage_id>/", views.coverage_edit, name="coverage_edit"),
 ]

@@ -5,8 +5,9 @@ selector. Billing staff see codes, dates, attendance and coverage; never clinica
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing import claims, forms, selectors, services
@@ -16,6 +17,7 @@ from clinic import audit
 from clinic import selectors as clinic_selectors
 from clinic.models import AuditEntry
 from clinic.permissions import has_permission
+from clinic.prescriptions import enrollment_get
 from clinic.tenancy import clinic_view
 from clinic.views import attach_errors
 
@@ -208,4 +210,38 @@ def coverage_edit(request, patient_id, coverage_id=None):
         template="billing/coverage_form.html", context={"patient": patient, "coverage": coverage},
         message="Coverage saved.",
         done=lambda: redirect("patient_detail", clinic_slug=clinic.slug, patient_id=patient.pk),
+    )  # fmt: skip
+
+
+# --- Medical-necessity notes (KX) ----------------------------------------------------------------------------
+
+
+@clinic_view("necessity_note.view")
+def necessity_notes(request, patient_id, enrollment_id):
+    """An enrollment's medical-necessity notes; clinicians add one here. Billing staff see that a note exists,
+    by whom, when and for which sessions, not its text."""
+    clinic, membership = request.clinic, request.membership
+    enrollment = enrollment_get(membership=membership, patient_id=patient_id, enrollment_id=enrollment_id)
+    may_write = has_permission(membership, "necessity_note.write")
+    form = forms.NecessityNoteForm(request.POST or None, initial={"written_on": timezone.localdate()})
+    if request.method == "POST":
+        if not may_write:
+            raise Http404
+        if form.is_valid():
+            try:
+                services.necessity_note_add(clinic=clinic, actor=membership, enrollment=enrollment, **form.cleaned_data)
+            except ValidationError as error:
+                attach_errors(form, error)
+            else:
+                messages.success(request, "Note saved. The enrollment's claim lines are being derived again.")
+                return redirect("necessity_notes", clinic_slug=clinic.slug, patient_id=patient_id,
+                                enrollment_id=enrollment.pk)  # fmt: skip
+    with_text = has_permission(membership, "necessity_note.view_clinical")
+    notes = selectors.necessity_notes_of(clinic=clinic, enrollment=enrollment, with_text=with_text)
+    audit.record_access(clinic=clinic, actor=request.user, obj=enrollment, request=request,
+                        detail="Medical-necessity notes")  # fmt: skip
+    return render(
+        request, "billing/necessity_notes.html",
+        {"patient": enrollment.patient, "enrollment": enrollment, "notes": notes, "with_text": with_text,
+         "form": form if may_write else None},
     )  # fmt: skip

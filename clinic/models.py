@@ -541,6 +541,8 @@ def validate_icd10(value: str):
 
 
 ITP_PROGRAM_TYPES = ("cr", "icr", "pr")
+# Programs whose sessions 37–72 carry the KX modifier and need a medical-necessity note (billing/).
+KX_PROGRAM_TYPES = ("cr", "pr")
 ITP_SIGNATURE_MEANING = "I have reviewed and approve this individualized treatment plan"
 
 

@@ -60,6 +60,13 @@ PERMISSIONS: dict[str, set[str]] = {
     "billing.manage": {ADMIN, BILLING},
     # The CDC DPRP evaluation export (billing/dprp.py): participants' weights and activity, no notes.
     "dprp.export": {ADMIN, BILLING},
+    # The financial KPIs page and API (billing/kpis/): aggregates of claim lines, no patient named.
+    "billing.kpi": {ADMIN, BILLING},
+    # Medical-necessity notes (KX, rehab sessions 37–72): clinical text written by clinicians; billing sees that
+    # a note exists, its author, date and the sessions it covers, never the text.
+    "necessity_note.view": {ADMIN, PHYSIOLOGIST, BILLING},
+    "necessity_note.view_clinical": {ADMIN, PHYSIOLOGIST},
+    "necessity_note.write": {ADMIN, PHYSIOLOGIST},
     "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "coverage.manage": {ADMIN, BILLING},
     # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from billing import api as billing_api
 from billing import urls as billing_urls
+from billing.kpis import api as billing_kpi_api
 from clinic import api, errors, prescription_api, prescription_views, views
 from clinic.treatment_plans import api as plan_api
 from clinic.treatment_plans import views as plan_views
@@ -126,6 +127,11 @@ urlpatterns = [
         name="api-enrollment-progress",
     ),
     path("api/v1/clinics/<slug:clinic_slug>/kpis/", kpi_api.KpiView.as_view(), name="api-kpis"),
+    path(
+        "api/v1/clinics/<slug:clinic_slug>/billing/kpis/",
+        billing_kpi_api.BillingKpiView.as_view(),
+        name="api-billing-kpis",
+    ),
     path("", include(referrals_urls)),
     *reports_urls.portal_patterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from clinic import audit, auditformat, forms, rls, selectors, services
 from clinic.csvexport import csv_response
-from clinic.models import ITP_PROGRAM_TYPES, AuditEntry, Membership, Patient
+from clinic.models import ITP_PROGRAM_TYPES, KX_PROGRAM_TYPES, AuditEntry, Membership, Patient
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view, invitation_scope
 from clinic.treatment_plans import selectors as plan_selectors
@@ -117,6 +117,7 @@ def patient_detail(request, patient_id):
             "can_deactivate": has_permission(request.membership, "patient.deactivate"),
             "can_audit": has_permission(request.membership, "audit.view"),
             "itp_program_types": ITP_PROGRAM_TYPES,
+            "kx_program_types": KX_PROGRAM_TYPES,
         },
     )
 

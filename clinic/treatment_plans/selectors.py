@@ -121,7 +121,14 @@ def treatment_plans_covering(
     One query whatever the number of pairs (claim lines for a whole clinic)."""
     pairs = list(dates_of_service)
     plans = _signed_plans(clinic=clinic, enrollment_ids={enrollment_id for enrollment_id, _ in pairs})
-    return {(eid, day): covering_plan(plans.get(eid, ()), day) for eid, day in pairs}
+    # Each plan's dates are worked out once, not once per date of service (a clinic's run asks for 360,000).
+    spans = {eid: [(plan.signed_on, plan.covers_until, plan) for plan in rows] for eid, rows in plans.items()}
+
+    def covering(eid, day):
+        plans_on_day = [plan for first, last, plan in spans.get(eid, ()) if first <= day <= last]
+        return max(plans_on_day, key=lambda plan: plan.signed_at, default=None)
+
+    return {(eid, day): covering(eid, day) for eid, day in pairs}
 
 
 # --- What needs a physician's attention -------------------------------------------------------------

@@ -21,7 +21,7 @@ STYLE = Style(
 
 def trend_svg(kpi: Kpi, *, width: int = 420, height: int = 180) -> bytes:
     series = kpi.series
-    counts = kpi.definition.unit in ("",)
+    counts = kpi.definition.unit in ("", "$")  # counts and sums of money (billing/kpis) are bars
     chart_class = pygal.Bar if counts else pygal.Line
     # margin_right: room for half the last month's label, which pygal centres on the plot's edge.
     chart = chart_class(

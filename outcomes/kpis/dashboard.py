@@ -150,14 +150,22 @@ def tables(kpis: list[Kpi], sql: queries.Sql, months: list[datetime.date]) -> li
           percent(accepted, count), None if median is None else Decimal(str(median)).quantize(Decimal("0.1"))]
          for _id, last, first, credentials, practice, count, accepted, median in queries.referrals_by_physician(sql)],
     )  # fmt: skip
-    summary = Table(
-        "kpis", "KPIs", ["KPI", "Value", "Unit", "Counted over", "Definition"],
+    return [summary_table(kpis, "KPIs"), monthly_table(kpis, months, "KPIs by month"), by_source, by_physician]
+
+
+def summary_table(kpis: list[Kpi], title: str) -> Table:
+    """Every KPI with its value and definition (billing/kpis uses it too)."""
+    return Table(
+        "kpis", title, ["KPI", "Value", "Unit", "Counted over", "Definition"],
         [[kpi.definition.label, kpi.total, kpi.definition.unit, kpi.value.count, kpi.definition.definition]
          for kpi in kpis],
     )  # fmt: skip
-    monthly = Table(
-        "monthly", "KPIs by month",
+
+
+def monthly_table(kpis: list[Kpi], months: list[datetime.date], title: str) -> Table:
+    """One row per month, one column per KPI (billing/kpis uses it too)."""
+    return Table(
+        "monthly", title,
         ["Month"] + [f"{kpi.definition.label} ({kpi.definition.unit or 'n'})" for kpi in kpis],
         [[f"{month:%Y-%m}"] + [kpi.series[index][1] for kpi in kpis] for index, month in enumerate(months)],
     )  # fmt: skip
-    return [summary, monthly, by_source, by_physician]

@@ -142,3 +142,13 @@ def ready_dprp_export(clinic, actor):
     )  # fmt: skip
     export.file.save("dprp.csv", ContentFile(b"ORGCODE\r\n"), save=True)
     return export
+
+
+def add_necessity_note(enrollment, first=37, last=72, written_on=START):
+    from billing.models import MedicalNecessityNote
+
+    return MedicalNecessityNote.objects.create(
+        clinic=enrollment.clinic, enrollment=enrollment, first_session=first, last_session=last,
+        text="Ischemic threshold still below 5 METs; continued monitored exercise is needed.", written_on=written_on,
+        author=staff(enrollment.clinic),
+    )  # fmt: skip

@@ -6,7 +6,15 @@ import pytest
 
 from billing.claims import claim_lines_derive
 from billing.models import ClaimLine, Coverage, FeeScheduleEntry
-from tests.billing.factories import START, add_session, add_sessions, covered_enrollment, kg, staff
+from tests.billing.factories import (
+    START,
+    add_necessity_note,
+    add_session,
+    add_sessions,
+    covered_enrollment,
+    kg,
+    staff,
+)
 from tests.conftest import make_referral
 
 
@@ -80,10 +88,12 @@ def test_expected_amount_comes_from_the_payers_fee_before_the_any_payer_fee(clin
 # --- Session limits ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def seventy_three_sessions(clinic_a):
-    enrollment = covered_enrollment(clinic_a)
-    add_sessions(enrollment, 73)
+@pytest.fixture(params=["cr", "pr"])
+def seventy_three_sessions(request, clinic_a):
+    """73 sessions of cardiac (ECG-monitored) or pulmonary rehab, with a medical-necessity note for 37–72."""
+    enrollment = covered_enrollment(clinic_a, request.param)
+    add_necessity_note(enrollment)
+    add_sessions(enrollment, 73, ecg_monitored=True, continuous_oximetry=True)
     derive(enrollment)
     return lines(enrollment)
 
@@ -93,10 +103,38 @@ def test_session_36_is_billed_without_kx(seventy_three_sessions):
     assert (line.status, line.modifiers) == ("ready", [])
 
 
-def test_session_37_needs_the_kx_modifier_and_a_medical_necessity_note(seventy_three_sessions):
+def test_session_37_is_billed_with_the_kx_modifier_naming_the_medical_necessity_note(seventy_three_sessions):
     line = seventy_three_sessions[36]
     assert (line.status, line.modifiers) == ("ready", ["KX"])
-    assert "medical-necessity" in line.note
+    assert line.note == f"KX: medical-necessity note of {START.isoformat()} for sessions 37–72."
+
+
+def test_session_37_without_a_medical_necessity_note_is_blocked(clinic_a):
+    enrollment = covered_enrollment(clinic_a)
+    add_sessions(enrollment, 37)
+    derive(enrollment)
+    session_36, session_37 = lines(enrollment)[35:]
+    assert codes(session_36) == []
+    assert (codes(session_37), session_37.modifiers) == (["kx_note_missing"], ["KX"])
+    assert "Session 37" in session_37.blockers[0]["message"]
+
+
+def test_a_note_covers_only_its_own_sessions(clinic_a):
+    enrollment = covered_enrollment(clinic_a)
+    add_necessity_note(enrollment, first=37, last=48)
+    add_sessions(enrollment, 49)
+    derive(enrollment)
+    session_48, session_49 = lines(enrollment)[47:]
+    assert (codes(session_48), codes(session_49)) == ([], ["kx_note_missing"])
+
+
+def test_adding_the_note_makes_the_blocked_kx_line_ready(clinic_a):
+    enrollment = covered_enrollment(clinic_a)
+    add_sessions(enrollment, 37)
+    derive(enrollment)
+    add_necessity_note(enrollment)
+    derive(enrollment)
+    assert lines(enrollment)[36].status == "ready"
 
 
 def test_session_72_is_the_last_billable_one(seventy_three_sessions):
@@ -112,15 +150,17 @@ def test_session_73_is_not_billable(seventy_three_sessions):
 # --- Daily limits and minutes ------------------------------------------------------------------------------
 
 
-def test_two_sessions_a_day_are_billable(clinic_a):
-    enrollment = covered_enrollment(clinic_a)
+@pytest.mark.parametrize("program_type", ["cr", "pr"])
+def test_two_sessions_a_day_are_billable(clinic_a, program_type):
+    enrollment = covered_enrollment(clinic_a, program_type)
     add_sessions(enrollment, 2, per_day=2)
     derive(enrollment)
     assert [line.status for line in lines(enrollment)] == ["ready", "ready"]
 
 
-def test_a_third_session_on_one_day_is_blocked(clinic_a):
-    enrollment = covered_enrollment(clinic_a)
+@pytest.mark.parametrize("program_type", ["cr", "pr"])
+def test_a_third_session_on_one_day_is_blocked(clinic_a, program_type):
+    enrollment = covered_enrollment(clinic_a, program_type)
     add_sessions(enrollment, 3, per_day=3)
     derive(enrollment)
     assert [codes(line) for line in lines(enrollment)] == [[], [], ["daily_limit"]]
@@ -271,6 +311,17 @@ def test_mdpp_pays_22_sessions_and_blocks_the_23rd(clinic_a):
     attendance = lines(enrollment, "G9886")
     assert codes(attendance[21]) == []
     assert codes(attendance[22]) == ["lifetime_limit"]
+
+
+def test_mdpp_sessions_are_paid_within_12_months_of_the_first(clinic_a):
+    from dateutil.relativedelta import relativedelta
+
+    enrollment = mdpp_enrollment(clinic_a)
+    mdpp_session(enrollment, START, 100)
+    mdpp_session(enrollment, START + relativedelta(months=12) - datetime.timedelta(days=1), 100)
+    mdpp_session(enrollment, START + relativedelta(months=12), 100)
+    derive(enrollment)
+    assert [codes(line) for line in lines(enrollment, "G9886")] == [[], [], ["lifetime_limit"]]
 
 
 def test_a_second_mdpp_enrollment_is_blocked_as_once_per_lifetime(clinic_a):

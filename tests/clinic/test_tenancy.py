@@ -295,6 +295,8 @@ ROLE_MATRIX = [
     ("kpi_dashboard", False, "get", {"admin"}),
     ("kpi_dashboard_pdf", False, "get", {"admin"}),
     ("api-kpis", False, "get", {"admin"}),
+    ("billing_kpis", False, "get", {"admin", "billing"}),
+    ("api-billing-kpis", False, "get", {"admin", "billing"}),
 ]
 
 
@@ -372,6 +374,7 @@ ENROLLMENT_ROLE_MATRIX = [
     ("progress_detail", {}, "get", {"admin", "physiologist"}),
     ("api-enrollment-progress", {}, "get", {"admin", "physiologist"}),
     ("assessment_list", {}, "get", {"admin", "physiologist"}),
+    ("necessity_notes", {}, "get", {"admin", "physiologist", "billing"}),
 ]
 
 

@@ -1,0 +1,54 @@
+"""The financial KPIs page (administrators and billing staff) and its table exports (CSV, XLSX)."""
+
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+
+from billing import selectors as billing_selectors
+from billing.kpis.board import board_get
+from billing.kpis.forms import BillingKpiFilterForm
+from clinic.tenancy import clinic_view
+from outcomes.kpis import charts, exports
+from referrals.selectors import programs_of_clinic
+
+
+def filter_form(request) -> BillingKpiFilterForm:
+    clinic = request.clinic
+    return BillingKpiFilterForm(
+        request.GET or None, today=timezone.localdate(),
+        programs=list(programs_of_clinic(clinic=clinic).order_by("name")),
+        payers=list(billing_selectors.payers_of(clinic=clinic)),
+    )  # fmt: skip
+
+
+@clinic_view("billing.kpi")
+def kpi_page(request):
+    form = filter_form(request)
+    board = board_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
+    tiles = [(kpi, charts.trend_data_uri(kpi), charts.trend_alt(kpi)) for kpi in board.kpis]
+    context = {
+        "form": form, "board": board, "tiles": tiles, "query": form.query_string(),
+        "filtered": any((board.filters.program_id, board.filters.payer_id)), "section": "kpis",
+    }  # fmt: skip
+    return render(request, "billing/kpis.html", context)
+
+
+def _table(request):
+    filters = filter_form(request).filters()
+    board = board_get(clinic=request.clinic, membership=request.membership, filters=filters)
+    try:
+        return board.table(request.GET.get("table", "")), filters
+    except StopIteration:
+        raise Http404 from None
+
+
+@clinic_view("billing.kpi")
+def kpi_table_csv(request):
+    chosen, filters = _table(request)
+    return exports.csv_table(request.clinic, chosen, filters)
+
+
+@clinic_view("billing.kpi")
+def kpi_table_xlsx(request):
+    chosen, filters = _table(request)
+    return exports.xlsx_table(request.clinic, chosen, filters)
