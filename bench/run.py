@@ -56,6 +56,7 @@ How to run
     make bench BENCH_ARGS="--floor-only"           # the floor sheet only (bench/floorsheet.py)
     make bench BENCH_ARGS="--reports-only"         # PDF progress reports only (bench/reports.py)
     make bench BENCH_ARGS="--dashboard-only"       # the KPI dashboard and export only (bench/dashboard.py)
+    make bench BENCH_ARGS="--packets-only"         # a 40-page documentation packet PDF (bench/packets.py)
 """
 
 import argparse
@@ -89,6 +90,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reports-only", action="store_true", help="measure the PDF reports only (bench/reports.py)")
     parser.add_argument("--queue-reports", type=int, default=500,
                         help="reports sent through the queue (default 500; 0 skips it)")  # fmt: skip
+    parser.add_argument(
+        "--packets-only", action="store_true", help="measure a 40-page packet PDF only (bench/packets.py)"
+    )
     parser.add_argument(
         "--dashboard-only",
         action="store_true",
@@ -181,6 +185,12 @@ def main(argv: list[str]) -> int:
 
         migrate()
         reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)
+    if args.packets_only:
+        from bench import packets
+
+        migrate()
+        packets.run(min(args.iterations, 5), 1)
+        return 0
     if args.dashboard_only:
         if args.rebuild:
             recreate_database(bench_url)
@@ -232,6 +242,9 @@ def main(argv: list[str]) -> int:
 
     reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)  # PDF reports (bench/reports.py)
     run_dashboard(args)  # the KPI dashboard and the observation export (bench/dashboard.py)
+    from bench import packets
+
+    packets.run(min(args.iterations, 5), 1)  # a 40-page documentation packet PDF (bench/packets.py)
     return 0
 
 

@@ -224,3 +224,7 @@ class ClaimLine(models.Model):
     def is_locked(self) -> bool:
         """Exported lines never change; only a void of their batch gives them back."""
         return self.status == self.Status.EXPORTED
+
+
+# Documentation packets keep their model in their own package.
+from billing.packets.models import PacketRequest  # noqa: E402, F401

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing import views
+from billing.packets import urls as packet_urls
 
 # Mounted under /c/<clinic_slug>/ by clinic/urls.py.
 clinic_patterns = [
@@ -20,4 +21,5 @@ clinic_patterns = [
     path("billing/rules/", views.rule_list, name="billing_rule_list"),
     path("patients/<int:patient_id>/coverage/new/", views.coverage_edit, name="coverage_create"),
     path("patients/<int:patient_id>/coverage/<int:coverage_id>/", views.coverage_edit, name="coverage_edit"),
+    *packet_urls.clinic_patterns,
 ]

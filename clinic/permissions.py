@@ -58,6 +58,9 @@ PERMISSIONS: dict[str, set[str]] = {
     # Billing staff see attendance, codes and coverage, never clinical notes.
     "billing.view": {ADMIN, BILLING},
     "billing.manage": {ADMIN, BILLING},
+    # Documentation packets (billing/packets/): a reviewer's copy of attendance, vitals, plans' signatures and
+    # claims, structured values only (no clinicians' free text).
+    "packet.request": {ADMIN, BILLING},
     "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "coverage.manage": {ADMIN, BILLING},
     # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from billing import api as billing_api
 from billing import urls as billing_urls
+from billing.packets import api as packet_api
 from clinic import api, errors, prescription_api, prescription_views, views
 from clinic.treatment_plans import api as plan_api
 from clinic.treatment_plans import views as plan_views
@@ -48,6 +49,7 @@ router.register("billing/batches", billing_api.ClaimBatchViewSet, basename="api-
 router.register("billing/payers", billing_api.PayerViewSet, basename="api-payer")
 router.register("billing/coverages", billing_api.CoverageViewSet, basename="api-coverage")
 router.register("billing/fees", billing_api.FeeViewSet, basename="api-fee")
+router.register("billing/packets", packet_api.PacketRequestViewSet, basename="api-packet-request")
 router.register(
     r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
     prescription_api.PrescriptionViewSet,

@@ -121,9 +121,26 @@ def billing_objects(clinic, patient, actor) -> dict:
     first, second = ClaimLine.objects.filter(enrollment=enrollment).order_by("date_of_service")
     batch = services.batch_export(clinic=clinic, actor=actor, line_ids=[first.pk])
     return {
+        "packet_id": ready_packet(enrollment, actor).pk,
         "payer_id": payer.pk,
         "coverage_id": coverage.pk,
         "fee_id": fee.pk,
         "line_id": second.pk,
         "batch_id": batch.pk,
     }
+
+
+def ready_packet(enrollment, actor):
+    """A ready documentation packet of the enrollment, its PDF and CSV stored (billing/packets/)."""
+    from django.core.files.base import ContentFile
+
+    from billing.packets.models import PacketRequest
+
+    packet = PacketRequest(
+        clinic=enrollment.clinic, kind="rehab", program=enrollment.program, enrollment=enrollment,
+        patient=enrollment.patient, period_start=START, period_end=START, status="ready", requested_by=actor,
+        enrollment_ids=[enrollment.pk],
+    )  # fmt: skip
+    packet.file.save("packet.pdf", ContentFile(b"%PDF-1.7 test"), save=False)
+    packet.csv_file.save("packet.csv", ContentFile(b"mrn\r\n"), save=True)
+    return packet
