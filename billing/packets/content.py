@@ -65,6 +65,10 @@ class SessionRow:
     lines: list[ClaimLine] = field(default_factory=list)
 
     @property
+    def month(self) -> datetime.date:
+        return self.day.replace(day=1)
+
+    @property
     def codes(self) -> str:
         return " ".join(line.code + (f"-{'-'.join(line.modifiers)}" if line.modifiers else "") for line in self.lines)
 

@@ -94,7 +94,7 @@ def test_rehab_pdf_shows_plan_signatures_sessions_and_claim_codes(team_a):
     assert "v1" in text and "v4" in text and "I have reviewed and approve" in text
     for day in ("03/02/2026", "03/03/2026", "03/04/2026"):
         assert day in text
-    assert "08:00–09:00 · 60 min" in text and "Continuous ECG" in text and "HR 71" in text and "BP 152/80" in text
+    assert "08:00–09:00" in text and "60 min" in text and "Continuous ECG" in text and "HR 71" in text and "BP 152/80" in text
     assert "Treadmill · 35 min" in text
     assert "93798" in text and "Ready" in text
     assert "463" in text  # the discharge 6-minute walk
@@ -130,7 +130,7 @@ def test_dpp_pdf_shows_baseline_sessions_coach_milestones_and_codes(team_a):
     enrollment = mdpp_enrollment(team_a["admin"].clinic)
     text = pdf_text(document.packet_pdf(content(enrollment)))
     assert "220.5 lb at the first session, 03/02/2026" in text  # 100 kg
-    assert "In person" in text and "Core" in text and "NPI 1234567893" in text
+    assert "In person" in text and "Core" in text and "1234567893" in text
     assert "-5.0 %" in text and "G9886" in text
     assert "5 % weight loss" in text and "03/16/2026" in text and "G9880" in text
     assert "A1c 6.1% on 2026-01-31" in text
