@@ -356,3 +356,7 @@ class MedicalNecessityNote(models.Model):
 
     def covers(self, number: int) -> bool:
         return self.first_session <= number <= self.last_session
+
+
+# Documentation packets keep their model in their own package.
+from billing.packets.models import PacketRequest  # noqa: E402, F401

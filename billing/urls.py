@@ -2,6 +2,7 @@ from django.urls import path
 
 from billing import dprp_views, views
 from billing.kpis import views as kpi_views
+from billing.packets import urls as packet_urls
 
 # Mounted under /c/<clinic_slug>/ by clinic/urls.py.
 clinic_patterns = [
@@ -34,4 +35,5 @@ clinic_patterns = [
     ),
     path("patients/<int:patient_id>/coverage/new/", views.coverage_edit, name="coverage_create"),
     path("patients/<int:patient_id>/coverage/<int:coverage_id>/", views.coverage_edit, name="coverage_edit"),
+    *packet_urls.clinic_patterns,
 ]

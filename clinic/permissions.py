@@ -67,6 +67,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "necessity_note.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "necessity_note.view_clinical": {ADMIN, PHYSIOLOGIST},
     "necessity_note.write": {ADMIN, PHYSIOLOGIST},
+    # Documentation packets (billing/packets/): a reviewer's copy of attendance, vitals, plans' signatures and
+    # claims, structured values only (no clinicians' free text).
+    "packet.request": {ADMIN, BILLING},
     "coverage.view": {ADMIN, PHYSIOLOGIST, BILLING},
     "coverage.manage": {ADMIN, BILLING},
     # Measures, batteries and assessments (outcomes/). The catalog holds no patient data; assessments and

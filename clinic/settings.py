@@ -197,6 +197,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60.0,
         "options": {"expires": 5 * 60.0},
     },
+    # Documentation packets no worker took, or a killed one left (billing/packets/services.py).
+    "sweep-packets": {
+        "task": "billing.packets.tasks.sweep_packets",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 5 * 60.0},
+    },
     # Observation exports a broker outage left queued (outcomes/kpis/exports.py).
     "kpi-exports": {"task": "outcomes.kpis.tasks.run_pending_exports", "schedule": 60.0, "options": {"expires": 60.0}},
     # KPI roll-ups of the large clinics (outcomes/kpis/rollups.py).
@@ -216,13 +222,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules outside an app's tasks.py.
-CELERY_IMPORTS = ["outcomes.reports.tasks"]
+CELERY_IMPORTS = ["outcomes.reports.tasks", "billing.packets.tasks"]
 # PDF rendering has a queue of its own ("reports", `make run` starts a worker for it with a memory cap), so
 # a burst of reports never delays an invitation or a reminder.
-CELERY_TASK_ROUTES = {"outcomes.reports.tasks.render_report": {"queue": "reports"}}
+CELERY_TASK_ROUTES = {
+    "outcomes.reports.tasks.render_report": {"queue": "reports"},
+    "billing.packets.tasks.render_packet": {"queue": "reports"},
+}
 # Seconds: a report's soft time limit (the task records a failure) and hard limit (the process is killed).
 REPORT_TIME_LIMIT_SECONDS = int(os.environ.get("REPORT_TIME_LIMIT_SECONDS", "120"))
-# A report queued this many minutes ago that no worker took is queued again (outcomes/reports/services.py).
+# Seconds: a packet's (or a batch ZIP's) soft limit at 3/4, hard limit; below the broker's visibility timeout.
+PACKET_TIME_LIMIT_SECONDS = int(os.environ.get("PACKET_TIME_LIMIT_SECONDS", "600"))
+# A report or packet queued this many minutes ago that no worker took is queued again (outcomes/reports/services.py).
 REPORT_REQUEUE_MINUTES = int(os.environ.get("REPORT_REQUEUE_MINUTES", "10"))
 # A task a killed worker had taken goes back to the queue after this many seconds; it must exceed the
 # longest task (PDF rendering), or a slow task would run twice. The sweeper covers messages sooner.
@@ -332,6 +343,8 @@ SPECTACULAR_SETTINGS = {
         "OccurrenceStatusEnum": "scheduling.models.Occurrence.Status",
         "BookingStatusEnum": "scheduling.models.Booking.Status",
         "TimepointEnum": "outcomes.models.Timepoint",
+        # Progress reports and packets share queued / rendering / ready / failed.
+        "RenderStatusEnum": "billing.packets.models.PacketRequest.Status",
     },
 }
 

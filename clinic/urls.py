@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from billing import api as billing_api
 from billing import urls as billing_urls
 from billing.kpis import api as billing_kpi_api
+from billing.packets import api as packet_api
 from clinic import api, errors, prescription_api, prescription_views, views
 from clinic.treatment_plans import api as plan_api
 from clinic.treatment_plans import views as plan_views
@@ -50,6 +51,7 @@ router.register("billing/payers", billing_api.PayerViewSet, basename="api-payer"
 router.register("billing/coverages", billing_api.CoverageViewSet, basename="api-coverage")
 router.register("billing/fees", billing_api.FeeViewSet, basename="api-fee")
 router.register("billing/dprp-exports", billing_api.DprpExportViewSet, basename="api-dprp-export")
+router.register("billing/packets", packet_api.PacketRequestViewSet, basename="api-packet-request")
 router.register(
     r"enrollments/(?P<enrollment_id>[0-9]+)/prescriptions",
     prescription_api.PrescriptionViewSet,

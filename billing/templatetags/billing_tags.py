@@ -19,4 +19,5 @@ def patient_coverage(context, patient):
         "visible": True, "patient": patient, "request": request, "today": timezone.localdate(),
         "coverages": selectors.coverages_of_patient(clinic=request.clinic, patient=patient),
         "can_manage": has_permission(membership, "coverage.manage"),
+        "can_request_packet": has_permission(membership, "packet.request"),
     }  # fmt: skip

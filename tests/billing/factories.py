@@ -122,6 +122,7 @@ def billing_objects(clinic, patient, actor) -> dict:
     batch = services.batch_export(clinic=clinic, actor=actor, line_ids=[first.pk])
     return {
         "dprp_export_id": ready_dprp_export(clinic, actor).pk,
+        "packet_id": ready_packet(enrollment, actor).pk,
         "payer_id": payer.pk,
         "coverage_id": coverage.pk,
         "fee_id": fee.pk,
@@ -152,3 +153,19 @@ def add_necessity_note(enrollment, first=37, last=72, written_on=START):
         text="Ischemic threshold still below 5 METs; continued monitored exercise is needed.", written_on=written_on,
         author=staff(enrollment.clinic),
     )  # fmt: skip
+
+
+def ready_packet(enrollment, actor):
+    """A ready documentation packet of the enrollment, its PDF and CSV stored (billing/packets/)."""
+    from django.core.files.base import ContentFile
+
+    from billing.packets.models import PacketRequest
+
+    packet = PacketRequest(
+        clinic=enrollment.clinic, kind="rehab", program=enrollment.program, enrollment=enrollment,
+        patient=enrollment.patient, period_start=START, period_end=START, status="ready", requested_by=actor,
+        enrollment_ids=[enrollment.pk],
+    )  # fmt: skip
+    packet.file.save("packet.pdf", ContentFile(b"%PDF-1.7 test"), save=False)
+    packet.csv_file.save("packet.csv", ContentFile(b"mrn\r\n"), save=True)
+    return packet

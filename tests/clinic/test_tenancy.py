@@ -279,6 +279,8 @@ ROLE_MATRIX = [
     ("api-coverage-list", False, "get", {"admin", "billing"}),
     ("api-fee-list", False, "get", {"admin", "billing"}),
     ("api-dprp-export-list", False, "get", {"admin", "billing"}),
+    ("packet_list", False, "get", {"admin", "billing"}),
+    ("api-packet-request-list", False, "get", {"admin", "billing"}),
     ("portal_plans", False, "get", {"physician"}),
     ("plans_due", False, "get", {"admin", "physiologist", "billing"}),
     ("api-treatment-plan-list", False, "get", ALL),
