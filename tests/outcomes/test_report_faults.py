@@ -13,12 +13,14 @@ import pytest
 import redis
 
 from clinic import rls
+from clinic.celery import HEARTBEAT_KEY
 from clinic.models import OutboundMessage
 from outcomes.reports import selectors
 from outcomes.reports.models import ReportRequest
 from tests.clinic.test_outbox import ROOT, WORKER_REDIS_DB, subprocess_env, worker_redis_url
 from tests.outcomes.report_helpers import cr_patient
 from tests.scheduling.test_reminders import start_private_redis, wait_until
+from tests.settings import xdist_redis_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,6 +153,9 @@ def test_reports_requested_while_redis_is_down_are_delivered_once_it_is_back(tea
     server = start_private_redis(folder)
     worker = start_reports_worker(tmp_path / "worker.log", **redis_env)
     try:
+        # Running (its first heartbeat is in that Redis) before Redis stops.
+        private = redis.Redis(unix_socket_path=str(folder / "redis.sock"), db=int(xdist_redis_db(0)))
+        wait_until(lambda: private.keys(f"*{HEARTBEAT_KEY}") or worker.poll() is not None, 120, "no worker")
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
         physiologist = team_a["physiologist"].membership
