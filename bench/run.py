@@ -194,6 +194,7 @@ def main(argv: list[str]) -> int:
 
         migrate()
         reports.run(min(args.iterations, 20), args.warmups, args.queue_reports)
+        return 0
     if args.dprp_only:
         if args.rebuild:
             recreate_database(bench_url)

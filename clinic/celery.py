@@ -1,5 +1,6 @@
 """The Celery application, and a worker heartbeat that /healthz reads."""
 
+import logging
 import os
 import time
 
@@ -13,13 +14,20 @@ app.autodiscover_tasks()
 
 HEARTBEAT_KEY = "medfit:worker-heartbeat"
 HEARTBEAT_INTERVAL = 10
+logger = logging.getLogger("medfit.worker")
 
 
 def write_heartbeat():
     from django.core.cache import caches
+    from redis import RedisError
 
-    # Redis, not the default (database) cache: a heartbeat may be lost, and needs no database write.
-    caches["redis"].set(HEARTBEAT_KEY, time.time(), timeout=600)
+    # Redis, not the default (database) cache: a heartbeat may be lost, and needs no database write. A worker
+    # started while Redis is down must not die of it (it was "Unrecoverable error" at start-up): it waits for
+    # the broker like any consumer, and /healthz reports it down until a stamp lands.
+    try:
+        caches["redis"].set(HEARTBEAT_KEY, time.time(), timeout=600)
+    except RedisError as error:
+        logger.warning("worker heartbeat not written: Redis unreachable (%s)", type(error).__name__)
 
 
 class HeartbeatStep(bootsteps.StartStopStep):

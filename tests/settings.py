@@ -38,6 +38,9 @@ CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 # Tests that run the worker in a process of its own pick a mail stand-in from tests/mailbackends.py.
 EMAIL_BACKEND = os.environ.get("MEDFIT_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# Tests that kill a reports worker while it stores a file pick a slow storage stand-in (tests/storages.py).
+if os.environ.get("MEDFIT_TEST_STORAGE_BACKEND"):
+    STORAGES = {**STORAGES, "default": {"BACKEND": os.environ["MEDFIT_TEST_STORAGE_BACKEND"]}}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production uses Argon2id
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 LOG_FORMAT = "text"

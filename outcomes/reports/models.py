@@ -1,16 +1,20 @@
 """A progress report request: a row first, then a Celery task renders it (outcomes/reports/rendering.py)."""
 
-import uuid
-
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.timezone import now
 
 from clinic.models import Clinic, Enrollment, Membership, Patient
 
 
 def report_path(instance, filename):
-    # Private storage, one folder per clinic; a random name, so a path tells nothing and cannot be guessed.
-    return f"reports/{instance.clinic_id}/{instance.enrollment_id}/{uuid.uuid4().hex}.pdf"
+    """Private storage, one folder per clinic. The name is a keyed hash of the row (its id and creation time,
+    so two databases sharing a folder never meet), so a path tells nothing and cannot be guessed; and it is the
+    same for every attempt, so an attempt killed after writing its file leaves a file the next attempt
+    replaces (services._store), not a second copy."""
+    row = f"{instance.pk}:{instance.created_at.isoformat()}"
+    name = salted_hmac("outcomes.reports.file", row, algorithm="sha256").hexdigest()[:32]
+    return f"reports/{instance.clinic_id}/{instance.enrollment_id}/{name}.pdf"
 
 
 class ReportRequest(models.Model):

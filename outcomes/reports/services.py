@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from clinic import outbox, rls
 from clinic.models import Clinic, Enrollment, Membership, OutboundMessage
-from outcomes.reports.models import ReportRequest
+from outcomes.reports.models import ReportRequest, report_path
 from referrals.models import Referral
 
 logger = logging.getLogger("medfit.reports")
@@ -165,6 +165,12 @@ def _store(report: ReportRequest, pdf: bytes) -> bool:
             logger.warning("report rendered after it was given to another worker; result dropped",
                            extra={"report_id": report.pk})  # fmt: skip
             return False
+        # A file already at this row's name was left by an attempt killed before its commit: no row points
+        # at it, and this one holds the row, so it is replaced rather than kept beside the new one.
+        storage = current.file.storage
+        leftover = report_path(current, "report.pdf")
+        if storage.exists(leftover):
+            storage.delete(leftover)
         current.file.save("report.pdf", ContentFile(pdf), save=False)
         stored = current.file.name
         try:

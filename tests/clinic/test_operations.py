@@ -31,6 +31,12 @@ def test_running_worker_writes_a_heartbeat(celery_worker):
     assert caches["redis"].get(HEARTBEAT_KEY) is not None
 
 
+def test_a_worker_started_while_redis_is_down_survives_its_heartbeat(settings):
+    redis_cache = {**settings.CACHES["redis"], "LOCATION": "unix:///nonexistent/redis.sock"}
+    settings.CACHES = {**settings.CACHES, "redis": redis_cache}
+    write_heartbeat()  # raised before, and the worker stopped with "Unrecoverable error"
+
+
 def test_request_log_has_clinic_user_path_template_status_and_duration(team_a, patient_a, caplog):
     persona = team_a["physiologist"]
     with caplog.at_level(logging.INFO, logger="medfit.request"):
