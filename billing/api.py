@@ -372,7 +372,6 @@ class DprpExportCreateSerializer(serializers.Serializer):
 class DprpExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScopedViewSet):
     serializer_class = DprpExportSerializer
     lookup_url_kwarg = "dprp_export_id"
-    lookup_value_regex = r"[0-9]+"
     queryset = DprpExport.objects.none()
     permissions_by_action = {
         "list": "dprp.export", "retrieve": "dprp.export", "create": "dprp.export", "accept": "dprp.export",

@@ -5,6 +5,7 @@ audit table's privileges are real. The test database is created, migrated and fl
 """
 
 import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -53,7 +54,8 @@ _flush = TransactionTestCase._fixture_teardown
 def _flush_as_owner(self):
     """Emptying the tables after a transactional test (TRUNCATE) is the owner's to do. The flush also
     empties the reference data the migrations loaded (measures, safety rules, batteries), which every
-    later test may rely on: load it again here, once, rather than in each test that needs it."""
+    later test may rely on (and the eligibility thresholds): load it again here, once, rather than in each
+    test that needs it."""
     from tests.outcomes.helpers import ensure_reference_data as reload_outcome_catalog
     from tests.scheduling.factories import ensure_reference_data as reload_floor_sheet_rules
 
@@ -70,6 +72,21 @@ def _flush_as_owner(self):
                 time.sleep(1)
         reload_floor_sheet_rules()
         reload_outcome_catalog()
+        _reload_eligibility_thresholds()
+
+
+def _reload_eligibility_thresholds():
+    """The eligibility thresholds the referrals migrations load (the flush empties them too)."""
+    from django.apps import apps
+
+    from referrals.models import EligibilityThreshold
+
+    if EligibilityThreshold.objects.exists():
+        return
+    importlib.import_module("referrals.migrations.0002_eligibility_thresholds").add_thresholds(apps, None)
+    importlib.import_module("referrals.migrations.0007_diabetes_range_thresholds").add_thresholds(apps, None)
+    importlib.import_module("referrals.migrations.0008_dated_conditions").add_rows(apps, None)
+    importlib.import_module("referrals.migrations.0010_stability_and_covid_facts").add_thresholds(apps, None)
 
 
 TransactionTestCase._fixture_teardown = _flush_as_owner

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from billing.kpis.board import board_get
 from billing.kpis.queries import BillingKpiFilters
 from clinic.api import ClinicScoped
-from outcomes.kpis.api import MONTH, KpiQuery, query_valid
+from outcomes.kpis.api import KpiQuery, query_valid
 
 
 class BillingKpiQuery(KpiQuery):
@@ -22,6 +22,15 @@ class BillingKpiQuery(KpiQuery):
 
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# Money has cents: outcomes' monthly values have one decimal place.
+MONTH = inline_serializer(
+    "BillingKpiMonth",
+    {
+        "month": serializers.CharField(help_text="YYYY-MM"),
+        "value": serializers.DecimalField(**MONEY, allow_null=True),
+    },
+    many=True,
+)
 KPI = inline_serializer(
     "BillingKpiValue",
     {

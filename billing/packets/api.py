@@ -90,7 +90,6 @@ class PacketRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Cli
     serializer_class = PacketRequestSerializer
     filterset_class = PacketFilter
     lookup_url_kwarg = "packet_id"
-    lookup_value_regex = r"[0-9]+"
     queryset = PacketRequest.objects.none()  # for the schema; requests use get_queryset
     permissions_by_action = {
         "list": "packet.request", "retrieve": "packet.request", "create": "packet.request",
