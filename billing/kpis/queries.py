@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from clinic.models import Clinic
-from outcomes.kpis.queries import KpiFilters, Sql, Value, _split
+from outcomes.kpis.queries import KpiFilters, Sql, Value, split_grouping_sets
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def money(value) -> Decimal | None:
 
 def lines(sql: BillingSql) -> dict[str, Value]:
     query = statement(LINES_SQL, sql, month=sql.month("l.date_of_service"))
-    total, monthly = _split(sql.rows(query), 6)
+    total, monthly = split_grouping_sets(sql.rows(query), 6)
     billed, expected, expected_lines, blocked, blocked_lines, exported_lines = total
 
     def value(index, count) -> Value:
@@ -90,7 +90,7 @@ def export_days(sql: BillingSql) -> dict[str, Value]:
     query = EXPORT_DAYS_SQL.format(
         month=sql.month("exported_on"), exported=sql.local("b.created_at"), conditions=sql.conditions()
     )
-    total, monthly = _split(sql.rows(query), 3)
+    total, monthly = split_grouping_sets(sql.rows(query), 3)
 
     def days(index) -> Value:
         def exact(value):

@@ -130,7 +130,7 @@ class Sql:
             return cursor.fetchall()
 
 
-def _split(rows, columns: int) -> tuple[tuple, dict]:
+def split_grouping_sets(rows, columns: int) -> tuple[tuple, dict]:
     """Rows of GROUPING SETS ((month), ()): (month or None, *values) -> (total values, {month: values})."""
     total, monthly = (None,) * columns, {}
     for month, *values in rows:
@@ -216,7 +216,7 @@ def outcomes(sql: Sql) -> dict[str, Value]:
         by_code[code].append(rest)
 
     def value(code, pick) -> Value:
-        total, monthly = _split(by_code[code], 4)
+        total, monthly = split_grouping_sets(by_code[code], 4)
         return Value(
             total=pick(*total) if total[0] else None,
             monthly={month: pick(*values) for month, values in monthly.items()},
@@ -264,7 +264,7 @@ SELECT NULL, count(DISTINCT patient_id) FROM open
 
 def completion(sql: Sql) -> dict[str, Value]:
     rows = sql.rows(COMPLETION_SQL.format(month=sql.month("e.ended_on"), enrollment=sql.enrollment()))
-    total, monthly = _split(rows, 2)
+    total, monthly = split_grouping_sets(rows, 2)
     return {
         "completion_rate": Value(
             ratio(*total) if total[1] else None,
@@ -276,7 +276,7 @@ def completion(sql: Sql) -> dict[str, Value]:
 
 def active_patients(sql: Sql) -> dict[str, Value]:
     sql.params["first_month"] = sql.filters.start.replace(day=1)
-    total, monthly = _split(sql.rows(ACTIVE_SQL.format(enrollment=sql.enrollment())), 1)
+    total, monthly = split_grouping_sets(sql.rows(ACTIVE_SQL.format(enrollment=sql.enrollment())), 1)
     return {"active_patients": Value(total[0] or 0, {month: v[0] for month, v in monthly.items()}, total[0] or 0)}
 
 
@@ -364,7 +364,7 @@ def monthly_sums(sql: "Sql", live_sql: str, columns: tuple[str, ...]) -> tuple[t
         parts.append(LIVE_DAYS_SQL.format(columns=", ".join(columns), live=live_sql))
     sums = ", ".join(f"sum({column})::bigint" for column in columns)
     query = MONTHLY_SUMS_SQL.format(days=" UNION ALL ".join(parts), month=sql.month("day"), sums=sums)
-    return _split(sql.rows(query), len(columns))
+    return split_grouping_sets(sql.rows(query), len(columns))
 
 
 def sessions(sql: Sql) -> dict[str, Value]:
@@ -428,12 +428,12 @@ GROUP BY GROUPING SETS (({month}), ())
 
 def referrals(sql: Sql) -> dict[str, Value]:
     query = REFERRALS_SQL.format(month=sql.month("r.referral_date"), conditions=referral_conditions(sql))
-    total, monthly = _split(sql.rows(query), 2)
+    total, monthly = split_grouping_sets(sql.rows(query), 2)
     received = total[0] or 0
     query = FIRST_SESSION_SQL.format(
         month=sql.month("first_day"), local=sql.local("e.first_session_at"), conditions=referral_conditions(sql)
     )
-    days_total, days_monthly = _split(sql.rows(query), 3)
+    days_total, days_monthly = split_grouping_sets(sql.rows(query), 3)
     started = days_total[2] or 0
 
     def days(index) -> Value:
