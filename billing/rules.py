@@ -19,10 +19,17 @@ class Rules:
         self._rows = defaultdict(list)
         for row in sorted(rows, key=lambda row: row.effective_from, reverse=True):
             self._rows[(row.program_type, row.key)].append(row)
+        # A clinic's derivation asks the same few keys of the same days about two million times.
+        self._found = {}
 
     def row(self, program_type: str, key: str, day: datetime.date) -> BillingRule:
+        try:
+            return self._found[program_type, key, day]
+        except KeyError:
+            pass
         for row in self._rows.get((program_type, key), ()):
             if row.effective_from <= day and (row.effective_to is None or day <= row.effective_to):
+                self._found[program_type, key, day] = row
                 return row
         raise MissingRuleError(f"No billing rule {program_type}.{key} is effective on {day.isoformat()}.")
 

@@ -306,10 +306,8 @@ def test_bulk_coverage_answers_many_dates_in_one_query(
     days = [datetime.date(2026, 3, d) for d in range(1, 32)] + [datetime.date(2026, 4, 1)]
     pairs = [(enrollment.pk, day) for day in days] + [(other.pk, datetime.date(2026, 3, 2))]
     with django_assert_num_queries(1):
-        covering = selectors.treatment_plans_covering(clinic=enrollment.clinic, dates_of_service=pairs)
-    assert covering[(enrollment.pk, datetime.date(2026, 3, 31))] == signed_on_march_1
-    assert covering[(enrollment.pk, datetime.date(2026, 4, 1))] is None
-    assert covering[(other.pk, datetime.date(2026, 3, 2))] is None
+        covered = selectors.dates_of_service_covered(clinic=enrollment.clinic, dates_of_service=pairs)
+    assert covered == {(enrollment.pk, day) for day in days[:-1]}  # March 1–31, not April 1
 
 
 def test_a_draft_covers_nothing(draft):
