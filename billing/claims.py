@@ -1,12 +1,15 @@
 """Claim lines derived from attended sessions, per program's rules; never typed by hand.
 
-`claim_lines_derive` reads a clinic's (or some enrollments') attended sessions, coverage, fee schedule, signed
-treatment plans (clinic.treatment_plans' bulk `dates_of_service_covered`), medical-necessity notes and eligibility
-(referrals.eligibility's bulk `Preloaded`) in a fixed number of queries (a referral whose condition does not
-qualify on its date costs one more, to say when it will). It works out every line and each reason
-it cannot be billed yet, and upserts: a line that is already there is updated in place, exported lines never
-change, and a line no longer supported (a session marked absent after all) becomes "void". Running it twice
-changes nothing the second time.
+`claim_lines_derive` works out the lines of a clinic's (or some enrollments') attended sessions and each reason
+a line cannot be billed yet, into a temporary table, then upserts them: a line that is already there is updated in
+place, exported lines never change, and a line no longer supported (a session marked absent after all) becomes
+"void". Running it twice changes nothing the second time.
+
+CR, ICR and PR lines are worked out by PostgreSQL in one statement (REHAB_LINES_SQL: session numbers, daily counts
+and minutes by window functions, coverage, fee, signed plan and medical-necessity note by joins), since a large
+clinic has hundreds of thousands of them. MDPP lines, a few dozen per participant with weight-loss milestones that
+depend on the sessions before them, are worked out in Python (mdpp_lines). Eligibility is judged in Python
+(referrals.eligibility's bulk `Preloaded`) for both. The query count does not grow with the clinic.
 
 Every code, limit and window comes from the BillingRule table (billing/rules.py) effective on the date of
 service. The reason codes and their messages are below (BLOCKERS); pages and the API show them as they are.
@@ -22,11 +25,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils.timezone import now
 
-from billing.models import ClaimLine, Coverage, FeeScheduleEntry, MedicalNecessityNote
+from billing.models import ClaimLine, Coverage, FeeScheduleEntry
 from billing.rules import MissingRuleError, Rules
 from clinic.models import Clinic, Enrollment, Membership
 from scheduling.models import SessionLog
@@ -155,27 +159,6 @@ def _fees(clinic: Clinic) -> dict[str, list[FeeScheduleEntry]]:
     return fees
 
 
-def _covered_days(clinic: Clinic, sessions: dict[int, list[Session]], programs: dict[int, str]) -> set:
-    """The (enrollment id, date of service) pairs of CR, ICR and PR sessions that a signed treatment plan covers,
-    from the ITP selector's bulk form (clinic/treatment_plans): one query for the whole run."""
-    from clinic.treatment_plans.selectors import dates_of_service_covered
-
-    pairs = {
-        (enrollment_id, session.day)
-        for enrollment_id, rows in sessions.items() if programs.get(enrollment_id) in REHAB
-        for session in rows
-    }  # fmt: skip
-    return dates_of_service_covered(clinic=clinic, dates_of_service=pairs)
-
-
-def _necessity_notes(clinic: Clinic, enrollment_ids) -> dict[int, list[MedicalNecessityNote]]:
-    notes = defaultdict(list)
-    rows = MedicalNecessityNote.objects.filter(clinic=clinic, enrollment_id__in=enrollment_ids).order_by("written_on")
-    for note in rows.defer("text"):  # derivation needs the range and the date, never the clinical text
-        notes[note.enrollment_id].append(note)
-    return notes
-
-
 def _not_eligible_enrollments(clinic: Clinic, enrollments) -> set[int]:
     """Enrollments whose referral is judged not eligible without an override; thresholds and first-session weights
     read in bulk (referrals.eligibility.Preloaded), so the query count does not grow with the referrals."""
@@ -202,37 +185,23 @@ def _not_eligible_enrollments(clinic: Clinic, enrollments) -> set[int]:
 
 
 class Context:
-    """What every line of a derivation run looks up: rules, coverage, fees, plans, NPIs."""
+    """What every MDPP line of a derivation run looks up: rules, sessions, coverage, fees, NPIs."""
 
-    def __init__(self, clinic, enrollments, sessions):
+    def __init__(self, clinic, enrollments, not_eligible):
         patient_ids = {enrollment.patient_id for enrollment in enrollments}
         self.clinic = clinic
         self.rules = Rules()
-        self.sessions = sessions
+        self.sessions = _sessions(clinic, [enrollment.pk for enrollment in enrollments])
         self.coverages = coverages_of(clinic, patient_ids)
         self.fees = _fees(clinic)
-        self._fee_found = {}  # (code, payer, day): most lines of a run share a handful
-        self.covered_days = _covered_days(
-            clinic, sessions, {enrollment.pk: enrollment.program.program_type for enrollment in enrollments}
-        )
         self.npi = dict(Membership.objects.filter(clinic=clinic).values_list("pk", "npi"))
         self.mdpp_firsts = _first_mdpp_sessions(clinic, patient_ids)
-        self.necessity_notes = _necessity_notes(clinic, [enrollment.pk for enrollment in enrollments])
-        self.not_eligible = _not_eligible_enrollments(clinic, enrollments)
-
-    def necessity_note(self, enrollment_id: int, number: int) -> MedicalNecessityNote | None:
-        return next((note for note in self.necessity_notes.get(enrollment_id, ()) if note.covers(number)), None)
+        self.not_eligible = not_eligible
 
     def coverage_on(self, patient_id: int, day: datetime.date) -> Coverage | None:
         return next((c for c in self.coverages.get(patient_id, ()) if c.is_active_on(day)), None)
 
     def fee(self, code: str, payer_id: int | None, day: datetime.date) -> Decimal | None:
-        key = (code, payer_id, day)
-        if key not in self._fee_found:
-            self._fee_found[key] = self._fee_in_force(code, payer_id, day)
-        return self._fee_found[key]
-
-    def _fee_in_force(self, code: str, payer_id: int | None, day: datetime.date) -> Decimal | None:
         in_force = [
             fee for fee in self.fees.get(code, ())
             if fee.effective_from <= day and (fee.effective_to is None or day <= fee.effective_to)
@@ -241,14 +210,6 @@ class Context:
         anyone = [fee for fee in in_force if fee.payer_id is None]
         chosen = (own or anyone or [None])[0]
         return chosen.amount if chosen else None
-
-    def itp_blocker(self, enrollment_id: int, program_type: str, day: datetime.date) -> dict | None:
-        if (enrollment_id, day) in self.covered_days:
-            return None
-        # The plan's own rule (settings.ITP_REVIEW_DAYS) decides coverage; the rules table names the same window
-        # for the message and the rules page, and tests/billing keeps the two equal.
-        window = self.rules.int(program_type, "itp_window_days", day)
-        return blocker("itp_missing", day=day.isoformat(), window=window)
 
 
 def _line(ctx: Context, enrollment: Enrollment, *, day, code, session_id, blockers, common, **fields) -> dict:
@@ -268,67 +229,6 @@ def _line(ctx: Context, enrollment: Enrollment, *, day, code, session_id, blocke
         "status": ClaimLine.Status.BLOCKED if blockers else ClaimLine.Status.READY, "blockers": blockers,
         **fields,
     }  # fmt: skip
-
-
-def rehab_lines(ctx: Context, enrollment: Enrollment, common: list[dict]) -> list[dict]:
-    """CR, ICR and PR: one line per attended session; session, daily and minute limits; the ITP's 30 days."""
-    program = enrollment.program
-    kind = program.program_type
-    rules = ctx.rules
-    lines = []
-    number = 0
-    by_day = defaultdict(list)
-    for session in ctx.sessions.get(enrollment.pk, ()):
-        by_day[session.day].append(session)
-    for day, sessions in by_day.items():
-        session_limit, kx_limit = rules.int(kind, "session_limit", day), rules.int(kind, "kx_limit", day)
-        daily_limit = rules.int(kind, "daily_limit", day)
-        one, two = rules.int(kind, "minutes_one", day), rules.int(kind, "minutes_two", day)
-        itp = ctx.itp_blocker(enrollment.pk, kind, day)
-        minutes_so_far = 0
-        for k, session in enumerate(sessions, start=1):
-            number += 1
-            if kind == "icr":
-                code = rules.get(kind, "code_exercise" if session.exercised else "code_no_exercise", day)
-            else:
-                monitored = session.ecg_monitored if kind == "cr" else session.continuous_oximetry
-                code = rules.get(kind, "code_monitored" if monitored else "code_unmonitored", day)
-            blockers, modifiers, note = [], [], ""
-            if number > kx_limit:
-                blockers.append(blocker("session_limit", number=number, limit=kx_limit))
-            elif number > session_limit:
-                modifiers = ["KX"]
-                necessity = ctx.necessity_note(enrollment.pk, number)
-                if necessity is None:
-                    blockers.append(blocker("kx_note_missing", number=number))
-                else:
-                    note = KX_NOTE.format(day=necessity.written_on.isoformat(), first=necessity.first_session,
-                                          last=necessity.last_session)  # fmt: skip
-            if k > daily_limit:
-                blockers.append(blocker("daily_limit", k=k, day=day.isoformat(), limit=daily_limit))
-            if session.minutes is None:
-                blockers.append(blocker("time_missing"))
-            else:
-                minutes_so_far += session.minutes
-                required = one + (k - 1) * (two - one)  # 31, 91, 151, …: 60 more for each further session
-                if minutes_so_far < required:
-                    blockers.append(
-                        blocker("duration_short", minutes=minutes_so_far, day=day.isoformat(), k=k, required=required)
-                    )
-            if itp:
-                blockers.append(itp)
-            if session.supervisor_id is None:
-                blockers.append(blocker("supervisor_missing"))
-            if kind == "icr" and not program.cms_approved_icr:
-                blockers.append(blocker("icr_not_approved"))
-            lines.append(
-                _line(
-                    ctx, enrollment, day=day, code=code, session_id=session.id, blockers=blockers, common=common,
-                    modifiers=modifiers, note=note, rendering_provider_id=session.staff_id,
-                    supervising_provider_id=session.supervisor_id,
-                )
-            )  # fmt: skip
-    return lines
 
 
 def mdpp_lines(ctx: Context, enrollment: Enrollment, common: list[dict]) -> list[dict]:
@@ -391,12 +291,175 @@ def mdpp_lines(ctx: Context, enrollment: Enrollment, common: list[dict]) -> list
 def lines_of(ctx: Context, enrollment: Enrollment) -> list[dict]:
     common = [blocker("not_eligible")] if enrollment.pk in ctx.not_eligible else []
     try:
-        if enrollment.program.program_type == "mdpp":
-            return mdpp_lines(ctx, enrollment, common)
-        return rehab_lines(ctx, enrollment, common)
+        return mdpp_lines(ctx, enrollment, common)
     except MissingRuleError as error:
         logger.warning("billing rule missing", extra={"enrollment_id": enrollment.pk, "error": str(error)})
         return []
+
+
+# --- CR, ICR and PR lines, worked out by PostgreSQL ------------------------------------------------------
+
+# One line per attended session. Session numbers, the day's k-th session and its minutes so far are window
+# functions; the rules are the BillingRule rows effective on each day (newest first, as billing.rules reads them);
+# coverage, fee, plan and medical-necessity note are looked up per line. Reading 360,000 sessions into Python
+# and sending their lines back was most of a large clinic's run (issue 10's target is 10 s for that clinic).
+# The blockers are built in the order and with the messages of BLOCKERS: each %(m_<code>)s parameter is its
+# message, whose {placeholders} _message() replaces. An enrollment missing a rule on a day of its sessions gets no
+# lines, as billing.rules' MissingRuleError does for MDPP.
+REHAB_RULE_KEYS = ("code_monitored", "code_unmonitored", "code_exercise", "code_no_exercise", "session_limit",
+                   "kx_limit", "daily_limit", "minutes_one", "minutes_two", "itp_window_days")  # fmt: skip
+
+
+def _message(code: str, **values: str) -> str:
+    """SQL for the blocker `code` as {code, message}: the message's {placeholders} replaced by SQL expressions."""
+    message = f"%(m_{code})s"
+    for name, expression in values.items():
+        message = f"replace({message}, '{{{name}}}', ({expression})::text)"
+    return f"jsonb_build_object('code', '{code}', 'message', {message})"
+
+
+def _rule(key: str, kind: str = "int") -> str:
+    cast = {"int": "::int", "text": ""}[kind]
+    return f"(max(value) FILTER (WHERE key = '{key}')){cast} AS {key}"
+
+
+REHAB_LINES_SQL = f"""
+WITH attended AS (
+    SELECT s.id, s.enrollment_id, e.patient_id, p.program_type AS kind, p.cms_approved_icr, o.starts_at,
+           (o.starts_at AT TIME ZONE %(tz)s)::date AS day,
+           floor(extract(epoch FROM s.ended_at - s.started_at) / 60)::int AS minutes,
+           CASE p.program_type WHEN 'cr' THEN s.ecg_monitored WHEN 'pr' THEN s.continuous_oximetry
+                ELSE coalesce(s.exercise_minutes, 0) <> 0 OR s.modality <> '' END AS monitored,
+           o.supervising_practitioner_id AS supervisor_id, coalesce(o.staff_id, s.updated_by_id) AS staff_id,
+           coalesce(r.diagnosis_codes, '{{}}') AS diagnosis_codes
+    FROM scheduling_sessionlog s
+    JOIN scheduling_occurrence o ON o.id = s.occurrence_id AND o.clinic_id = %(clinic)s
+    JOIN clinic_enrollment e ON e.id = s.enrollment_id AND e.clinic_id = %(clinic)s
+    JOIN clinic_program p ON p.id = e.program_id
+    LEFT JOIN referrals_referral r ON r.enrollment_id = e.id AND r.clinic_id = %(clinic)s
+    WHERE s.clinic_id = %(clinic)s AND s.enrollment_id = ANY(%(ids)s) AND s.attendance = ANY(%(attended)s)
+),
+numbered AS (
+    SELECT a.*,
+           row_number() OVER (PARTITION BY enrollment_id ORDER BY starts_at, id) AS number,
+           row_number() OVER (PARTITION BY enrollment_id, day ORDER BY starts_at, id) AS k,
+           sum(minutes) OVER (PARTITION BY enrollment_id, day ORDER BY starts_at, id) AS minutes_so_far
+    FROM attended a
+),
+rule_rows AS (
+    SELECT DISTINCT ON (d.kind, d.day, b.key) d.kind, d.day, b.key, b.value
+    FROM (SELECT DISTINCT kind, day FROM attended) d
+    JOIN billing_billingrule b
+      ON b.program_type = d.kind AND b.effective_from <= d.day AND (b.effective_to IS NULL OR d.day <= b.effective_to)
+    WHERE b.key = ANY(%(rule_keys)s)
+    ORDER BY d.kind, d.day, b.key, b.effective_from DESC
+),
+day_rules AS (
+    SELECT kind, day, {_rule("code_monitored", "text")}, {_rule("code_unmonitored", "text")},
+           {_rule("code_exercise", "text")}, {_rule("code_no_exercise", "text")}, {_rule("session_limit")},
+           {_rule("kx_limit")}, {_rule("daily_limit")}, {_rule("minutes_one")}, {_rule("minutes_two")},
+           {_rule("itp_window_days")}
+    FROM rule_rows GROUP BY kind, day
+),
+ruled AS (
+    SELECT n.*, r.session_limit, r.kx_limit, r.daily_limit, r.itp_window_days,
+           r.minutes_one + (n.k - 1) * (r.minutes_two - r.minutes_one) AS required,
+           CASE WHEN n.kind = 'icr' THEN CASE WHEN n.monitored THEN r.code_exercise ELSE r.code_no_exercise END
+                ELSE CASE WHEN n.monitored THEN r.code_monitored ELSE r.code_unmonitored END END AS code,
+           bool_and(r.session_limit IS NOT NULL AND r.kx_limit IS NOT NULL AND r.daily_limit IS NOT NULL
+                    AND r.minutes_one IS NOT NULL AND r.minutes_two IS NOT NULL AND r.itp_window_days IS NOT NULL
+                    AND CASE WHEN n.kind = 'icr' THEN r.code_exercise IS NOT NULL AND r.code_no_exercise IS NOT NULL
+                             ELSE r.code_monitored IS NOT NULL AND r.code_unmonitored IS NOT NULL END)
+               OVER (PARTITION BY n.enrollment_id) AS rules_complete
+    FROM numbered n LEFT JOIN day_rules r ON r.kind = n.kind AND r.day = n.day
+),
+covered AS (
+    SELECT DISTINCT a.id FROM attended a
+    JOIN clinic_treatmentplan plan
+      ON plan.clinic_id = %(clinic)s AND plan.enrollment_id = a.enrollment_id AND plan.signed_at IS NOT NULL
+     AND {{plan_covers}}
+),
+coverage AS (
+    SELECT DISTINCT ON (a.id) a.id, c.payer_id FROM attended a
+    JOIN billing_coverage c
+      ON c.clinic_id = %(clinic)s AND c.patient_id = a.patient_id
+     AND c.starts_on <= a.day AND (c.ends_on IS NULL OR a.day <= c.ends_on)
+    ORDER BY a.id, c.priority, c.id
+),
+looked_up AS (
+    SELECT u.*, coverage.payer_id, covered.id IS NOT NULL AS plan_covers,
+           note.written_on, note.first_session, note.last_session
+    FROM ruled u
+    LEFT JOIN coverage ON coverage.id = u.id
+    LEFT JOIN covered ON covered.id = u.id
+    LEFT JOIN LATERAL (
+        SELECT m.written_on, m.first_session, m.last_session FROM billing_medicalnecessitynote m
+        WHERE u.number > u.session_limit AND u.number <= u.kx_limit
+          AND m.clinic_id = %(clinic)s AND m.enrollment_id = u.enrollment_id
+          AND m.first_session <= u.number AND u.number <= m.last_session
+        ORDER BY m.written_on, m.id LIMIT 1
+    ) note ON true
+    WHERE u.rules_complete
+),
+blocked AS (
+    SELECT l.*, to_jsonb(array_remove(ARRAY[
+        CASE WHEN l.number > l.kx_limit THEN {_message("session_limit", number="l.number", limit="l.kx_limit")} END,
+        CASE WHEN l.number > l.session_limit AND l.number <= l.kx_limit AND l.written_on IS NULL
+             THEN {_message("kx_note_missing", number="l.number")} END,
+        CASE WHEN l.k > l.daily_limit
+             THEN {_message("daily_limit", k="l.k", day="to_char(l.day, 'YYYY-MM-DD')", limit="l.daily_limit")} END,
+        CASE WHEN l.minutes IS NULL THEN {_message("time_missing")} END,
+        CASE WHEN l.minutes IS NOT NULL AND l.minutes_so_far < l.required
+             THEN {
+    _message(
+        "duration_short", minutes="l.minutes_so_far", day="to_char(l.day, 'YYYY-MM-DD')", k="l.k", required="l.required"
+    )
+} END,
+        CASE WHEN NOT l.plan_covers
+             THEN {_message("itp_missing", day="to_char(l.day, 'YYYY-MM-DD')", window="l.itp_window_days")} END,
+        CASE WHEN l.supervisor_id IS NULL THEN {_message("supervisor_missing")} END,
+        CASE WHEN l.kind = 'icr' AND NOT l.cms_approved_icr THEN {_message("icr_not_approved")} END,
+        CASE WHEN l.enrollment_id = ANY(%(not_eligible)s) THEN {_message("not_eligible")} END,
+        CASE WHEN l.payer_id IS NULL THEN {_message("coverage_missing", day="to_char(l.day, 'YYYY-MM-DD')")} END
+    ]::jsonb[], NULL)) AS blockers
+    FROM looked_up l
+),
+fees AS MATERIALIZED (  -- once per code, payer and day, not per line
+    SELECT k.code, k.payer_id, k.day, fee.amount
+    FROM (SELECT DISTINCT code, payer_id, day FROM blocked) k
+    LEFT JOIN LATERAL (
+        SELECT f.amount FROM billing_feescheduleentry f
+        WHERE f.clinic_id = %(clinic)s AND f.code = k.code AND (f.payer_id = k.payer_id OR f.payer_id IS NULL)
+          AND f.effective_from <= k.day AND (f.effective_to IS NULL OR k.day <= f.effective_to)
+        ORDER BY f.payer_id IS NULL, f.effective_from DESC, f.id LIMIT 1
+    ) fee ON true
+)
+INSERT INTO claim_derived
+SELECT %(clinic)s, b.enrollment_id, b.id, b.code, b.patient_id, b.kind, b.day, 1,
+       CASE WHEN b.number > b.session_limit AND b.number <= b.kx_limit THEN ARRAY['KX'] ELSE '{{}}' END,
+       b.diagnosis_codes, b.staff_id, b.supervisor_id, b.payer_id, fees.amount,
+       CASE WHEN b.written_on IS NULL THEN ''
+            ELSE replace(replace(replace(%(kx_note)s, '{{day}}', to_char(b.written_on, 'YYYY-MM-DD')),
+                                 '{{first}}', b.first_session::text), '{{last}}', b.last_session::text) END,
+       CASE WHEN b.blockers = '[]' THEN 'ready' ELSE 'blocked' END, b.blockers
+FROM blocked b
+JOIN fees ON fees.code = b.code AND coalesce(fees.payer_id, 0) = coalesce(b.payer_id, 0) AND fees.day = b.day
+"""  # noqa: S608 (the f-string's parts are ours; values are parameters)
+
+
+def rehab_lines_insert(clinic: Clinic, enrollment_ids: list[int], not_eligible: set[int]) -> None:
+    """Work out the CR, ICR and PR lines of these enrollments into claim_derived (REHAB_LINES_SQL)."""
+    from clinic.treatment_plans.selectors import plan_covers_sql
+
+    statement = REHAB_LINES_SQL.replace("{plan_covers}", plan_covers_sql(plan="plan", day="a.day"))
+    params = {
+        "clinic": clinic.pk, "tz": clinic.timezone, "ids": enrollment_ids, "attended": list(SessionLog.ATTENDED),
+        "rule_keys": list(REHAB_RULE_KEYS), "not_eligible": sorted(not_eligible), "kx_note": KX_NOTE,
+        "itp_review_days": settings.ITP_REVIEW_DAYS,
+        **{f"m_{code}": message for code, message in BLOCKERS.items()},
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
 
 
 # --- The upsert -------------------------------------------------------------------------------------------
@@ -404,18 +467,56 @@ def lines_of(ctx: Context, enrollment: Enrollment) -> list[dict]:
 UPDATED_FIELDS = ["patient_id", "program_type", "date_of_service", "units", "modifiers", "diagnosis_codes",
                   "rendering_provider_id", "supervising_provider_id", "payer_id", "expected_amount", "note", "status",
                   "blockers"]  # fmt: skip
+INSERTED = ["clinic_id", "enrollment_id", "session_log_id", "code", *UPDATED_FIELDS]
+COLUMN_TYPES = {
+    "clinic_id": "bigint", "enrollment_id": "bigint", "session_log_id": "bigint", "code": "text",
+    "patient_id": "bigint", "program_type": "text", "date_of_service": "date", "units": "integer",
+    "modifiers": "varchar(2)[]", "diagnosis_codes": "varchar(8)[]", "rendering_provider_id": "bigint",
+    "supervising_provider_id": "bigint", "payer_id": "bigint", "expected_amount": "numeric", "note": "text",
+    "status": "text", "blockers": "jsonb",
+}  # fmt: skip
 
+# Every derived line of a run, before it is compared with the lines on record. Temporary: this session's only.
+DERIVED_TABLE_SQL = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS claim_derived ("
+    + ", ".join(f"{name} {COLUMN_TYPES[name]}" for name in INSERTED)
+    + ") ON COMMIT DROP"
+)
+# coalesce, not IS NOT DISTINCT FROM, so that PostgreSQL can hash the join (session ids start at 1).
+SAME_LINE = " AND ".join(
+    [
+        "l.enrollment_id = d.enrollment_id",
+        "l.code = d.code",
+        "coalesce(l.session_log_id, 0) = coalesce(d.session_log_id, 0)",
+    ]
+)
+OURS = "l.clinic_id = %(clinic)s AND l.enrollment_id = ANY(%(ids)s)"  # every line of the run's enrollments
 
-EXISTING_FIELDS = ["id", "enrollment_id", "session_log_id", "code", *UPDATED_FIELDS]
-
-
-def _key(values: dict) -> tuple:
-    return (values["enrollment_id"], values["session_log_id"], values["code"])
-
-
-def _locked(row: dict) -> bool:
-    """Exported lines never change (ClaimLine.is_locked, on a row read as values)."""
-    return row["status"] == ClaimLine.Status.EXPORTED
+# Exported lines never change; a line whose session has an exported line under another code is billed already.
+# The look-ups of one derived line name its enrollment (SAME_LINE), not the run's list of them.
+UPSERT_SQL = {
+    "updated": f"""
+        UPDATE billing_claimline l SET {", ".join(f"{name} = d.{name}" for name in UPDATED_FIELDS)},
+               derived_at = %(stamp)s
+        FROM claim_derived d
+        WHERE l.clinic_id = %(clinic)s AND {SAME_LINE} AND l.status <> 'exported'
+          AND ({", ".join(f"l.{name}" for name in UPDATED_FIELDS)})
+              IS DISTINCT FROM ({", ".join(f"d.{name}" for name in UPDATED_FIELDS)})""",  # noqa: S608
+    "voided": f"""
+        UPDATE billing_claimline l SET status = 'void', blockers = '[]', derived_at = %(stamp)s
+        WHERE {OURS} AND l.status NOT IN ('exported', 'void')
+          AND NOT EXISTS (SELECT 1 FROM claim_derived d WHERE {SAME_LINE})""",  # noqa: S608
+    "created": f"""
+        INSERT INTO billing_claimline ({", ".join(INSERTED)}, derived_at)
+        SELECT {", ".join(f"d.{name}" for name in INSERTED)}, %(stamp)s FROM claim_derived d
+        WHERE NOT EXISTS (SELECT 1 FROM billing_claimline l WHERE l.clinic_id = %(clinic)s AND {SAME_LINE})
+          AND NOT EXISTS (SELECT 1 FROM billing_claimline l
+                          WHERE l.clinic_id = %(clinic)s AND l.enrollment_id = d.enrollment_id
+                            AND l.session_log_id = d.session_log_id AND l.status = 'exported')""",  # noqa: S608
+}
+UNCHANGED_SQL = f"""
+    SELECT count(*) FROM claim_derived d JOIN billing_claimline l ON {SAME_LINE}
+    WHERE l.clinic_id = %(clinic)s AND l.status <> 'exported' AND l.derived_at <> %(stamp)s"""  # noqa: S608
 
 
 def billed_enrollments(*, clinic: Clinic, enrollment_ids=None, date_from=None, date_to=None):
@@ -447,85 +548,50 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
     result = DeriveResult()
     if not enrollments:
         return result
-    ids = [enrollment.pk for enrollment in enrollments]
-    ctx = Context(clinic, enrollments, _sessions(clinic, ids))
-    # Plain rows, not model instances: a clinic's re-derivation reads hundreds of thousands of lines.
-    existing = {
-        _key(row): row
-        for row in ClaimLine.objects.filter(clinic=clinic, enrollment_id__in=ids).values(*EXISTING_FIELDS)
-    }
-    exported_sessions = {
-        row["session_log_id"] for row in existing.values() if _locked(row) and row["session_log_id"] is not None
-    }
-    to_create, to_update = [], []
-    for enrollment in enrollments:
-        for values in lines_of(ctx, enrollment):
-            row = existing.pop(_key(values), None)
-            if row is None:
-                if values["session_log_id"] not in exported_sessions:  # else billed already, under its code then
-                    to_create.append(values)
-                continue
-            if _locked(row):
-                continue
-            if any(row[field] != values[field] for field in UPDATED_FIELDS):
-                to_update.append({**values, "id": row["id"]})
-            else:
-                result.unchanged += 1
-    for row in existing.values():
-        if row["status"] not in (ClaimLine.Status.EXPORTED, ClaimLine.Status.VOID):
-            to_update.append({**row, "status": ClaimLine.Status.VOID, "blockers": []})
-            result.voided += 1
-    stamp = now()
-    lines_insert(clinic, to_create, stamp)
-    lines_update(clinic, to_update, stamp)
-    result.created = len(to_create)
-    result.updated = len(to_update) - result.voided
+    not_eligible = _not_eligible_enrollments(clinic, enrollments)
+    with connection.cursor() as cursor:
+        # A large clinic's run sorts 360,000 sessions a few times, which the default 4 MB spills to disk; and
+        # compiling these statements (JIT) took seconds longer than running them.
+        cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
+        cursor.execute(DERIVED_TABLE_SQL)
+        cursor.execute("TRUNCATE claim_derived")  # an earlier run in this transaction
+    rehab = [enrollment.pk for enrollment in enrollments if enrollment.program.program_type in REHAB]
+    if rehab:
+        rehab_lines_insert(clinic, rehab, not_eligible)
+    mdpp = [enrollment for enrollment in enrollments if enrollment.program.program_type == "mdpp"]
+    if mdpp:
+        ctx = Context(clinic, mdpp, not_eligible)
+        derived_insert([values for enrollment in mdpp for values in lines_of(ctx, enrollment)])
+    params = {"clinic": clinic.pk, "ids": [enrollment.pk for enrollment in enrollments], "stamp": now()}
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE claim_derived")  # its size, for the plans below (temporary tables get no autovacuum)
+        # Each statement compares whole sets of lines. A clinic's first run finds no lines yet, and with that
+        # estimate PostgreSQL would scan the lines once per derived line; hashing the sets is right at any size.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        for outcome, statement in UPSERT_SQL.items():
+            cursor.execute(statement, params)
+            setattr(result, outcome, cursor.rowcount)
+        cursor.execute(UNCHANGED_SQL, params)
+        result.unchanged = cursor.fetchone()[0]
+        cursor.execute("RESET enable_nestloop; RESET work_mem; RESET jit")  # the caller's transaction may go on
     return result
 
 
-# Lines are written with one statement per CHUNK rows whose parameter is the rows as one JSON document
-# (INSERT … SELECT FROM json_to_recordset, UPDATE … FROM json_to_recordset): Django's bulk_create and bulk_update
-# send one placeholder per value, and quoting 360,000 lines × 19 values took longer than computing them; json.dumps
-# is C. (COPY is not allowed under row-level security.)
+# MDPP lines reach claim_derived as one JSON document per CHUNK lines: Django's bulk_create sends one placeholder
+# per value, and json.dumps is C.
 CHUNK = 20_000
-COLUMN_TYPES = {
-    "id": "bigint", "clinic_id": "bigint", "enrollment_id": "bigint", "session_log_id": "bigint",
-    "patient_id": "bigint", "program_type": "text", "date_of_service": "date", "code": "text", "units": "integer",
-    "modifiers": "varchar(2)[]", "diagnosis_codes": "varchar(8)[]", "rendering_provider_id": "bigint",
-    "supervising_provider_id": "bigint", "payer_id": "bigint", "expected_amount": "numeric", "note": "text",
-    "status": "text", "blockers": "jsonb",
-}  # fmt: skip
-INSERTED = ["clinic_id", "enrollment_id", "session_log_id", "code", *UPDATED_FIELDS]
 
 
-def _recordset(names: list[str]) -> str:
-    return f"json_to_recordset(%(rows)s::json) AS t({', '.join(f'{name} {COLUMN_TYPES[name]}' for name in names)})"
-
-
-def _json(rows: list[dict]) -> str:
-    return json.dumps(rows, default=str)  # dates and Decimals as strings, which PostgreSQL reads as date and numeric
-
-
-def lines_insert(clinic: Clinic, rows: list[dict], stamp) -> None:
-    names = ", ".join(INSERTED)
+def derived_insert(rows: list[dict]) -> None:
+    recordset = ", ".join(f"{name} {COLUMN_TYPES[name]}" for name in INSERTED)
     statement = (
-        f"INSERT INTO billing_claimline ({names}, derived_at) "  # noqa: S608 (the names are ours)
-        f"SELECT {', '.join(f't.{name}' for name in INSERTED)}, %(stamp)s FROM {_recordset(INSERTED)}"
+        f"INSERT INTO claim_derived SELECT {', '.join(f't.{name}' for name in INSERTED)} "  # noqa: S608 (ours)
+        f"FROM json_to_recordset(%(rows)s::json) AS t({recordset})"
     )
     for start in range(0, len(rows), CHUNK):
         with connection.cursor() as cursor:
-            cursor.execute(statement, {"rows": _json(rows[start : start + CHUNK]), "stamp": stamp})
-
-
-def lines_update(clinic: Clinic, rows: list[dict], stamp) -> None:
-    assignments = ", ".join(f"{name} = t.{name}" for name in UPDATED_FIELDS)
-    statement = (
-        f"UPDATE billing_claimline AS l SET {assignments}, derived_at = %(stamp)s "  # noqa: S608
-        f"FROM {_recordset(['id', *UPDATED_FIELDS])} WHERE l.id = t.id AND l.clinic_id = %(clinic)s"
-    )
-    for start in range(0, len(rows), CHUNK):
-        with connection.cursor() as cursor:
-            cursor.execute(statement, {"rows": _json(rows[start : start + CHUNK]), "stamp": stamp, "clinic": clinic.pk})
+            # dates and Decimals as strings, which PostgreSQL reads as date and numeric
+            cursor.execute(statement, {"rows": json.dumps(rows[start : start + CHUNK], default=str)})
 
 
 def request_derivation(*, clinic_id: int, enrollment_ids) -> None:

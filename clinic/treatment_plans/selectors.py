@@ -114,21 +114,12 @@ def treatment_plan_covering(*, clinic: Clinic, enrollment, on_date: datetime.dat
     return covering_plan(_signed_plans(clinic=clinic, enrollment_ids=[enrollment_id])[enrollment_id], on_date)
 
 
-def dates_of_service_covered(
-    *, clinic: Clinic, dates_of_service: Iterable[tuple[int, datetime.date]]
-) -> set[tuple[int, datetime.date]]:
-    """The bulk form, for claim lines: which of these (enrollment id, date of service) pairs a signed plan covers.
-    One query whatever the number of pairs; a plan is read as its signature time only, since a clinic's run
-    asks about 360,000 dates of 30,000 plans."""
-    pairs = list(dates_of_service)
-    plans = TreatmentPlan.objects.filter(
-        clinic=clinic, enrollment_id__in={enrollment_id for enrollment_id, _ in pairs}, signed_at__isnull=False
-    ).only("enrollment_id", "signed_at")
-    spans = defaultdict(list)
-    for plan in plans:
-        plan.clinic = clinic  # signed_on reads the clinic's time zone; spare a query per plan
-        spans[plan.enrollment_id].append((plan.signed_on, plan.covers_until))
-    return {(eid, day) for eid, day in pairs if any(first <= day <= last for first, last in spans.get(eid, ()))}
+def plan_covers_sql(*, plan: str, day: str) -> str:
+    """TreatmentPlan.covers in SQL, for claim derivation over a whole clinic (billing.claims): true when the signed
+    plan (table alias `plan`) covers the date of service (SQL expression `day`). Its parameters are %(tz)s, the
+    clinic's time zone, and %(itp_review_days)s, settings.ITP_REVIEW_DAYS; tests/clinic checks it against covers()."""
+    signed_on = f"({plan}.signed_at AT TIME ZONE %(tz)s)::date"
+    return f"{signed_on} <= {day} AND {day} <= {signed_on} + %(itp_review_days)s::int"
 
 
 # --- What needs a physician's attention -------------------------------------------------------------
