@@ -21,6 +21,13 @@ def ratio_to_trivial(result: Result, results: list[Result]) -> float:
     return result.median_ms / trivial_median(results, result.clinic)
 
 
+def cpu_ratio_to_trivial(result: Result, results: list[Result]) -> float:
+    """The same ratio in this process's CPU time: what a busy machine (other processes on its cores) leaves
+    comparable between runs. The targets are on the wall time."""
+    trivial = next(r for r in results if r.clinic == result.clinic and r.page == TRIVIAL)
+    return result.median_cpu_ms / trivial.median_cpu_ms
+
+
 def ratio_target(page: str) -> float:
     """3x for one record's page (a chart, a referral's page), 4x for a list or search."""
     return DETAIL_RATIO if "chart" in page or "detail" in page else LIST_RATIO
@@ -39,14 +46,16 @@ def side_by_side(results: list[Result]) -> list[tuple[Result, ...]]:
 
 
 def table(results: list[Result], target_ms: float) -> str:
-    header = ("page", "clinic size", "referrals", "median ms", "p95 ms", "queries", "ratio to trivial")
+    header = ("page", "clinic size", "referrals", "median ms", "p95 ms", "queries", "ratio to trivial", "CPU ms",
+              "CPU ratio")  # fmt: skip
     rows = []
     for group in side_by_side(results):
         for r in group:
             over = misses_target(r, results, target_ms)
             rows.append((
                 r.page, f"{r.patients:,}", f"{r.referrals:,}", f"{r.median_ms:.2f}" + (" !" if over else ""),
-                f"{r.p95_ms:.2f}", r.query_label, f"{ratio_to_trivial(r, results):.1f}x",
+                f"{r.p95_ms:.2f}", r.query_label, f"{ratio_to_trivial(r, results):.1f}x", f"{r.median_cpu_ms:.2f}",
+                f"{cpu_ratio_to_trivial(r, results):.1f}x",
             ))  # fmt: skip
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
@@ -172,6 +181,8 @@ def write_json(path: Path, *, results, comparison, outcome, explained, options) 
                 "queries_min": min(r.queries),
                 "queries_max": max(r.queries),
                 "ratio_to_trivial": round(ratio_to_trivial(r, results), 2),
+                "median_cpu_ms": round(r.median_cpu_ms, 3),
+                "cpu_ratio_to_trivial": round(cpu_ratio_to_trivial(r, results), 2),
                 "times_ms": [round(t, 3) for t in r.times_ms],
             }
             for r in results

@@ -42,7 +42,8 @@ Where
 
 Output
     A table (page | clinic size (patients) | referrals | median ms | p95 ms | queries | ratio to
-    trivial; '!' marks a page over the target (issue 11: median <= 15 ms and <= 4x the trivial view for a
+    trivial, and this process's CPU ms and CPU ratio to trivial, which hold still when other work shares
+    the cores; '!' marks a page over the target (issue 11: median <= 15 ms and <= 4x the trivial view for a
     list or search, <= 3x for the chart and the referral's page); queries is the range seen, and the comparison uses
     the most frequent count, because a session save every 30 s adds 3 queries to a random page),
     query counts side by side, the plans (see above), the line
