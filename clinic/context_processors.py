@@ -8,7 +8,9 @@ def navigation(request):
     """The clinic switcher in the header and what the current member may open."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    memberships = Membership.objects.filter(user=request.user, is_active=True).select_related("clinic")
+    memberships = getattr(request, "my_memberships", None)  # read by clinic.tenancy.clinic_view on clinic pages
+    if memberships is None:
+        memberships = Membership.objects.filter(user=request.user, is_active=True).select_related("clinic")
     membership = getattr(request, "membership", None)
     allowed = {name for name, roles in PERMISSIONS.items() if membership and set(membership.roles) & roles}
     return {

@@ -22,14 +22,25 @@ from clinic.sessions import must_set_up_mfa
 from clinic.tokens import hash_token
 
 
-def resolve_membership(user, clinic_slug: str, api_token=None) -> Membership:
+def active_memberships(user) -> list[Membership]:
+    """The person's active memberships with their clinics, in one query."""
+    return list(Membership.objects.select_related("clinic", "user").filter(user=user, is_active=True).order_by("pk"))
+
+
+def resolve_membership(
+    user, clinic_slug: str, api_token=None, memberships: list[Membership] | None = None
+) -> Membership:
+    """The user's active membership of the clinic, found in `memberships` when the caller read them already."""
     if not user.is_authenticated:
         raise Http404
-    membership = (
-        Membership.objects.select_related("clinic", "user")
-        .filter(user=user, clinic__slug=clinic_slug, is_active=True)
-        .first()
-    )
+    if memberships is None:
+        membership = (
+            Membership.objects.select_related("clinic", "user")
+            .filter(user=user, clinic__slug=clinic_slug, is_active=True)
+            .first()
+        )
+    else:
+        membership = next((m for m in memberships if m.clinic.slug == clinic_slug), None)
     if membership is None:
         raise Http404
     # A token belongs to one membership: it cannot be used in another clinic.
@@ -65,7 +76,10 @@ def clinic_view(permission: str | None = None):
         def wrapper(request, clinic_slug, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            membership = resolve_membership(request.user, clinic_slug)
+            # All of them: the header's clinic switcher lists them (clinic.context_processors), and
+            # reading them once saves that a query on every page (issue 11).
+            request.my_memberships = active_memberships(request.user)
+            membership = resolve_membership(request.user, clinic_slug, memberships=request.my_memberships)
             if permission is not None:
                 require_permission(membership, permission)
             if must_set_up_mfa(request, membership.clinic):

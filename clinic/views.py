@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from clinic import audit, auditformat, forms, rls, selectors, services
 from clinic.csvexport import csv_response
 from clinic.models import ITP_PROGRAM_TYPES, KX_PROGRAM_TYPES, AuditEntry, Membership, Patient
+from clinic.paging import capped_page
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view, invitation_scope
 from clinic.treatment_plans import selectors as plan_selectors
@@ -76,7 +77,7 @@ def patient_list(request):
     form = patient_search_form(request)
     query, status = form.cleaned_data.get("q", ""), form.cleaned_data.get("status", "")
     patients = selectors.patient_search(membership=request.membership, query=query, status=status)
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = capped_page(patients, PAGE_SIZE, request.GET.get("page"))
     audit.record_list_access(
         clinic=request.clinic,
         actor=request.user,

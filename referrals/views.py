@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from clinic import audit, rls
 from clinic import selectors as clinic_selectors
 from clinic.models import AuditEntry, Enrollment
+from clinic.paging import capped_page
 from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view
 from clinic.views import attach_errors
@@ -35,7 +36,7 @@ def referral_queue(request):
     form.is_valid()
     status, query = form.cleaned_data.get("status", "open"), form.cleaned_data.get("q", "")
     referrals = selectors.referral_queue(membership=request.membership, status=status, query=query)
-    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    page = capped_page(referrals, 25, request.GET.get("page"))
     audit.record_list_access(
         clinic=request.clinic, actor=request.user, model=Referral, request=request,
         object_ids=[r.pk for r in page], detail=f"Referral queue ({status or 'all'}), page {page.number}",

@@ -143,6 +143,38 @@ def test_list_is_paginated(team_a, clinic_a):
     assert [p.mrn for p in response.context["page"]] == [f"P{i:03}" for i in range(25, 30)]
 
 
+def add_patients(clinic, count):
+    Patient.objects.bulk_create(
+        Patient(clinic=clinic, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")
+        for i in range(count)
+    )
+
+
+def test_long_list_says_more_than_the_count_cap_instead_of_counting_every_patient(team_a, clinic_a, monkeypatch):
+    monkeypatch.setattr("clinic.paging.COUNT_CAP", 30)
+    add_patients(clinic_a, 60)
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]))
+    text = response.content.decode()
+    assert "Page 1 · more than 30 in all" in text
+    assert "page=2" in text  # the next page's link
+
+
+def test_page_past_the_count_cap_shows_its_patients_and_the_exact_count(team_a, clinic_a, monkeypatch):
+    monkeypatch.setattr("clinic.paging.COUNT_CAP", 30)
+    add_patients(clinic_a, 60)
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"page": 3})
+    assert [p.mrn for p in response.context["page"]] == [f"P{i:03}" for i in range(50, 60)]
+    assert "Page 3 of 3 · 60 in all" in response.content.decode()
+
+
+def test_search_under_the_count_cap_shows_the_exact_count(team_a, clinic_a, monkeypatch):
+    monkeypatch.setattr("clinic.paging.COUNT_CAP", 30)
+    add_patients(clinic_a, 60)
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"q": "L01"})
+    assert "Page 1 of 1" not in response.content.decode()
+    assert "10 in all" in response.content.decode()
+
+
 def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, django_assert_max_num_queries):
     Patient.objects.bulk_create(
         Patient(clinic=clinic_a, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")

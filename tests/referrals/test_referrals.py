@@ -14,6 +14,7 @@ from clinic import outbox
 from clinic.models import AuditEntry, Enrollment, OutboundMessage, Patient, PatientPhysician
 from referrals import selectors, services
 from referrals.models import Referral, ReferralNotification, ReferralStatusChange, ReferringProvider
+from referrals.templatetags.ago import ago
 from tests.conftest import make_patient, make_program, make_provider, make_referral
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -314,6 +315,28 @@ def test_referral_untouched_for_two_business_days_is_overdue(clinic_a, team_a, p
     make_referral(clinic_a, provider=doctor, program=program)
     counts = selectors.referral_status_counts(membership=team_a["physiologist"].membership)
     assert (counts["open"], counts["overdue"]) == (2, 1)
+
+
+def test_status_without_referrals_counts_zero(clinic_a, team_a, program, doctor):
+    make_referral(clinic_a, provider=doctor, program=program, status="declined")
+    counts = selectors.referral_status_counts(membership=team_a["physiologist"].membership)
+    assert (counts["declined"], counts["accepted"], counts["open"]) == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("before", "text"),
+    [
+        (datetime.timedelta(seconds=20), "just now"),
+        (datetime.timedelta(minutes=1), "1 minute ago"),
+        (datetime.timedelta(hours=5, minutes=59), "5 hours ago"),
+        (datetime.timedelta(days=3, hours=2), "3 days ago"),
+        (datetime.timedelta(days=45), "1 month ago"),
+        (datetime.timedelta(days=800), "2 years ago"),
+    ],
+)
+def test_last_action_reads_as_time_ago_in_its_largest_unit(before, text):
+    now = timezone.now()
+    assert ago(now - before, now) == text
 
 
 def test_two_business_days_before_monday_is_thursday():
