@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from clinic.forms import PlainSelect
 from clinic.models import Clinic, ProgramType
 from scheduling import floorsheet
 from scheduling.models import DeliveryMode, SessionLog
@@ -166,9 +167,11 @@ RowForm.base_fields = _SharedFields(RowForm.base_fields)
 
 class StaffForm(forms.Form):
     supervising_practitioner = forms.ModelChoiceField(
-        label="Supervising practitioner", queryset=None, required=False, empty_label="— choose —"
+        label="Supervising practitioner", queryset=None, required=False, empty_label="— choose —", widget=PlainSelect
     )
-    coach = forms.ModelChoiceField(label="Coach", queryset=None, required=False, empty_label="— choose —")
+    coach = forms.ModelChoiceField(
+        label="Coach", queryset=None, required=False, empty_label="— choose —", widget=PlainSelect
+    )
 
     def __init__(self, *args, clinic, occurrence, **kwargs):
         kwargs.setdefault(
