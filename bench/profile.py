@@ -71,7 +71,7 @@ def profile_page(client, path: str, requests: int, warmups: int):
     for _ in range(requests):
         response = client.get(path)
         if response.status_code != 200:
-            raise SystemExit(f"profile: {path} answered HTTP {response.status_code}")
+            raise SystemExit(f"profile: {path} answered HTTP {response.status_code} {response.get('Location', '')}")
     profiler.stop()
     return profiler
 
