@@ -1,10 +1,13 @@
 """Where a hot page's time goes: pyinstrument over in-process requests on the bench data set.
 
-    make bench-profile                      # the patient list and the referral queue of bench-big
-    make bench-profile PROFILE_ARGS="--requests 100"
+    make bench-profile                      # every page below
+    make bench-profile PROFILE_ARGS="--requests 100 --only floor"   # pages whose name contains "floor"
 
-Signed in as bench-big's administrator (bench/measure.py's member_client), through django.test.Client (the
-whole middleware stack, as bench/run.py measures), with production's code paths (DEBUG=0, cached templates).
+The pages: the patient list, the referral queue and the audit trail as bench-big's administrator; a chart as
+its physiologist; "My patients" and an enrollment's progress as its physician (bench/dataset.py's, who sent the
+referrals); the floor sheet of bench-floor's class of 20 as its physiologist (bench/floorsheet.py builds it).
+Signed in with force_login (bench/measure.py's member_client), through django.test.Client (the whole
+middleware stack, as bench/run.py measures), with production's code paths (DEBUG=0, cached templates).
 After warm-ups, N requests of each page run under one pyinstrument session per page (1 ms sampling). Every
 sample's time goes to the innermost frame that names a part:
 
@@ -13,6 +16,7 @@ sample's time goes to the innermost frame that names a part:
     templates     django/template and template tags (rendering, variable lookup, filters)
     sessions/auth django/contrib/sessions, django/contrib/auth, allauth
     audit         clinic/audit.py (the access entry a chart read writes)
+    forms         django/forms (building forms: Django deep-copies each form's fields)
     other         the rest: middleware, the view, forms, URL resolution
 
 Prints the shares per page and pyinstrument's call tree; saves an HTML profile per page to bench/results/.
@@ -34,6 +38,8 @@ PARTS = [  # (part, path fragment); the innermost frame that matches names the p
     ("sessions/auth", "/django/contrib/auth/"),
     ("sessions/auth", "/allauth/"),
     ("audit", "/clinic/audit.py"),
+    ("forms", "/django/forms/"),
+    ("other", "/django/core/handlers/base.py"),  # the view: not the auth middleware's, which wraps it
 ]
 
 
@@ -65,7 +71,7 @@ def profile_page(client, path: str, requests: int, warmups: int):
     for _ in range(requests):
         response = client.get(path)
         if response.status_code != 200:
-            raise SystemExit(f"profile: {path} answered HTTP {response.status_code}")
+            raise SystemExit(f"profile: {path} answered HTTP {response.status_code} {response.get('Location', '')}")
     profiler.stop()
     return profiler
 
@@ -74,27 +80,46 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=50, help="profiled requests per page (50)")
     parser.add_argument("--warmups", type=int, default=5, help="untimed requests per page first (5)")
+    parser.add_argument("--only", default="", help="profile only the pages whose name contains this")
     args = parser.parse_args(argv)
     configure_django()
+    from django.test import Client
     from django.test.utils import override_settings
     from django.urls import reverse
 
+    from bench import floorsheet
     from bench.measure import member_client
     from clinic import rls
-    from clinic.models import Clinic
+    from clinic.models import Clinic, Role
+    from referrals.models import Referral
 
     clinic = Clinic.objects.get(slug="bench-big")  # bench/run.py builds it (make bench)
+    floor_clinic, occurrence, floor_member = floorsheet.build()
+    floor_client = Client()
+    floor_client.force_login(floor_member.user)
     with rls.scoped(rls.clinic_scope(clinic.pk)):  # outside a request the application role sees no clinic's rows
-        client = member_client(clinic)
-    pages = {
-        "trivial view": "bench_trivial",
-        "patient list": ("patient_list", clinic.slug),
-        "referral queue": ("referral_queue", clinic.slug),
+        admin, physiologist, physician = (member_client(clinic, role) for role in (
+            Role.ADMIN, Role.PHYSIOLOGIST, Role.PHYSICIAN))  # fmt: skip
+        referral = Referral.objects.filter(
+            clinic=clinic, referring_provider__membership__user__email=f"physician@{clinic.slug}.bench",
+            enrollment__isnull=False,
+        ).order_by("pk").first()  # fmt: skip
+    pages = {  # name: (client, route, arguments)
+        "trivial view": (admin, "bench_trivial", []),
+        "patient list": (admin, "patient_list", [clinic.slug]),
+        "referral queue": (admin, "referral_queue", [clinic.slug]),
+        "audit trail": (admin, "audit_list", [clinic.slug]),
+        "chart": (physiologist, "patient_detail", [clinic.slug, referral.patient_id]),
+        "my patients": (physician, "my_patients", [clinic.slug]),
+        "progress": (physician, "progress_detail", [clinic.slug, referral.patient_id, referral.enrollment_id]),
+        "floor sheet": (floor_client, "floor_sheet", [floor_clinic.slug, occurrence.pk]),
     }
     RESULTS.mkdir(exist_ok=True)
     with override_settings(ROOT_URLCONF="bench.urls"):
-        for name, route in pages.items():
-            path = reverse(route) if isinstance(route, str) else reverse(route[0], args=route[1:])
+        for name, (client, route, arguments) in pages.items():
+            if args.only not in name and name != "trivial view":
+                continue
+            path = reverse(route, args=arguments)
             profiler = profile_page(client, path, args.requests, args.warmups)
             root = profiler.last_session.root_frame()
             total = root.time

@@ -26,7 +26,7 @@ def _row_context(request, occurrence, row, form, **extra):
         "occurrence": occurrence,
         "row": row,
         "form": form,
-        "override_form": OverrideForm(prefix=f"o{row.booking.pk}"),
+        "override_form": OverrideForm(prefix=f"o{row.booking.pk}") if row.open_holds else None,  # only holds show it
         "can_override": has_permission(request.membership, "safety.override"),
         **extra,
     }

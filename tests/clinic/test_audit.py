@@ -5,6 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from clinic import audit, services
+from clinic.forms import AuditFilterForm
 from clinic.models import AuditEntry
 from tests.conftest import PASSWORD
 
@@ -225,3 +226,11 @@ def test_the_csv_export_reads_like_the_page(team_a, patient_a):
     assert f"{admin.user.get_full_name()} ({admin.user.email})" in text
     assert "Sex: Not reported → Female" in text
     assert "•••• (masked)" in text and "MK73" not in text
+
+
+def test_the_user_filter_keeps_the_chosen_user_selected_and_escapes_names(team_a):
+    member = team_a["physician"].membership
+    member.user.first_name = "<b>Ann</b>"
+    html = str(AuditFilterForm({"actor": str(member.user_id)}, members=[member])["actor"])
+    assert f'<option value="{member.user_id}" selected>' in html
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in html and "<b>" not in html

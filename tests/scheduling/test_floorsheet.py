@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clinic.models import AuditEntry, Clinic, Enrollment, Measure, Observation
 from scheduling import floorsheet
+from scheduling.floorsheet_forms import RowForm
 from scheduling.models import SafetyFlag, SessionLog
 from tests.conftest import link_physician, make_member, make_program
 from tests.scheduling.factories import (
@@ -640,6 +641,25 @@ def test_a_dpp_class_records_its_coach(team_a, clinic_a):
     assert occurrence.coach == physiologist.membership
     html = physiologist.client.get(reverse("floor_sheet", args=[clinic_a.slug, occurrence.pk])).content.decode()
     assert "Coach" in html and "Weight (lb)" in html and "Activity min" in html
+
+
+def first_row(floor, program):
+    occurrence, (booking,) = class_of(floor["clinic"], floor["actor"], 1, program=program)
+    return floorsheet.floor_row_get(clinic=floor["clinic"], occurrence_id=occurrence.pk, booking_id=booking.pk)
+
+
+def test_a_rows_weight_label_is_its_clinics_unit_and_changes_no_other_row(floor):
+    row = first_row(floor, make_program(floor["clinic"], "dpp"))
+    pounds = RowForm(row=row, clinic=Clinic(weight_unit=Clinic.WeightUnit.LB))
+    kilograms = RowForm(row=row, clinic=Clinic(weight_unit=Clinic.WeightUnit.KG))
+    assert (pounds["weight"].label, kilograms["weight"].label) == ("Weight (lb)", "Weight (kg)")
+    assert RowForm.base_fields["weight"].label == "Weight"
+
+
+def test_a_row_that_leaves_out_fields_leaves_them_in_the_next_row(floor):
+    RowForm(row=first_row(floor, floor["program"]), clinic=floor["clinic"])  # cardiac rehab: no weight
+    dpp = make_program(floor["clinic"], "dpp")
+    assert "weight" in RowForm(row=first_row(floor, dpp), clinic=floor["clinic"]).fields
 
 
 @pytest.mark.django_db(transaction=True)
