@@ -54,7 +54,7 @@ _flush = TransactionTestCase._fixture_teardown
 def _flush_as_owner(self):
     """Emptying the tables after a transactional test (TRUNCATE) is the owner's to do. The flush also
     empties the reference data the migrations loaded (measures, safety rules, batteries), which every
-    later test may rely on (and the eligibility thresholds): load it again here, once, rather than in each
+    later test may rely on (and the eligibility thresholds and billing rules): load it again here, once, rather than in each
     test that needs it."""
     from tests.outcomes.helpers import ensure_reference_data as reload_outcome_catalog
     from tests.scheduling.factories import ensure_reference_data as reload_floor_sheet_rules
@@ -73,6 +73,7 @@ def _flush_as_owner(self):
         reload_floor_sheet_rules()
         reload_outcome_catalog()
         _reload_eligibility_thresholds()
+        _reload_billing_rules()
 
 
 def _reload_eligibility_thresholds():
@@ -87,6 +88,16 @@ def _reload_eligibility_thresholds():
     importlib.import_module("referrals.migrations.0007_diabetes_range_thresholds").add_thresholds(apps, None)
     importlib.import_module("referrals.migrations.0008_dated_conditions").add_rows(apps, None)
     importlib.import_module("referrals.migrations.0010_stability_and_covid_facts").add_thresholds(apps, None)
+
+
+def _reload_billing_rules():
+    """The billing rules table billing's migration 0002 loads (codes, limits, windows)."""
+    from django.apps import apps
+
+    from billing.models import BillingRule
+
+    if not BillingRule.objects.exists():
+        importlib.import_module("billing.migrations.0002_billing_rules").load(apps, None)
 
 
 TransactionTestCase._fixture_teardown = _flush_as_owner
