@@ -28,15 +28,6 @@ from referrals.services import headline_default
 PASSWORD = "correct-horse-battery-staple"
 
 
-# Tests of minutes each (a schemathesis run per role; `make run` stacks started from nothing): run first,
-# so that one pytest-xdist process is not left with them at the end while the other has nothing to do.
-LONGEST_FIRST = ("schemafuzz", "devrun")
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in LONGEST_FIRST))
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _clean_test_redis():
     """A worker heartbeat from an earlier run must not leak into this one. (The database cache, with
