@@ -32,8 +32,9 @@ system-packages:
 # tests/settings.py); tests marked xdist_group share one process. TEST_WORKERS=0 runs in this one process.
 TEST_WORKERS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 0)
 
+# --tests: the embedded PostgreSQL is the test server (.data/pg-test, not durable: clinic/devservices.py).
 test: install system-packages
-	MEDFIT_TEST_REDIS_DB=1 $(WITH_SERVICES) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	MEDFIT_TEST_REDIS_DB=1 $(PY) -m clinic.devservices run --tests -- $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -515,18 +515,3 @@ def test_openapi_schema_documents_the_prescription_endpoints(client, db):
     path = "/api/v1/clinics/{clinic_slug}/enrollments/{enrollment_id}/prescriptions/"
     assert {"get", "post"} <= set(schema["paths"][path])
     assert "get" in schema["paths"][path + "{version}/"]
-
-
-# --- Demo data ----------------------------------------------------------------------------------
-
-
-def test_seed_demo_gives_open_enrollments_a_current_prescription_and_some_an_older_version(db, settings):
-    from django.core.management import call_command
-
-    settings.DEBUG = True
-    call_command("seed_demo")
-    open_enrollments = Enrollment.objects.filter(status__in=[Enrollment.Status.ENROLLED, Enrollment.Status.ACTIVE])
-    assert open_enrollments.exists()
-    for enrollment in open_enrollments:
-        assert enrollment.prescriptions.filter(superseded_at__isnull=True).count() == 1
-    assert ExercisePrescription.objects.filter(superseded_at__isnull=False).exists()

@@ -29,16 +29,3 @@ def test_demo_seeds_one_report_per_cr_patient(clinic_a, django_capture_on_commit
     assert reports[new.pk].kind == "on_demand" and reports[new.pk].comment
     demo.seed(clinic_a)
     assert ReportRequest.objects.count() == 2
-
-
-def test_seed_demo_gives_every_cr_patient_one_report(db, settings):
-    from django.core.management import call_command
-
-    settings.DEBUG = True
-    call_command("seed_demo")
-    call_command("seed_demo")  # idempotent
-    enrollments = Enrollment.objects.filter(clinic__slug="riverside", program__program_type="cr",
-                                            status__in=["enrolled", "active"])  # fmt: skip
-    assert enrollments.exists()
-    for enrollment in enrollments:
-        assert ReportRequest.objects.filter(enrollment=enrollment).count() == 1
