@@ -67,9 +67,9 @@ _flush = TransactionTestCase._fixture_teardown
 
 def _flush_as_owner(self):
     """Emptying the tables after a transactional test (TRUNCATE) is the owner's to do. The flush also
-    empties the reference data the migrations loaded (measures, safety rules, batteries), which every
-    later test may rely on (and the eligibility thresholds and billing rules): load it again here, once, rather than in each
-    test that needs it."""
+    empties the reference data the migrations loaded (measures, safety rules, batteries, eligibility
+    thresholds, billing rules), which every later test may rely on: load it again here, once, rather than in
+    each test that needs it."""
     from tests.outcomes.helpers import ensure_reference_data as reload_outcome_catalog
     from tests.scheduling.factories import ensure_reference_data as reload_floor_sheet_rules
 
