@@ -202,11 +202,14 @@ def delete_lines(clinic) -> None:
     """No lines, as before a clinic's first run: deleted, then vacuumed as the owner (untimed), since the dead rows
     of earlier runs would otherwise bloat the table and mislead the planner."""
     from billing.models import ClaimLine
+    from clinic import rls
     from clinic.dbroles import connected_as_owner
 
+    scope = rls.current()
     ClaimLine.objects.filter(clinic=clinic).delete()
     with connected_as_owner(), connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE billing_claimline")
+    rls.activate(scope)  # the application's connection is a new one, which starts with nothing in scope
 
 
 def line_statuses(clinic) -> dict[str, int]:

@@ -366,18 +366,27 @@ ruled AS (
            r.minutes_one + (n.k - 1) * (r.minutes_two - r.minutes_one) AS required,
            CASE WHEN n.kind = 'icr' THEN CASE WHEN n.monitored THEN r.code_exercise ELSE r.code_no_exercise END
                 ELSE CASE WHEN n.monitored THEN r.code_monitored ELSE r.code_unmonitored END END AS code,
-           bool_and(r.session_limit IS NOT NULL AND r.kx_limit IS NOT NULL AND r.daily_limit IS NOT NULL
-                    AND r.minutes_one IS NOT NULL AND r.minutes_two IS NOT NULL AND r.itp_window_days IS NOT NULL
-                    AND CASE WHEN n.kind = 'icr' THEN r.code_exercise IS NOT NULL AND r.code_no_exercise IS NOT NULL
-                             ELSE r.code_monitored IS NOT NULL AND r.code_unmonitored IS NOT NULL END)
-               OVER (PARTITION BY n.enrollment_id) AS rules_complete
+           r.session_limit IS NOT NULL AND r.kx_limit IS NOT NULL AND r.daily_limit IS NOT NULL
+               AND r.minutes_one IS NOT NULL AND r.minutes_two IS NOT NULL AND r.itp_window_days IS NOT NULL
+               AND CASE WHEN n.kind = 'icr' THEN r.code_exercise IS NOT NULL AND r.code_no_exercise IS NOT NULL
+                        ELSE r.code_monitored IS NOT NULL AND r.code_unmonitored IS NOT NULL END AS rules_complete
     FROM numbered n LEFT JOIN day_rules r ON r.kind = n.kind AND r.day = n.day
 ),
-covered AS (
-    SELECT DISTINCT a.id FROM attended a
-    JOIN clinic_treatmentplan plan
-      ON plan.clinic_id = %(clinic)s AND plan.enrollment_id = a.enrollment_id AND plan.signed_at IS NOT NULL
-     AND {{plan_covers}}
+missing_rules AS (SELECT DISTINCT enrollment_id FROM ruled WHERE NOT rules_complete),
+notes AS (  -- for sessions that need the KX modifier, the oldest medical-necessity note covering them
+    SELECT DISTINCT ON (u.id) u.id, m.written_on, m.first_session, m.last_session
+    FROM ruled u
+    JOIN billing_medicalnecessitynote m
+      ON m.clinic_id = %(clinic)s AND m.enrollment_id = u.enrollment_id
+     AND m.first_session <= u.number AND u.number <= m.last_session
+    WHERE u.number > u.session_limit AND u.number <= u.kx_limit
+    ORDER BY u.id, m.written_on, m.id
+),
+covered AS (  -- the dates of service each enrollment's signed plans cover
+    SELECT plan.enrollment_id, range_agg(daterange({{signed_on}}, {{covers_until}}, '[]')) AS days
+    FROM clinic_treatmentplan plan
+    WHERE plan.clinic_id = %(clinic)s AND plan.enrollment_id = ANY(%(ids)s) AND plan.signed_at IS NOT NULL
+    GROUP BY plan.enrollment_id
 ),
 coverage AS (
     SELECT DISTINCT ON (a.id) a.id, c.payer_id FROM attended a
@@ -387,19 +396,13 @@ coverage AS (
     ORDER BY a.id, c.priority, c.id
 ),
 looked_up AS (
-    SELECT u.*, coverage.payer_id, covered.id IS NOT NULL AS plan_covers,
+    SELECT u.*, coverage.payer_id, coalesce(covered.days @> u.day, false) AS plan_covers,
            note.written_on, note.first_session, note.last_session
     FROM ruled u
     LEFT JOIN coverage ON coverage.id = u.id
-    LEFT JOIN covered ON covered.id = u.id
-    LEFT JOIN LATERAL (
-        SELECT m.written_on, m.first_session, m.last_session FROM billing_medicalnecessitynote m
-        WHERE u.number > u.session_limit AND u.number <= u.kx_limit
-          AND m.clinic_id = %(clinic)s AND m.enrollment_id = u.enrollment_id
-          AND m.first_session <= u.number AND u.number <= m.last_session
-        ORDER BY m.written_on, m.id LIMIT 1
-    ) note ON true
-    WHERE u.rules_complete
+    LEFT JOIN covered ON covered.enrollment_id = u.enrollment_id
+    LEFT JOIN notes note ON note.id = u.id
+    WHERE u.enrollment_id NOT IN (SELECT enrollment_id FROM missing_rules)
 ),
 blocked AS (
     SELECT l.*, to_jsonb(array_remove(ARRAY[
@@ -434,32 +437,37 @@ fees AS MATERIALIZED (  -- once per code, payer and day, not per line
         ORDER BY f.payer_id IS NULL, f.effective_from DESC, f.id LIMIT 1
     ) fee ON true
 )
-INSERT INTO claim_derived
+INSERT INTO {{into}}
 SELECT %(clinic)s, b.enrollment_id, b.id, b.code, b.patient_id, b.kind, b.day, 1,
        CASE WHEN b.number > b.session_limit AND b.number <= b.kx_limit THEN ARRAY['KX'] ELSE '{{}}' END,
        b.diagnosis_codes, b.staff_id, b.supervisor_id, b.payer_id, fees.amount,
        CASE WHEN b.written_on IS NULL THEN ''
             ELSE replace(replace(replace(%(kx_note)s, '{{day}}', to_char(b.written_on, 'YYYY-MM-DD')),
                                  '{{first}}', b.first_session::text), '{{last}}', b.last_session::text) END,
-       CASE WHEN b.blockers = '[]' THEN 'ready' ELSE 'blocked' END, b.blockers
+       CASE WHEN b.blockers = '[]' THEN 'ready' ELSE 'blocked' END, b.blockers, %(stamp)s
 FROM blocked b
 JOIN fees ON fees.code = b.code AND coalesce(fees.payer_id, 0) = coalesce(b.payer_id, 0) AND fees.day = b.day
 """  # noqa: S608 (the f-string's parts are ours; values are parameters)
 
 
-def rehab_lines_insert(clinic: Clinic, enrollment_ids: list[int], not_eligible: set[int]) -> None:
-    """Work out the CR, ICR and PR lines of these enrollments into claim_derived (REHAB_LINES_SQL)."""
-    from clinic.treatment_plans.selectors import plan_covers_sql
+def rehab_lines_insert(clinic: Clinic, enrollment_ids: list[int], not_eligible: set[int], *, into: str, stamp) -> int:
+    """Work out the CR, ICR and PR lines of these enrollments into `into` (REHAB_LINES_SQL); return how many."""
+    from clinic.treatment_plans.selectors import plan_coverage_sql
 
-    statement = REHAB_LINES_SQL.replace("{plan_covers}", plan_covers_sql(plan="plan", day="a.day"))
+    signed_on, covers_until = plan_coverage_sql(plan="plan")
+    statement = (
+        REHAB_LINES_SQL.replace("{signed_on}", signed_on).replace("{covers_until}", covers_until)
+        .replace("{into}", into)
+    )  # fmt: skip
     params = {
         "clinic": clinic.pk, "tz": clinic.timezone, "ids": enrollment_ids, "attended": list(SessionLog.ATTENDED),
         "rule_keys": list(REHAB_RULE_KEYS), "not_eligible": sorted(not_eligible), "kx_note": KX_NOTE,
-        "itp_review_days": settings.ITP_REVIEW_DAYS,
+        "itp_review_days": settings.ITP_REVIEW_DAYS, "stamp": stamp,
         **{f"m_{code}": message for code, message in BLOCKERS.items()},
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
+        return cursor.rowcount
 
 
 # --- The upsert -------------------------------------------------------------------------------------------
@@ -480,8 +488,10 @@ COLUMN_TYPES = {
 DERIVED_TABLE_SQL = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS claim_derived ("
     + ", ".join(f"{name} {COLUMN_TYPES[name]}" for name in INSERTED)
-    + ") ON COMMIT DROP"
+    + ", derived_at timestamptz) ON COMMIT DROP"
 )
+INTO_DERIVED = f"claim_derived ({', '.join(INSERTED)}, derived_at)"
+INTO_LINES = f"billing_claimline ({', '.join(INSERTED)}, derived_at)"
 # coalesce, not IS NOT DISTINCT FROM, so that PostgreSQL can hash the join (session ids start at 1).
 SAME_LINE = " AND ".join(
     [
@@ -549,20 +559,37 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
     if not enrollments:
         return result
     not_eligible = _not_eligible_enrollments(clinic, enrollments)
+    ids = [enrollment.pk for enrollment in enrollments]
+    stamp = now()
+    # A first run's lines are all new: they go straight into the table, without the comparison below.
+    with connection.cursor() as cursor:
+        cursor.execute(  # one array parameter: Django's __in would send one placeholder per enrollment
+            "SELECT NOT EXISTS (SELECT 1 FROM billing_claimline WHERE clinic_id = %s AND enrollment_id = ANY(%s))",
+            [clinic.pk, ids],
+        )
+        first_run = cursor.fetchone()[0]
+    into = INTO_LINES if first_run else INTO_DERIVED
     with connection.cursor() as cursor:
         # A large clinic's run sorts 360,000 sessions a few times, which the default 4 MB spills to disk; and
         # compiling these statements (JIT) took seconds longer than running them.
         cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
-        cursor.execute(DERIVED_TABLE_SQL)
-        cursor.execute("TRUNCATE claim_derived")  # an earlier run in this transaction
+        if not first_run:
+            cursor.execute(DERIVED_TABLE_SQL)
+            cursor.execute("TRUNCATE claim_derived")  # an earlier run in this transaction
+    derived = 0
     rehab = [enrollment.pk for enrollment in enrollments if enrollment.program.program_type in REHAB]
     if rehab:
-        rehab_lines_insert(clinic, rehab, not_eligible)
+        derived += rehab_lines_insert(clinic, rehab, not_eligible, into=into, stamp=stamp)
     mdpp = [enrollment for enrollment in enrollments if enrollment.program.program_type == "mdpp"]
     if mdpp:
         ctx = Context(clinic, mdpp, not_eligible)
-        derived_insert([values for enrollment in mdpp for values in lines_of(ctx, enrollment)])
-    params = {"clinic": clinic.pk, "ids": [enrollment.pk for enrollment in enrollments], "stamp": now()}
+        derived += derived_insert([values for e in mdpp for values in lines_of(ctx, e)], into=into, stamp=stamp)
+    if first_run:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET work_mem; RESET jit")  # the caller's transaction may go on
+        result.created = derived
+        return result
+    params = {"clinic": clinic.pk, "ids": ids, "stamp": stamp}
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE claim_derived")  # its size, for the plans below (temporary tables get no autovacuum)
         # Each statement compares whole sets of lines. A clinic's first run finds no lines yet, and with that
@@ -577,21 +604,22 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
     return result
 
 
-# MDPP lines reach claim_derived as one JSON document per CHUNK lines: Django's bulk_create sends one placeholder
-# per value, and json.dumps is C.
+# MDPP lines are sent as one JSON document per CHUNK lines: Django's bulk_create sends one placeholder per
+# value, and json.dumps is C.
 CHUNK = 20_000
 
 
-def derived_insert(rows: list[dict]) -> None:
+def derived_insert(rows: list[dict], *, into: str, stamp) -> int:
     recordset = ", ".join(f"{name} {COLUMN_TYPES[name]}" for name in INSERTED)
     statement = (
-        f"INSERT INTO claim_derived SELECT {', '.join(f't.{name}' for name in INSERTED)} "  # noqa: S608 (ours)
+        f"INSERT INTO {into} SELECT {', '.join(f't.{name}' for name in INSERTED)}, %(stamp)s "  # noqa: S608 (ours)
         f"FROM json_to_recordset(%(rows)s::json) AS t({recordset})"
     )
     for start in range(0, len(rows), CHUNK):
         with connection.cursor() as cursor:
             # dates and Decimals as strings, which PostgreSQL reads as date and numeric
-            cursor.execute(statement, {"rows": json.dumps(rows[start : start + CHUNK], default=str)})
+            cursor.execute(statement, {"rows": json.dumps(rows[start : start + CHUNK], default=str), "stamp": stamp})
+    return len(rows)
 
 
 def request_derivation(*, clinic_id: int, enrollment_ids) -> None:

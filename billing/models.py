@@ -173,15 +173,17 @@ class ClaimLine(models.Model):
         VOID = "void", "Void"
 
     # Lines are derived rows, written only by billing.claims in bulk (360,000 for a large clinic's first run), from
-    # the enrollment, session, class and coverage rows that run has just read under its lock. Only the enrollment
-    # keeps a foreign-key constraint in the database: a constraint costs a look-up and a row lock per line (each
-    # about 2 s of that run), and the indexes below were as many again. Django still applies PROTECT to all of
-    # them, and a re-derivation voids a line whose session no longer counts.
+    # the enrollment, session, class and coverage rows that run has just read under its lock. They have no
+    # foreign-key constraints in the database: each cost a look-up and a row lock per line, about 2.5 s of that
+    # run, and the single-column indexes that come with them as much again. Django still applies PROTECT to
+    # every one of them, and a re-derivation voids a line whose session no longer counts.
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="claim_lines")
-    session_log = models.ForeignKey(
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="claim_lines", db_constraint=False
+    )
+    session_log = models.ForeignKey(  # claim_line_once_per_session_code finds a session's lines
         SessionLog, on_delete=models.PROTECT, null=True, blank=True, related_name="claim_lines", db_constraint=False,
-        help_text="Empty for MDPP performance codes, which belong to the enrollment.",
+        db_index=False, help_text="Empty for MDPP performance codes, which belong to the enrollment.",
     )  # fmt: skip
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="claim_lines", db_constraint=False, db_index=False
@@ -207,7 +209,9 @@ class ClaimLine(models.Model):
     note = models.CharField(max_length=300, blank=True, help_text="E.g. the KX medical-necessity reminder.")
     status = models.CharField(max_length=10, choices=Status.choices)
     blockers = models.JSONField(default=list, blank=True, help_text="[{code, message}], every reason.")
-    batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
+    batch = models.ForeignKey(  # indexed where set (claim_line_batch_idx): a derived line has none
+        ClaimBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="lines", db_index=False
+    )
     derived_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -226,6 +230,7 @@ class ClaimLine(models.Model):
             models.Index(fields=["clinic", "date_of_service", "id"], name="claim_line_date_idx"),
             models.Index(fields=["clinic", "status", "date_of_service"], name="claim_line_status_idx"),
             models.Index(fields=["clinic", "patient"], name="claim_line_patient_idx"),
+            models.Index(fields=["batch"], name="claim_line_batch_idx", condition=Q(batch__isnull=False)),
         ]
 
     def __str__(self):

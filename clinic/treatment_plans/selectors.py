@@ -114,12 +114,13 @@ def treatment_plan_covering(*, clinic: Clinic, enrollment, on_date: datetime.dat
     return covering_plan(_signed_plans(clinic=clinic, enrollment_ids=[enrollment_id])[enrollment_id], on_date)
 
 
-def plan_covers_sql(*, plan: str, day: str) -> str:
-    """TreatmentPlan.covers in SQL, for claim derivation over a whole clinic (billing.claims): true when the signed
-    plan (table alias `plan`) covers the date of service (SQL expression `day`). Its parameters are %(tz)s, the
-    clinic's time zone, and %(itp_review_days)s, settings.ITP_REVIEW_DAYS; tests/clinic checks it against covers()."""
+def plan_coverage_sql(*, plan: str) -> tuple[str, str]:
+    """TreatmentPlan.signed_on and covers_until in SQL, for claim derivation over a whole clinic (billing.claims):
+    the first and last date of service the signed plan (table alias `plan`) covers. Its parameters are %(tz)s,
+    the clinic's time zone, and %(itp_review_days)s, settings.ITP_REVIEW_DAYS; tests/clinic checks them against
+    covers()."""
     signed_on = f"({plan}.signed_at AT TIME ZONE %(tz)s)::date"
-    return f"{signed_on} <= {day} AND {day} <= {signed_on} + %(itp_review_days)s::int"
+    return signed_on, f"{signed_on} + %(itp_review_days)s::int"
 
 
 # --- What needs a physician's attention -------------------------------------------------------------

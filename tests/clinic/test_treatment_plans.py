@@ -301,11 +301,11 @@ def test_covering_plan_is_the_latest_signature(signed_on_march_1, enrollment, ph
 
 def test_the_sql_form_of_coverage_agrees_with_covers(signed_on_march_1, enrollment, settings):
     days = [datetime.date(2026, 2, 28), *(datetime.date(2026, 3, d) for d in range(1, 32)), datetime.date(2026, 4, 1)]
-    covers = selectors.plan_covers_sql(plan="plan", day="d")
+    signed_on, covers_until = selectors.plan_coverage_sql(plan="plan")
     query = "SELECT d FROM unnest(%(days)s::date[]) AS d, clinic_treatmentplan plan WHERE plan.id = %(plan)s AND "
     with connection.cursor() as cursor:
         cursor.execute(
-            query + covers,
+            query + f"{signed_on} <= d AND d <= {covers_until}",
             {"days": days, "plan": signed_on_march_1.pk, "tz": enrollment.clinic.timezone,
              "itp_review_days": settings.ITP_REVIEW_DAYS},
         )  # fmt: skip
