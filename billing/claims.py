@@ -341,7 +341,8 @@ WITH attended AS (
 ),
 numbered AS (
     SELECT a.*,
-           row_number() OVER (PARTITION BY enrollment_id ORDER BY starts_at, id) AS number,
+           -- by day first, which orders sessions as starts_at does: the three windows then share one sort
+           row_number() OVER (PARTITION BY enrollment_id ORDER BY day, starts_at, id) AS number,
            row_number() OVER (PARTITION BY enrollment_id, day ORDER BY starts_at, id) AS k,
            sum(minutes) OVER (PARTITION BY enrollment_id, day ORDER BY starts_at, id) AS minutes_so_far
     FROM attended a
