@@ -158,7 +158,8 @@ class SessionLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
             "saved when any row has one (out-of-range values, an open hold with exercise values, an edit conflict)."
         ),
     )
-    @action(detail=False, methods=["post"])
+    # The class's rows, not a page of a filtered list: no pagination or list filters in its schema.
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def bulk(self, request, *args, **kwargs):
         body = BulkSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -521,6 +521,13 @@ def test_bulk_records_a_whole_class(team_a, clinic_a):
     assert sorted(SessionLog.objects.values_list("pre_hr", flat=True)) == [70, 71, 72]
 
 
+def test_bulk_is_documented_as_answering_the_class_rows_not_a_page(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/clinics/{clinic_slug}/session-logs/bulk/"]["post"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
+    assert [parameter["name"] for parameter in operation["parameters"]] == ["clinic_slug"]
+
+
 def test_bulk_saves_nothing_when_one_row_is_wrong(team_a, clinic_a):
     ensure_reference_data()
     admin = team_a["physiologist"]
