@@ -491,6 +491,8 @@ DERIVED_TABLE_SQL = (
     + ", ".join(f"{name} {COLUMN_TYPES[name]}" for name in INSERTED)
     + ", derived_at timestamptz) ON COMMIT DROP"
 )
+# The caller's transaction may go on after a run: its settings are put back (SET LOCAL lasts to the end of it).
+RESET_SETTINGS = "RESET work_mem; RESET jit; RESET enable_mergejoin; RESET enable_nestloop"
 INTO_DERIVED = f"claim_derived ({', '.join(INSERTED)}, derived_at)"
 INTO_LINES = f"billing_claimline ({', '.join(INSERTED)}, derived_at)"
 # coalesce, not IS NOT DISTINCT FROM, so that PostgreSQL can hash the join (session ids start at 1).
@@ -571,9 +573,11 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
         first_run = cursor.fetchone()[0]
     into = INTO_LINES if first_run else INTO_DERIVED
     with connection.cursor() as cursor:
-        # A large clinic's run sorts 360,000 sessions a few times, which the default 4 MB spills to disk; and
-        # compiling these statements (JIT) took seconds longer than running them.
-        cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
+        # A large clinic's run sorts 360,000 sessions, which the default 4 MB spills to disk; compiling these
+        # statements (JIT) took seconds longer than running them; and merge joins sorted 360,000 lines to join
+        # them to a few dozen fees (the planner misjudges the sizes of the statement's parts), where hashing
+        # the small side is right.
+        cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off; SET LOCAL enable_mergejoin = off")
         if not first_run:
             cursor.execute(DERIVED_TABLE_SQL)
             cursor.execute("TRUNCATE claim_derived")  # an earlier run in this transaction
@@ -587,7 +591,7 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
         derived += derived_insert([values for e in mdpp for values in lines_of(ctx, e)], into=into, stamp=stamp)
     if first_run:
         with connection.cursor() as cursor:
-            cursor.execute("RESET work_mem; RESET jit")  # the caller's transaction may go on
+            cursor.execute(RESET_SETTINGS)
         result.created = derived
         return result
     params = {"clinic": clinic.pk, "ids": ids, "stamp": stamp}
@@ -601,7 +605,7 @@ def claim_lines_derive(*, clinic: Clinic, enrollment_ids=None, date_from=None, d
             setattr(result, outcome, cursor.rowcount)
         cursor.execute(UNCHANGED_SQL, params)
         result.unchanged = cursor.fetchone()[0]
-        cursor.execute("RESET enable_nestloop; RESET work_mem; RESET jit")  # the caller's transaction may go on
+        cursor.execute(RESET_SETTINGS)
     return result
 
 
