@@ -69,20 +69,13 @@ def blocker(code: str, **values) -> dict:
 
 @dataclass
 class Session:
-    """An attended SessionLog as derivation reads it."""
+    """An attended MDPP SessionLog as derivation reads it."""
 
     id: int
     enrollment_id: int
-    patient_id: int
     day: datetime.date
-    minutes: int | None
-    ecg_monitored: bool
-    continuous_oximetry: bool
-    exercised: bool
     weight_kg: Decimal | None
     coach_id: int | None
-    supervisor_id: int | None
-    staff_id: int | None
     delivery_mode: str
 
 
@@ -101,13 +94,10 @@ MDPP_CODE_KEYS = {"in_person": "code_in_person", "distance": "code_distance", "o
 # --- Reading what derivation needs, in bulk -----------------------------------------------------------------
 
 
-# The local day and the minutes are worked out by PostgreSQL: parsing three timestamps per session in Python was
-# the largest part of reading a clinic's sessions.
+# The local day is worked out by PostgreSQL: parsing timestamps per session in Python was the largest part of
+# reading a clinic's sessions.
 SESSIONS_SQL = """
-SELECT s.id, s.enrollment_id, s.patient_id, (o.starts_at AT TIME ZONE %(tz)s)::date,
-       floor(extract(epoch FROM s.ended_at - s.started_at) / 60)::int, s.ecg_monitored, s.continuous_oximetry,
-       coalesce(s.exercise_minutes, 0) <> 0 OR s.modality <> '', s.weight_kg, o.coach_id,
-       o.supervising_practitioner_id, coalesce(o.staff_id, s.updated_by_id), s.delivery_mode
+SELECT s.id, s.enrollment_id, (o.starts_at AT TIME ZONE %(tz)s)::date, s.weight_kg, o.coach_id, s.delivery_mode
 FROM scheduling_sessionlog s
 JOIN scheduling_occurrence o ON o.id = s.occurrence_id AND o.clinic_id = %(clinic)s
 WHERE s.clinic_id = %(clinic)s AND s.enrollment_id = ANY(%(ids)s) AND s.attendance = ANY(%(attended)s)
