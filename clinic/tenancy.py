@@ -24,7 +24,10 @@ from clinic.tokens import hash_token
 
 def active_memberships(user) -> list[Membership]:
     """The person's active memberships with their clinics, in one query."""
-    return list(Membership.objects.select_related("clinic", "user").filter(user=user, is_active=True).order_by("pk"))
+    memberships = list(Membership.objects.select_related("clinic").filter(user=user, is_active=True).order_by("pk"))
+    for membership in memberships:
+        membership.user = user  # the request's user already: no join for it (every page reads these, issue 11)
+    return memberships
 
 
 def resolve_membership(
