@@ -9,7 +9,9 @@ from clinic.models import Enrollment
 class ReportRequestForm(forms.Form):
     """The chart's "Generate progress report": which enrollment, which period (default: the last 30 days)."""
 
-    enrollment = forms.ModelChoiceField(queryset=Enrollment.objects.none(), empty_label=None)
+    # The patient's few enrollments, read once by the view: a ModelChoiceField would read them again twice
+    # (a server-side cursor each) to render its select on every chart (issue 11).
+    enrollment = forms.TypedChoiceField(coerce=int)
     period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
     comment = forms.CharField(
@@ -17,9 +19,14 @@ class ReportRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )  # fmt: skip
 
-    def __init__(self, *args, enrollments, **kwargs):
+    def __init__(self, *args, enrollments: list[Enrollment], **kwargs):
         today = timezone.localdate()
         kwargs.setdefault("initial", {"period_start": today - datetime.timedelta(days=29), "period_end": today})
         super().__init__(*args, **kwargs)
-        self.fields["enrollment"].queryset = enrollments
-        self.fields["enrollment"].label_from_instance = lambda e: f"{e.program.name} (from {e.start_date:%m/%d/%Y})"
+        self.enrollments = {enrollment.pk: enrollment for enrollment in enrollments}
+        self.fields["enrollment"].choices = [
+            (e.pk, f"{e.program.name} (from {e.start_date:%m/%d/%Y})") for e in self.enrollments.values()
+        ]
+
+    def clean_enrollment(self) -> Enrollment:
+        return self.enrollments[self.cleaned_data["enrollment"]]

@@ -23,15 +23,19 @@ from outcomes.reports.models import ReportRequest
 from referrals.selectors import physician_memberships
 
 
-def patient_enrollments(patient):
-    return Enrollment.objects.filter(clinic_id=patient.clinic_id, patient=patient).select_related("program")
+def patient_enrollments(patient) -> list[Enrollment]:
+    return list(
+        Enrollment.objects.filter(clinic_id=patient.clinic_id, patient=patient)
+        .select_related("program")
+        .order_by("-start_date")
+    )
 
 
 def panel_context(request, patient, form=None) -> dict:
     """The chart's "Progress reports" panel (templates/outcomes/reports/_panel.html)."""
     membership = request.membership
     can_request = has_permission(membership, "report.request")
-    enrollments = patient_enrollments(patient).order_by("-start_date")
+    enrollments = patient_enrollments(patient)
     if can_request and form is None:
         form = ReportRequestForm(enrollments=enrollments)
     return {

@@ -255,6 +255,16 @@ def test_report_period_ending_in_the_future_is_refused_and_nothing_saved(team_a)
     assert not ReportRequest.objects.exists()
 
 
+def test_report_for_another_patient_s_enrollment_is_refused_and_nothing_saved(team_a):
+    patient, _ = cr_patient(team_a)
+    _, others_enrollment = cr_patient(team_a, mrn="OTHER-1")
+    url = reverse("report_create", args=[patient.clinic.slug, patient.pk])
+    data = {"enrollment": others_enrollment.pk, "period_start": TODAY(), "period_end": TODAY()}
+    response = team_a["physiologist"].client.post(url, data, headers={"HX-Request": "true"})
+    assert "Select a valid choice." in response.text
+    assert not ReportRequest.objects.exists()
+
+
 def test_billing_and_physicians_cannot_request_a_report(team_a):
     patient, enrollment = cr_patient(team_a)
     url = reverse("report_create", args=[patient.clinic.slug, patient.pk])
