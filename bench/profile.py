@@ -3,7 +3,8 @@
     make bench-profile                      # every page below
     make bench-profile PROFILE_ARGS="--requests 100 --only floor"   # pages whose name contains "floor"
 
-The pages: the patient list, the referral queue and the audit trail as bench-big's administrator; a chart as
+The pages: the patient list, the referral queue, the audit trail and the KPI dashboard as bench-big's
+administrator; the claim lines as its billing member; a chart as
 its physiologist; "My patients" and an enrollment's progress as its physician (bench/dataset.py's, who sent the
 referrals); the floor sheet of bench-floor's class of 20 as its physiologist (bench/floorsheet.py builds it).
 Signed in with force_login (bench/measure.py's member_client), through django.test.Client (the whole
@@ -87,19 +88,21 @@ def main(argv: list[str]) -> int:
     from django.test.utils import override_settings
     from django.urls import reverse
 
-    from bench import floorsheet
+    from bench import floorsheet, loadplan
     from bench.measure import member_client
     from clinic import rls
     from clinic.models import Clinic, Role
     from referrals.models import Referral
 
     clinic = Clinic.objects.get(slug="bench-big")  # bench/run.py builds it (make bench)
+    if "dashboard" in args.only or not args.only:
+        print(f"KPI roll-up of bench-big: {loadplan.kpi_rollup_refresh(clinic)}")  # as beat keeps it
     floor_clinic, occurrence, floor_member = floorsheet.build()
     floor_client = Client()
     floor_client.force_login(floor_member.user)
     with rls.scoped(rls.clinic_scope(clinic.pk)):  # outside a request the application role sees no clinic's rows
-        admin, physiologist, physician = (member_client(clinic, role) for role in (
-            Role.ADMIN, Role.PHYSIOLOGIST, Role.PHYSICIAN))  # fmt: skip
+        admin, physiologist, physician, billing = (member_client(clinic, role) for role in (
+            Role.ADMIN, Role.PHYSIOLOGIST, Role.PHYSICIAN, Role.BILLING))  # fmt: skip
         referral = Referral.objects.filter(
             clinic=clinic, referring_provider__membership__user__email=f"physician@{clinic.slug}.bench",
             enrollment__isnull=False,
@@ -109,6 +112,8 @@ def main(argv: list[str]) -> int:
         "patient list": (admin, "patient_list", [clinic.slug]),
         "referral queue": (admin, "referral_queue", [clinic.slug]),
         "audit trail": (admin, "audit_list", [clinic.slug]),
+        "kpi dashboard": (admin, "kpi_dashboard", [clinic.slug]),
+        "claim lines": (billing, "claim_line_list", [clinic.slug]),
         "chart": (physiologist, "patient_detail", [clinic.slug, referral.patient_id]),
         "my patients": (physician, "my_patients", [clinic.slug]),
         "progress": (physician, "progress_detail", [clinic.slug, referral.patient_id, referral.enrollment_id]),

@@ -5,7 +5,7 @@ from billing.claims import BLOCKERS
 from billing.models import ClaimLine, Coverage, FeeScheduleEntry, MedicalNecessityNote, Payer
 from billing.selectors import LineFilters
 from billing.services import COVERAGE_FIELDS, FEE_FIELDS, PAYER_FIELDS
-from clinic.forms import DateInput
+from clinic.forms import DateInput, PlainSelect
 from clinic.models import ProgramType
 
 BILLED_PROGRAM_CHOICES = [
@@ -15,9 +15,14 @@ BILLED_PROGRAM_CHOICES = [
 
 class LineFilterForm(forms.Form):
     patient = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    program_type = forms.ChoiceField(label="Program", required=False, choices=[("", "All"), *BILLED_PROGRAM_CHOICES])
-    status = forms.ChoiceField(required=False, choices=[("", "All"), *ClaimLine.Status.choices])
-    blocker = forms.ChoiceField(label="Reason", required=False, choices=[("", "Any"), *[(c, c) for c in BLOCKERS]])
+    # PlainSelect: Django renders a template per option (the reasons alone are BLOCKERS' dozens).
+    program_type = forms.ChoiceField(
+        label="Program", required=False, choices=[("", "All"), *BILLED_PROGRAM_CHOICES], widget=PlainSelect
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "All"), *ClaimLine.Status.choices], widget=PlainSelect)
+    blocker = forms.ChoiceField(
+        label="Reason", required=False, choices=[("", "Any"), *[(c, c) for c in BLOCKERS]], widget=PlainSelect
+    )
     date_from = forms.DateField(label="From", required=False, widget=DateInput())
     date_to = forms.DateField(label="To", required=False, widget=DateInput())
 

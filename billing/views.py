@@ -16,6 +16,7 @@ from billing.rules import rules_for_display
 from clinic import audit
 from clinic import selectors as clinic_selectors
 from clinic.models import AuditEntry
+from clinic.paging import capped_page
 from clinic.permissions import has_permission
 from clinic.prescriptions import enrollment_get
 from clinic.tenancy import clinic_view
@@ -32,7 +33,7 @@ def claim_line_list(request):
     clinic = request.clinic
     form = forms.LineFilterForm(request.GET or None)
     lines = selectors.claim_lines(clinic=clinic, filters=form.filters())
-    page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = capped_page(lines, PAGE_SIZE, request.GET.get("page"))  # a clinic's lines run to hundreds of thousands
     audit.record_list_access(
         clinic=clinic, actor=request.user, model=ClaimLine, request=request, object_ids=[line.pk for line in page],
         detail=f"Claim lines, page {page.number}",

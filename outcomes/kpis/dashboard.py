@@ -4,6 +4,7 @@ one set of filters. Reads only (a selector); the numbers come from queries.py.""
 import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from clinic.models import Clinic, Membership
 from outcomes.kpis import queries
@@ -53,7 +54,7 @@ class Kpi:
             text = "+" + text
         return f"{text} {unit}".strip() if unit != "%" else f"{text} %"
 
-    @property
+    @cached_property  # the monthly table reads it once per month and KPI
     def series(self) -> list[tuple[datetime.date, Decimal | int | None]]:
         """One point per month of the period, None where nothing was counted."""
         return [(month, self.rounded(self.value.monthly.get(month))) for month in self.months]

@@ -4,7 +4,7 @@ import datetime
 
 from django import forms
 
-from clinic.forms import DateInput
+from clinic.forms import DateInput, PlainSelect
 from outcomes.kpis.dashboard import default_filters
 from outcomes.kpis.queries import KpiFilters
 
@@ -23,9 +23,14 @@ def _physician_label(provider) -> str:
 class KpiFilterForm(forms.Form):
     start = forms.DateField(label="From", required=False, widget=DateInput(), input_formats=["%Y-%m-%d"])
     end = forms.DateField(label="To", required=False, widget=DateInput(), input_formats=["%Y-%m-%d"])
-    program = forms.TypedChoiceField(label="Program", required=False, coerce=int, empty_value=None)
-    physician = forms.TypedChoiceField(label="Referring physician", required=False, coerce=int, empty_value=None)
-    staff = forms.TypedChoiceField(label="Staff member", required=False, coerce=int, empty_value=None)
+    # PlainSelect: a large clinic's physicians and staff run to a hundred options, each a template render.
+    program = forms.TypedChoiceField(label="Program", required=False, coerce=int, empty_value=None, widget=PlainSelect)
+    physician = forms.TypedChoiceField(
+        label="Referring physician", required=False, coerce=int, empty_value=None, widget=PlainSelect
+    )
+    staff = forms.TypedChoiceField(
+        label="Staff member", required=False, coerce=int, empty_value=None, widget=PlainSelect
+    )
 
     def __init__(self, data=None, *, programs, physicians, staff, today: datetime.date):
         defaults = default_filters(today)

@@ -190,12 +190,12 @@ def test_the_claim_lines_page_reads_a_constant_number_of_queries(
 ):
     url = reverse("claim_line_list", args=[clinic_a.slug])
     billing.client.get(url)
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(9):
         billing.client.get(url)
     other = covered_enrollment(clinic_a, mrn="B-002")
     add_sessions(other, 20)
     claim_lines_derive(clinic=clinic_a)
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(9):
         billing.client.get(url)
 
 

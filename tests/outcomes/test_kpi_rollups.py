@@ -151,7 +151,7 @@ def test_the_dashboard_on_a_roll_up_makes_as_many_queries_for_any_size(kpi):
     client.get(url)  # the first look after a refresh computes what later ones read from the cache
     with CaptureQueriesContext(connection) as large:
         assert client.get(url).status_code == 200
-    assert len(large) == len(small) <= 26
+    assert len(large) == len(small) <= 16
 
 
 def test_the_refresh_task_prepares_the_default_dashboard_so_it_reads_few_statements(kpi, settings):

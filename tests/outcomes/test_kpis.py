@@ -393,7 +393,7 @@ def test_the_dashboards_query_count_does_not_grow_with_the_clinic(kpi):
         sessions_data(kpi)
     with CaptureQueriesContext(connection) as large:
         assert client.get(url).status_code == 200
-    assert len(large) == len(small) <= 25
+    assert len(large) == len(small) <= 20
 
 
 # --- Exports ----------------------------------------------------------------------------------------
