@@ -12,8 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Prefetch, Q, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Prefetch, Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation
@@ -216,26 +216,14 @@ def _start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
 
 
-def _observations(
-    *, clinic_ids, enrollment_ids, until: datetime.datetime | None, measure_ids=None, ends_only: bool = False
-):
+def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None, measure_ids=None):
     """The enrollments' observations up to `until` (of the measures given, if any), oldest first, with their
-    measure and its bands (two queries). `ends_only`: of each enrollment's values of a measure, only those
-    measure_change reads for the change (the first, the first from an assessment, the last), so that a
-    list's rows cost the same with a value at every session as with two."""
+    measure and its bands (two queries)."""
     observations = Observation.objects.filter(clinic_id__in=clinic_ids, enrollment_id__in=enrollment_ids)
     if until is not None:
         observations = observations.filter(observed_at__lt=until)
     if measure_ids is not None:
         observations = observations.filter(measure_id__in=measure_ids)
-    if ends_only:
-        series = [F("enrollment_id"), F("measure_id")]
-        oldest_first, newest_first = [F("observed_at").asc(), F("id").asc()], [F("observed_at").desc(), F("id").desc()]
-        observations = observations.annotate(
-            nth=Window(RowNumber(), partition_by=series, order_by=oldest_first),
-            nth_from_end=Window(RowNumber(), partition_by=series, order_by=newest_first),
-            nth_of_source=Window(RowNumber(), partition_by=[*series, F("source")], order_by=oldest_first),
-        ).filter(Q(nth=1) | Q(nth_from_end=1) | Q(nth_of_source=1, source=Observation.Source.ASSESSMENT))
     return list(
         observations.select_related("measure")
         .prefetch_related(Prefetch("measure__bands", queryset=MeasureBand.objects.order_by("id")))
@@ -362,8 +350,7 @@ def enrollment_progress(
 
 @dataclass
 class HeadlineProgress:
-    """A list row's progress: attendance and the headline outcome change (whose `points` are only its
-    baseline and latest values, not the whole series: a list draws no chart)."""
+    """A list row's progress: attendance and the headline outcome change."""
 
     attendance: Attendance
     headline: MeasureChange | None
@@ -382,9 +369,7 @@ def headline_progress(enrollments) -> dict[int, HeadlineProgress]:
     # Each program's own headline measure (a field of the program, already loaded): one query whatever mix of
     # programs and clinics the page lists.
     headline_ids = {e.program.headline_measure_id for e in enrollments} - {None}
-    observations = _observations(
-        clinic_ids=clinic_ids, enrollment_ids=ids, until=None, measure_ids=headline_ids, ends_only=True
-    )
+    observations = _observations(clinic_ids=clinic_ids, enrollment_ids=ids, until=None, measure_ids=headline_ids)
     by_enrollment: dict[int, list[Observation]] = defaultdict(list)
     for observation in observations:
         by_enrollment[observation.enrollment_id].append(observation)

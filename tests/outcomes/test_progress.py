@@ -111,8 +111,6 @@ def test_change_runs_from_the_first_assessment_to_the_latest_value(clinic_a, tea
 
 
 def test_a_lists_headline_is_the_same_change_as_the_progress_pages(clinic_a, team_a, cr_enrollment):
-    """The list reads only the ends of each series (first, first assessed, latest) however many values
-    there are between them."""
     by = team_a["physiologist"].membership
     observe(cr_enrollment, "64098-7", 290, days_ago=60, source="session", by=by)
     for days_ago, value in ((50, 310), (40, 300), (30, 340), (20, 330), (10, 345)):
