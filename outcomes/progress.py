@@ -312,15 +312,22 @@ def safety_events_of(*, clinic, enrollment, period_start, period_end) -> list[Sa
             session_log__occurrence__starts_at__gte=_start_of(period_start),
             session_log__occurrence__starts_at__lt=_end_of(period_end),
         )
-        .select_related("rule", "session_log__occurrence", "overridden_by__user")
+        # The columns the page, the API and the PDF report show (a flag's rule and who overrode it were
+        # joined and read for none of them: a third of reading the events).
+        .select_related("session_log__occurrence")
+        .only("severity", "message", "status", "created_at", "session_log__occurrence__starts_at")
         .order_by("created_at", "id")
     )
 
 
-def enrollment_progress(*, clinic, enrollment, period_start=None, period_end=None) -> EnrollmentProgress:
+def enrollment_progress(
+    *, clinic, enrollment, period_start=None, period_end=None, with_prescription: bool = True
+) -> EnrollmentProgress:
     """Everything the Progress view, the API and the PDF report show for one enrollment, in a fixed number
     of queries. Values up to the period's end count (the baseline stays the enrollment's baseline, so a
-    30-day report shows the change since entry); attendance and safety events are the period's."""
+    30-day report shows the change since entry); attendance and safety events are the period's.
+    `with_prescription=False` leaves out the current exercise prescription (`prescription` is then None):
+    the Progress page does not show it, and reading it with its components is two queries."""
     start, end = _period(enrollment, period_start, period_end)
     patient = enrollment.patient
     observations = _observations(clinic_ids=[clinic.pk], enrollment_ids=[enrollment.pk], until=_end_of(end))
@@ -337,7 +344,7 @@ def enrollment_progress(*, clinic, enrollment, period_start=None, period_end=Non
         headline=_headline(headline_measure_id, changes),
         attendance=attendance[enrollment.pk],
         safety_events=safety_events_of(clinic=clinic, enrollment=enrollment, period_start=start, period_end=end),
-        prescription=prescription_current(enrollment=enrollment),
+        prescription=prescription_current(enrollment=enrollment) if with_prescription else None,
     )
 
 

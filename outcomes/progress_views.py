@@ -16,7 +16,7 @@ from outcomes.progress import enrollment_progress
 @clinic_view("progress.view")
 def progress_detail(request, patient_id, enrollment_id):
     enrollment = rx.enrollment_get(membership=request.membership, patient_id=patient_id, enrollment_id=enrollment_id)
-    progress = enrollment_progress(clinic=request.clinic, enrollment=enrollment)
+    progress = enrollment_progress(clinic=request.clinic, enrollment=enrollment, with_prescription=False)
     audit.record_access(
         clinic=request.clinic, actor=request.user, obj=enrollment, request=request,
         detail=f"Progress ({len(progress.measures)} measures)",

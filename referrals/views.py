@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -396,6 +397,14 @@ def _physician_referrals_page(request, *, memberships, clinic_slug: str, status:
     audit trail of each clinic whose referrals it shows."""
     referrals = selectors.physician_referrals(user=request.user, clinic_slug=clinic_slug, status=status)
     page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    # Each row's links from its clinic's lists' URLs, reversed once per clinic: a `{% url %}` per link was
+    # 75 reversals a page (issue 11).
+    prefixes = {}
+    for referral in page:
+        if referral.clinic_id not in prefixes:
+            args = [referral.clinic.slug]
+            prefixes[referral.clinic_id] = (reverse("referral_queue", args=args), reverse("patient_list", args=args))
+        referral.referrals_url, referral.patients_url = prefixes[referral.clinic_id]
     for membership in memberships:
         shown = [r.pk for r in page if r.clinic_id == membership.clinic_id]
         if shown:

@@ -110,6 +110,21 @@ def test_change_runs_from_the_first_assessment_to_the_latest_value(clinic_a, tea
     assert [value for _, value in walk.points] == [D(290), D(310), D(330), D(352)]
 
 
+def test_a_lists_headline_is_the_same_change_as_the_progress_pages(clinic_a, team_a, cr_enrollment):
+    by = team_a["physiologist"].membership
+    observe(cr_enrollment, "64098-7", 290, days_ago=60, source="session", by=by)
+    for days_ago, value in ((50, 310), (40, 300), (30, 340), (20, 330), (10, 345)):
+        observe(cr_enrollment, "64098-7", value, days_ago=days_ago, by=by)
+    observe(cr_enrollment, "64098-7", 352, days_ago=2, source="session", by=by)
+    rows = list(Enrollment.objects.filter(pk=cr_enrollment.pk).select_related("patient", "program"))
+    listed = headline_progress(rows)[cr_enrollment.pk].headline
+    page = progress_of(cr_enrollment).headline
+    assert (listed.baseline, listed.latest, listed.change, listed.classification) == (D(310), D(352), D(42), "improved")
+    assert (listed.baseline, listed.latest, listed.change, listed.classification, listed.has_change) == (
+        page.baseline, page.latest, page.change, page.classification, page.has_change,
+    )  # fmt: skip
+
+
 def test_without_an_assessment_the_baseline_is_the_earliest_value(clinic_a, team_a):
     by = team_a["physiologist"].membership
     enrollment = make_enrollment(clinic_a, program=make_program(clinic_a, "dpp"))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinic.models import AuditEntry
 from referrals import services as referral_services
-from scheduling.models import SessionLog
+from scheduling.models import SafetyFlag, SafetyRule, SessionLog
 from tests.conftest import link_physician, make_patient, make_program, make_referral
 from tests.outcomes.helpers import observe, session
 from tests.scheduling.factories import make_booking, make_enrollment, make_occurrence
@@ -84,6 +84,38 @@ def test_progress_page_draws_charts_inline_without_scripts(team_a, walker):
     assert html.count('class="pygal-chart medfit-chart trend-risk"') == 1  # TUG: no MCID, a risk line
     assert html.count('class="pygal-chart medfit-chart vitals"') == 1
     assert "<style" not in html and "pygal-tooltips" not in html
+
+
+def test_progress_page_lists_the_periods_safety_events(clinic_a, team_a, walker):
+    log = attend(walker, team_a["physiologist"].membership, days_ago=3)
+    rule = SafetyRule.objects.first() or SafetyRule.objects.create(
+        code="sbp", field="pre_sbp", comparator="gt", threshold=180, severity="hold", message="SBP high",
+        source="test", effective_from=datetime.date(2020, 1, 1),
+    )  # fmt: skip
+    SafetyFlag.objects.create(
+        clinic=clinic_a, session_log=log, patient=walker.patient, rule=rule, severity="hold", value=190,
+        message="Resting SBP 190",
+    )  # fmt: skip
+    text = text_of(page(team_a["physiologist"], walker))
+    assert f"Hold Resting SBP 190 {clinic_day(clinic_a, days_ago=3):%m/%d/%Y} · open" in text
+
+
+def test_progress_page_takes_the_same_queries_for_few_or_many_sessions_and_values(
+    team_a, walker, django_assert_num_queries
+):
+    physiologist = team_a["physiologist"]
+    by = physiologist.membership
+    page(physiologist, walker)  # the session and caches settle
+    with CaptureQueriesContext(connection) as few:
+        page(physiologist, walker)
+    for days_ago in (30, 25, 12, 8, 4):
+        attend(walker, by, days_ago=days_ago)
+        observe(walker, "64098-7", 320 + days_ago, days_ago=days_ago, by=by)
+    # The session read and saved, the row-level security scope, the membership, the enrollment, its
+    # values, attendance, safety events, the vitals chart's sessions and the access entry.
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert page(physiologist, walker).status_code == 200
+    assert len(few.captured_queries) <= 13
 
 
 def test_progress_page_without_assessments_says_so(clinic_a, team_a, patient_a):
