@@ -3,7 +3,8 @@
 bench/dataset.py builds bench-big's and bench-small's patients, referrals and enrollments, but nothing after
 intake: no classes, sessions, observations or claim lines, so the chart, progress, "My patients", the KPI
 dashboard and the claim-lines page would be measured nearly empty. This gives every active and completed
-enrollment of a clinic the history it would have (dates relative to the enrollment's start, all before today):
+enrollment of a clinic the history it would have, and those not started yet their baseline (dates relative to
+the enrollment's start, all before today):
 
     classes      one per program, day and time slot, about ten patients each (Room 1 and 2, 6:00-17:00);
                  the physiologist teaches (and coaches DPP), the physician supervises
@@ -15,10 +16,10 @@ enrollment of a clinic the history it would have (dates relative to the enrollme
     observations every measured number of a row, as the floor sheet writes them (scheduling.floorsheet's
                  OBSERVED: code, value, phase); safety flags where a row trips a rule (a PR patient's SpO2
                  after exercise below 88 % now and then: open in the last two weeks, resolved before)
-    assessments  the program's shared battery at baseline (90 % of enrollments), at 30 days (70 %) and at
-                 discharge (80 % of completed ones), a value for each of its measures as
-                 outcomes.services.assessment_record stores them (BMI, DASI METs, 6MWD % predicted computed),
-                 improving from one to the next
+    assessments  the program's shared battery at baseline (90 % of enrollments, those not started yet too:
+                 the intake visit), at 30 days (70 %) and at discharge (80 % of completed ones), a value for
+                 each of its measures as outcomes.services.assessment_record stores them (BMI, DASI METs, 6MWD
+                 % predicted computed), improving from one to the next
     billing      the signed treatment plans of CR, ICR and PR, every 30 days (1 in 20 not re-signed after the
                  first: their later sessions are blocked); payers from the patients' primary payer with a
                  coverage each (those without one are blocked); a fee for every code of the billing rules; NPIs
@@ -26,7 +27,8 @@ enrollment of a clinic the history it would have (dates relative to the enrollme
                  derived by billing.claims.claim_lines_derive as the nightly task does.
 
 Built with INSERT … SELECT as the owner in one transaction per clinic (bench/claims.py's way): bench-big's
-130,000 sessions and 1.3 million observations take a minute or two. Made once: a clinic with session logs
+130,000 sessions and 1.3 million observations take about four minutes on a busy two-core machine, most of it
+the observations and their foreign-key checks at commit. Made once: a clinic with session logs
 already has its history. Both bench clinics get it, so that `make bench`'s query counts still compare like
 with like (a page that reads no rows skips its prefetch queries).
 """
@@ -181,6 +183,7 @@ BUILD_SQL = {  # step: statement, in order
     CROSS JOIN LATERAL (SELECT (d.day + TIME '12:00') AT TIME ZONE %(tz)s AS signed_at) t
     WHERE e.clinic_id = %(clinic)s AND e.status IN ('active', 'completed') AND p.program_type IN ('cr', 'icr', 'pr')
       AND d.day < least(coalesce(e.ended_on, %(today)s), %(today)s) AND (e.id % 20 <> 0 OR v = 1)""",
+    # Baseline at the intake visit, before the first session: enrolled patients who have not started have one.
     "assessments": """
     INSERT INTO outcomes_assessment (clinic_id, patient_id, enrollment_id, battery_id, timepoint, assessed_on,
         performed_by_id, notes, created_at, updated_at)
@@ -190,11 +193,11 @@ BUILD_SQL = {  # step: statement, in order
     JOIN LATERAL (SELECT id FROM outcomes_battery WHERE clinic_id IS NULL AND program_type = p.program_type
                   AND is_active ORDER BY id LIMIT 1) AS b ON true
     CROSS JOIN LATERAL (VALUES
-        ('baseline', e.start_date, e.id % 10 < 9),
+        ('baseline', least(e.start_date, %(today)s - 1), e.id % 10 < 9),
         ('interim', e.start_date + 30, e.id % 10 < 7 AND e.start_date + 30 < %(today)s),
         ('discharge', e.ended_on, e.id % 10 < 8 AND e.status = 'completed' AND e.ended_on < %(today)s)
     ) AS t(timepoint, day, wanted)
-    WHERE e.clinic_id = %(clinic)s AND e.status IN ('active', 'completed') AND t.wanted""",
+    WHERE e.clinic_id = %(clinic)s AND e.status IN ('enrolled', 'active', 'completed') AND t.wanted""",
     # A value for each measure of the battery; t = 0, 1, 2 at baseline, interim and discharge. Height at baseline
     # only; BMI, DASI METs and 6MWD % of predicted computed as outcomes/computed.py does.
     "assessment observations": """
