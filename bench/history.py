@@ -354,4 +354,3 @@ def derive_claim_lines(clinic) -> None:
         statuses = dict(ClaimLine.objects.filter(clinic=clinic).values_list("status").annotate(n=Count("id")))
     print(f"  {clinic.slug}: {result.created:,} claim lines {statuses} in {time.perf_counter() - began:.1f} s",
           flush=True)  # fmt: skip
-
