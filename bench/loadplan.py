@@ -2,23 +2,33 @@
 bench/locustfile.py reads it).
 
 In bench-big (bench/dataset.py): sign-in accounts with a password for each role, and samples of ids:
-patients for charts, the physician's enrollments for progress. The floor sheet is today's class of 20 in
-bench-floor (bench/floorsheet.py), where the physiologists are members too: bench-big's patient count must
-stay as bench/run.py built it, or `make bench` would build the data set again.
+patients for charts (most of them with sessions), the physician's enrollments for progress (most of them with
+sessions and assessments). The floor sheet is today's class of 20 in bench-floor (bench/floorsheet.py), where the
+physiologists are members too: bench-big's patient count must stay as bench/run.py built it, or `make bench`
+would build the data set again.
 The accounts are made once and reused; their password hash is the production hasher's (PBKDF2, Django's
 default), so signing in costs what it costs in production.
+
+bench-big and bench-small get their history once (bench/history.py: classes, attended sessions with vitals and
+observations, assessments, plans, coverage, claim lines derived by billing.claims), a few minutes; every run
+refreshes bench-big's KPI roll-up, as the beat job would have within the last 15 minutes.
 """
 
 import json
+import random
 from pathlib import Path
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 CLINIC = "bench-big"
+# Both bench clinics get the history, so that `make bench` compares their query counts like with like.
+HISTORY_CLINICS = (CLINIC, "bench-small")
 PASSWORD = "load-test-only-password-7431"
 # Sign-in accounts per role: at least the most users of that role a run starts (bench/locustfile.py's weights).
 ACCOUNTS = {"physiologist": 60, "admin": 10, "billing": 10}
 SAMPLE = 500
+WITH_HISTORY = 0.8  # the share of the samples drawn from patients and enrollments with attended sessions
+SEED = 2024
 
 
 def account_email(role: str, number: int) -> str:
@@ -59,12 +69,11 @@ def kpi_rollup_refresh(clinic) -> str:
 
 
 def build(path: Path) -> dict:
-    """Make the accounts and today's class in bench-big (bench/dataset.py must have built it), write the plan
-    for bench/locustfile.py to `path` and return it."""
-    from bench import floorsheet
+    """Make the accounts and the history in bench-big (bench/dataset.py must have built it) and today's class in
+    bench-floor, write the plan for bench/locustfile.py to `path` and return it."""
+    from bench import floorsheet, history
     from clinic.dbroles import connected_as_owner
-    from clinic.models import Clinic, Enrollment, Patient
-    from referrals.models import Referral
+    from clinic.models import Clinic
 
     floor_clinic, occurrence, _ = floorsheet.build()  # today's class of 20 in bench-floor
     # One hash for every account (same password): hashing 80 of them would take a minute at 1,000,000 rounds.
@@ -72,13 +81,14 @@ def build(path: Path) -> dict:
     with connected_as_owner():
         clinic = Clinic.objects.get(slug=CLINIC)
         accounts_add(clinic, floor_clinic, hashed)
-        patients = list(Patient.objects.filter(clinic=clinic).order_by("?").values_list("pk", flat=True)[:SAMPLE])
-        enrollment_ids = Referral.objects.filter(
-            clinic=clinic, referring_provider__membership__user__email=physician_email(), enrollment__isnull=False
-        ).values_list("enrollment_id", flat=True)
-        progress = list(
-            Enrollment.objects.filter(pk__in=enrollment_ids).order_by("pk").values_list("patient_id", "pk")[:SAMPLE]
-        )
+        clinics = [Clinic.objects.get(slug=slug) for slug in HISTORY_CLINICS]
+        for each in clinics:
+            if not history.present(each):
+                history.build(each)
+        patients, progress = samples(clinic, random.Random(SEED))
+    for each in clinics:
+        history.derive_claim_lines(each)  # as the application, in the clinic's scope
+    # After the history, so that the roll-up counts its sessions and outcomes.
     print(f"KPI roll-up of {CLINIC}: {kpi_rollup_refresh(clinic)}", flush=True)
     plan = {
         "clinic": CLINIC,
@@ -93,3 +103,31 @@ def build(path: Path) -> dict:
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(plan))
     return plan
+
+
+def samples(clinic, rng: random.Random) -> tuple[list[int], list[tuple[int, int]]]:
+    """Patients for charts and (patient, enrollment) pairs of the physician's referrals for progress: mostly
+    with attended sessions (WITH_HISTORY), the rest from all of them, as staff open them. The same every run."""
+    from clinic.models import Enrollment, Patient
+    from referrals.models import Referral
+    from scheduling.models import SessionLog
+
+    attended = SessionLog.objects.filter(clinic=clinic, attendance__in=SessionLog.ATTENDED)
+    with_sessions = sorted(attended.values_list("patient_id", flat=True).distinct())
+    everyone = list(Patient.objects.filter(clinic=clinic).order_by("pk").values_list("pk", flat=True))
+    patients = mixed(rng, with_sessions, everyone)
+    enrollment_ids = Referral.objects.filter(
+        clinic=clinic, referring_provider__membership__user__email=physician_email(), enrollment__isnull=False
+    ).values_list("enrollment_id", flat=True)
+    physicians = list(Enrollment.objects.filter(pk__in=enrollment_ids).order_by("pk").values_list("patient_id", "pk"))
+    enrollments_with_sessions = set(attended.values_list("enrollment_id", flat=True).distinct())
+    progress = mixed(rng, [pair for pair in physicians if pair[1] in enrollments_with_sessions], physicians)
+    return patients, progress
+
+
+def mixed(rng: random.Random, preferred: list, rest: list) -> list:
+    """SAMPLE items: WITH_HISTORY of them from `preferred`, the others from `rest`, shuffled."""
+    chosen = rng.sample(preferred, min(len(preferred), round(SAMPLE * WITH_HISTORY)))
+    chosen += rng.sample(rest, min(len(rest), SAMPLE - len(chosen)))
+    rng.shuffle(chosen)
+    return chosen

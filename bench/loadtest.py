@@ -2,7 +2,9 @@
 
 What it does
     1. The bench data set in medfit_bench (bench/run.py's bench-big and bench-small, built if missing), plus
-       sign-in accounts and today's class of 20 in bench-big (bench/loadplan.py).
+       sign-in accounts in bench-big, today's class of 20 in bench-floor, and once, bench-big's and
+       bench-small's history: about 130,000 attended sessions with their observations, assessments and claim
+       lines in bench-big (bench/loadplan.py, bench/history.py).
     2. gunicorn on 127.0.0.1 (a free port) with production settings: clinic.settings, DEBUG=0, the
        application database role (row-level security on), the production password hasher, --workers and
        --threads as given (default 2 × 4, as `make run`). Only HTTPS redirects and secure cookies are off,
@@ -221,6 +223,7 @@ def page_paths(plan: dict, number: int) -> dict[str, tuple[str, str]]:
         "kpi dashboard": ("admin", f"{base}/dashboard/"),
         "audit trail": ("admin", f"{base}/audit/"),
         "claim lines": ("billing", f"{base}/billing/"),
+        "blocked lines": ("billing", f"{base}/billing/?status=blocked"),
     }
 
 

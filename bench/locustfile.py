@@ -6,7 +6,7 @@ pages of their role with a pause between clicks, in these proportions:
     physiologists 6: floor sheet, chart, patient list, patient search, referral queue
     physicians    2: "My patients", an enrollment's progress
     admins        1: the KPI dashboard, the audit trail
-    billing       1: claim lines
+    billing       1: claim lines, and the blocked ones (what billing staff work through)
 
 Every page must answer 200 without a redirect (a redirect would be a lost session); the sign-in must answer
 302 to somewhere other than the sign-in form. Anything else counts as an error, with its status.
@@ -138,6 +138,10 @@ class Billing(Staff):
     role = "billing"
     weight = 1
 
-    @task
+    @task(2)
     def claim_lines(self):
         self.page("claim lines", f"{BASE}/billing/")
+
+    @task
+    def blocked_lines(self):
+        self.page("blocked lines", f"{BASE}/billing/?status=blocked")
