@@ -302,7 +302,7 @@ REHAB_RULE_KEYS = ("code_monitored", "code_unmonitored", "code_exercise", "code_
 
 def _message(code: str, **values: str) -> str:
     """SQL for the blocker `code` as {code, message}: the message's {placeholders} replaced by SQL expressions."""
-    message = f"%(m_{code})s"
+    message = f"%(m_{code})s::text"  # typed: the server binds the parameters (settings.DB_PREPARED_STATEMENTS)
     for name, expression in values.items():
         message = f"replace({message}, '{{{name}}}', ({expression})::text)"
     return f"jsonb_build_object('code', '{code}', 'message', {message})"
@@ -433,7 +433,7 @@ SELECT %(clinic)s, b.enrollment_id, b.id, b.code, b.patient_id, b.kind, b.day, 1
        CASE WHEN b.number > b.session_limit AND b.number <= b.kx_limit THEN ARRAY['KX'] ELSE '{{}}' END,
        b.diagnosis_codes, b.staff_id, b.supervisor_id, b.payer_id, fees.amount,
        CASE WHEN b.written_on IS NULL THEN ''
-            ELSE replace(replace(replace(%(kx_note)s, '{{day}}', to_char(b.written_on, 'YYYY-MM-DD')),
+            ELSE replace(replace(replace(%(kx_note)s::text, '{{day}}', to_char(b.written_on, 'YYYY-MM-DD')),
                                  '{{first}}', b.first_session::text), '{{last}}', b.last_session::text) END,
        CASE WHEN b.blockers = '[]' THEN 'ready' ELSE 'blocked' END, b.blockers, %(stamp)s
 FROM blocked b

@@ -111,6 +111,12 @@ def database_settings(url: str, *, owner: bool) -> dict:
     database = dj_database_url.parse(
         url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
     )
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a query prepared once it has run twice on a connection: PostgreSQL
+        # then skips planning it, which under row-level security was most of its CPU for a page (a chart: 11 ms of
+        # database CPU, 4 ms prepared; docs/architecture.md, issue 11). Off for a pooler in transaction mode
+        # that cannot keep prepared statements.
+        database["OPTIONS"] = {**database.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 2}
     if owner:
         # The owner's sessions see every clinic (migrations move data across clinics); see clinic/rls.py.
         database["OPTIONS"] = {**database.get("OPTIONS", {}), "options": "-c medfit.rls_bypass=on"}

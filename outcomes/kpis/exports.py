@@ -10,6 +10,7 @@ import datetime
 import logging
 import tempfile
 
+import psycopg
 from django.core.files import File
 from django.db import connection, transaction
 from django.http import FileResponse
@@ -123,8 +124,9 @@ def observations_copy(clinic: Clinic, filters: KpiFilters, out, progress=None) -
     of bytes, never the whole result. `progress(rows)` is called every PROGRESS_EVERY rows."""
     query, params = observations_sql(clinic, filters)
     with connection.cursor() as cursor:
-        # COPY takes no parameters: let the driver quote them into the statement.
-        statement = cursor.cursor.mogrify(query, params)
+        # COPY takes no parameters: let the driver quote them into the statement (a client-side cursor does;
+        # the connection's own cursors leave binding to the server, settings.DB_PREPARED_STATEMENTS).
+        statement = psycopg.ClientCursor(cursor.cursor.connection).mogrify(query, params)
         out.write((",".join(OBSERVATIONS_HEADER) + "\n").encode())
         rows = reported = 0
         with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:

@@ -226,7 +226,8 @@ def test_a_standing_booking_books_every_upcoming_session_of_the_class(clinic_a, 
         clinic=clinic_a, actor=staff, template=template, enrollment=enrollment
     )
     future = Occurrence.objects.filter(template=template, starts_at__gt=timezone.now())
-    assert len(result.booked) == future.count() >= 8
+    # Eight weeks ahead: seven sessions to come on the class's own weekday once its time has passed, else eight.
+    assert len(result.booked) == future.count() >= 7
     assert set(Booking.objects.filter(standing_booking=standing).values_list("occurrence", flat=True)) == set(
         future.values_list("pk", flat=True)
     )
