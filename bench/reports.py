@@ -7,7 +7,7 @@ What it measures
 
       - bare WeasyPrint: `HTML(string=html).write_pdf()` on the report's finished HTML, WeasyPrint's own
         fetcher: the reference
-      - the report's HTML alone: outcomes/progress.py, the pygal charts and the template
+      - the report's HTML alone: outcomes/progress.py, the charts and the template
       - the whole report as the worker makes it (outcomes.reports.document.report_pdf: the HTML, then
         clinic.pdf.render_pdf with the static-only fetcher), target < 1 s median
 

@@ -4,7 +4,6 @@ The numbers come from outcomes/progress.py (the one place change from baseline i
 charts from outcomes/charts.py, the same code the chart pages use.
 """
 
-import re
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,29 +66,12 @@ def outcome_row(change: "progress.MeasureChange") -> OutcomeRow:
     )  # fmt: skip
 
 
-# pygal's own sheet draws the grid in black dashes after the style's light colour, which on paper buries
-# the patient's line; the PDF puts the light grid back (last rule, inside each chart's SVG).
-PRINT_GRID = (
-    "<style>.medfit-chart .axis .guide.line{stroke:#d5dbe1 !important;stroke-dasharray:none !important;"
-    "stroke-width:0.8 !important}.medfit-chart .axis .major.guide.line{stroke:#b8c2cc !important}</style>"
-)
-
-
-# pygal sometimes lays a second legend row (or the first, under long axis labels) below the drawing it
-# declares; the PDF gives every chart that much more room at the bottom rather than cut the legend off.
-CHART_WIDTH, CHART_HEIGHT, LEGEND_ROOM = 480, 240, 40
+CHART_WIDTH, CHART_HEIGHT = 480, 240
 
 
 def for_print(svg: str) -> str:
-    """A chart's SVG for the PDF (grid and legend room as above), marked safe: pygal escapes what it draws."""
-    if not svg:
-        return ""
-    drawn = f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}"'
-    # pygal names each legend entry for its JavaScript (activate-serie-0, …): the same ids in every chart
-    # would be anchors defined twice in the PDF.
-    svg = re.sub(r' id="activate-serie-\d+"', "", svg)
-    svg = svg.replace(drawn, f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT + LEGEND_ROOM}"', 1)
-    return mark_safe(svg.replace("</svg>", PRINT_GRID + "</svg>", 1))  # noqa: S308
+    """A chart's SVG for the PDF, marked safe: outcomes/linechart.py escapes every text it draws."""
+    return mark_safe(svg)  # noqa: S308
 
 
 def report_context(report: ReportRequest) -> dict:
@@ -101,7 +83,7 @@ def report_context(report: ReportRequest) -> dict:
     trends = sorted((c for c in result.measures if c.has_change), key=lambda c: c is not result.headline)
     vitals = charts.session_vitals_svg(
         clinic=clinic, enrollment=enrollment, period_start=report.period_start, period_end=report.period_end,
-        width=CHART_WIDTH, height=CHART_HEIGHT, inline_css=True,
+        width=CHART_WIDTH, height=CHART_HEIGHT,
     )  # fmt: skip
     prescription = result.prescription
     return {
@@ -119,7 +101,7 @@ def report_context(report: ReportRequest) -> dict:
         "headline": outcome_row(result.headline) if result.headline else None,
         # Inline SVG, so WeasyPrint fetches nothing.
         "trend_charts": [
-            for_print(charts.measure_trend_svg(change, width=CHART_WIDTH, height=CHART_HEIGHT, inline_css=True))
+            for_print(charts.measure_trend_svg(change, width=CHART_WIDTH, height=CHART_HEIGHT))
             for change in trends[:MAX_TREND_CHARTS]
         ],
         "vitals_chart": for_print(vitals),
