@@ -159,10 +159,19 @@ def band_of(*, measure: Measure, value: Decimal | None, sex: str, age: int | Non
     return matches[0] if matches else None
 
 
+# An observation's phase: "" (an assessment, or a session's reading with no phase) or the floor sheet's "pre".
+RESTING_PHASES = ("", "pre")
+
+
 def measure_change(*, measure: Measure, observations: list[Observation], sex: str, date_of_birth) -> MeasureChange:
     """The change of one measure over the given observations (oldest first). Baseline: the earliest value
     from an assessment, or the earliest value at all when no assessment measured it (e.g. weight in DPP,
-    weighed at sessions). Latest: the most recent value."""
+    weighed at sessions). Latest: the most recent value.
+
+    Resting values only, as the KPIs count them: the floor sheet also records blood pressure at peak
+    exercise and after it, which say nothing of the patient's resting pressure. A measure taken only at
+    peak (METs, watts) keeps its values."""
+    observations = [o for o in observations if o.phase in RESTING_PHASES] or observations
     points = [(o.observed_at, o.value) for o in observations]
     result = MeasureChange(measure=measure, points=points)
     if not observations:
@@ -228,7 +237,7 @@ def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None
     if of_measures is not None:
         observations = observations.filter(of_measures)
     observations = list(
-        observations.only("enrollment_id", "measure_id", "observed_at", "value", "source").order_by(
+        observations.only("enrollment_id", "measure_id", "observed_at", "value", "source", "phase").order_by(
             "enrollment_id", "observed_at", "id"
         )
     )

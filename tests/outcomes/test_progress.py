@@ -260,3 +260,22 @@ def test_headline_progress_of_many_enrollments_takes_a_fixed_number_of_queries(
         "no_change", "no_change", "no_change", "improved", "improved", "improved",
     ]  # fmt: skip
     assert {progress[e.pk].attendance.percent for e in enrollments} == {100}
+
+
+def test_blood_pressure_change_counts_resting_readings_not_peak_or_after_exercise(team_a, cr_enrollment):
+    by = team_a["physiologist"].membership
+    observe(cr_enrollment, "8480-6", 150, days_ago=40, by=by)
+    observe(cr_enrollment, "8480-6", 138, days_ago=3, source="session", phase="pre", by=by)
+    observe(cr_enrollment, "8480-6", 176, days_ago=2, source="session", phase="peak", by=by)
+    observe(cr_enrollment, "8480-6", 146, days_ago=1, source="session", phase="post", by=by)
+    sbp = next(change for change in progress_of(cr_enrollment).measures if change.measure.code == "8480-6")
+    assert (sbp.baseline, sbp.latest) == (D(150), D(138))
+    assert [value for _, value in sbp.points] == [D(150), D(138)]
+
+
+def test_a_measure_taken_only_at_peak_keeps_its_peak_values(team_a, cr_enrollment):
+    by = team_a["physiologist"].membership
+    observe(cr_enrollment, "session-mets", 3, days_ago=20, phase="peak", by=by)
+    observe(cr_enrollment, "session-mets", 5, days_ago=2, phase="peak", by=by)
+    mets = next(change for change in progress_of(cr_enrollment).measures if change.measure.code == "session-mets")
+    assert (mets.baseline, mets.latest) == (D(3), D(5))
