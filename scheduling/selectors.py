@@ -169,9 +169,7 @@ def enrollments_for_booking(*, clinic: Clinic, program_id: int | None = None) ->
 
 def patient_sessions(*, clinic: Clinic, patient_id: int, now: datetime.datetime, limit: int = 10):
     """A patient's upcoming and past sessions for the chart: (upcoming, past), each at most `limit`."""
-    bookings = Booking.objects.filter(clinic=clinic, patient_id=patient_id).select_related(
-        "occurrence", "enrollment__program"
-    )
+    bookings = Booking.objects.filter(clinic=clinic, patient_id=patient_id).select_related("occurrence")
     upcoming = bookings.filter(occurrence__starts_at__gte=now).order_by("occurrence__starts_at", "id")[:limit]
     past = bookings.filter(occurrence__starts_at__lt=now).order_by("-occurrence__starts_at", "-id")[:limit]
     return list(upcoming), list(past)

@@ -31,11 +31,13 @@ def patient_enrollments(patient) -> list[Enrollment]:
     )
 
 
-def panel_context(request, patient, form=None) -> dict:
-    """The chart's "Progress reports" panel (templates/outcomes/reports/_panel.html)."""
+def panel_context(request, patient, form=None, enrollments=None) -> dict:
+    """The chart's "Progress reports" panel (templates/outcomes/reports/_panel.html). `enrollments`: the
+    patient's, newest first, if the caller has read them already (the chart has)."""
     membership = request.membership
     can_request = has_permission(membership, "report.request")
-    enrollments = patient_enrollments(patient)
+    if enrollments is None:
+        enrollments = patient_enrollments(patient)
     if can_request and form is None:
         form = ReportRequestForm(enrollments=enrollments)
     return {

@@ -9,9 +9,9 @@ register = template.Library()
 
 
 @register.inclusion_tag("outcomes/reports/_panel.html", takes_context=True)
-def patient_reports(context, patient):
+def patient_reports(context, patient, enrollments):
     request = context["request"]
     membership = getattr(request, "membership", None)
     if membership is None or not has_permission(membership, "report.view"):
         return {"visible": False}
-    return panel_context(request, patient)
+    return panel_context(request, patient, enrollments=enrollments)
