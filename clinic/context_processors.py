@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from clinic.models import Membership
-from clinic.permissions import PERMISSIONS
+from clinic.permissions import permissions_of
 
 
 def navigation(request):
@@ -12,7 +12,7 @@ def navigation(request):
     if memberships is None:
         memberships = Membership.objects.filter(user=request.user, is_active=True).select_related("clinic")
     membership = getattr(request, "membership", None)
-    allowed = {name for name, roles in PERMISSIONS.items() if membership and set(membership.roles) & roles}
+    allowed = permissions_of(frozenset(membership.roles)) if membership else frozenset()
     return {
         "my_memberships": memberships,
         "current_membership": membership,

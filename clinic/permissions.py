@@ -1,5 +1,7 @@
 """The permission table: which role may do what. The one place this is decided."""
 
+import functools
+
 from clinic.models import Role
 
 ADMIN, PHYSIOLOGIST, PHYSICIAN, BILLING = Role.ADMIN, Role.PHYSIOLOGIST, Role.PHYSICIAN, Role.BILLING
@@ -100,3 +102,9 @@ def has_permission(membership, permission: str) -> bool:
     if permission not in PERMISSIONS:
         raise KeyError(f"Unknown permission {permission!r}")
     return membership is not None and membership.is_active and bool(PERMISSIONS[permission] & set(membership.roles))
+
+
+@functools.cache
+def permissions_of(roles: frozenset[str]) -> frozenset[str]:
+    """Every permission that any of `roles` grants: the header asks on every page (computed once per set of roles)."""
+    return frozenset(name for name, allowed in PERMISSIONS.items() if roles & allowed)

@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "clinic.sessions.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "clinic.contentpolicy.CSPMiddleware",  # django-csp's, the header built once per process
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "clinic.audit.AuditlogMiddleware",
@@ -156,7 +156,7 @@ CACHES = {
     },
 }
 # Sessions in PostgreSQL only: signed-in people stay signed in while Redis is down or restarts.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "clinic.sessionstore"  # Django's database sessions, read with compiled SQL
 
 CELERY_BROKER_URL = celery_url(REDIS_URL)
 CELERY_TASK_ACKS_LATE = True

@@ -16,17 +16,27 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from clinic import rls
-from clinic.models import Invitation, Membership
+from clinic.compiled import CompiledQuery, columns_of
+from clinic.models import Clinic, Invitation, Membership
 from clinic.permissions import has_permission
 from clinic.sessions import must_set_up_mfa
 from clinic.tokens import hash_token
 
+# Every clinic page reads these: the SQL compiled once (clinic.compiled; 0.65 → 0.25 ms of CPU a page, issue 11).
+ACTIVE_MEMBERSHIPS = CompiledQuery(
+    lambda: Membership.objects.select_related("clinic").filter(user_id=0, is_active=True).order_by("pk"), 0
+)
+
 
 def active_memberships(user) -> list[Membership]:
     """The person's active memberships with their clinics, in one query."""
-    memberships = list(Membership.objects.select_related("clinic").filter(user=user, is_active=True).order_by("pk"))
-    for membership in memberships:
+    membership_columns, clinic_columns = columns_of(Membership), columns_of(Clinic)
+    memberships = []
+    for row in ACTIVE_MEMBERSHIPS.rows(user.pk):
+        membership = Membership.from_db("default", membership_columns, row[: len(membership_columns)])
+        membership.clinic = Clinic.from_db("default", clinic_columns, row[len(membership_columns) :])
         membership.user = user  # the request's user already: no join for it (every page reads these, issue 11)
+        memberships.append(membership)
     return memberships
 
 
