@@ -4,15 +4,10 @@ django-auditlog records creates, updates and deletes of registered models by its
 `register_audited_models`); reads and sign-in events are recorded here, explicitly.
 """
 
-from auditlog import context as auditlog_context
-from auditlog.cid import set_cid
-from auditlog.context import auditlog_value
 from auditlog.middleware import AuditlogMiddleware as BaseAuditlogMiddleware
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models.signals import pre_save
-from django.dispatch import receiver
 
 from clinic import rls
 from clinic.models import (
@@ -62,37 +57,12 @@ def client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-# Marks the request's context (below) for the one receiver that applies it.
-REQUEST_CONTEXT = ("medfit-request",)
-
-
 class AuditlogMiddleware(BaseAuditlogMiddleware):
-    """django-auditlog's middleware, with two changes:
-    - it takes the first X-Forwarded-For address as sent; use ours;
-    - it connected a `pre_save` receiver for every request and disconnected it after, which also empties the
-      signal's receiver cache each time (0.1 ms of CPU a request, issue 11). The request's context (actor,
-      address, port) is the same; it is applied by one receiver connected once (`_apply_request_context`),
-      and taken away when the request ends."""
+    """django-auditlog's middleware takes the first X-Forwarded-For address as sent; use ours."""
 
     @staticmethod
     def _get_remote_addr(request):
         return client_address(request)
-
-    def __call__(self, request):
-        set_cid(request)
-        context = self.get_extra_data(request)
-        context["signal_duid"] = REQUEST_CONTEXT
-        token = auditlog_value.set(context)
-        try:
-            return self.get_response(request)
-        finally:
-            auditlog_value.reset(token)
-
-
-@receiver(pre_save, sender=AuditEntry, dispatch_uid="medfit-audit-request-context")
-def _apply_request_context(sender, instance, **kwargs):
-    """django-auditlog's own receiver, for the request's context (it does nothing under another context)."""
-    auditlog_context._set_extra_data(sender, instance, signal_duid=REQUEST_CONTEXT)
 
 
 def _actor_fields(actor) -> dict:

@@ -3,17 +3,14 @@
 import datetime
 
 import pytest
-from csp.constants import NONCE, SELF
 from csp.utils import build_policy
 from django.contrib.sessions.backends.db import SessionStore as DjangoSessionStore
 from django.contrib.sessions.models import Session
-from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic import audit
 from clinic.compiled import CompiledQuery
-from clinic.contentpolicy import CSPMiddleware
 from clinic.models import AuditEntry, Membership
 from clinic.sessionstore import SessionStore
 from clinic.tenancy import active_memberships
@@ -68,29 +65,6 @@ def test_pages_get_the_content_security_policy_of_the_settings(team_a):
     response = persona.client.get(reverse("patient_list", args=[persona.clinic.slug]))
     assert response["Content-Security-Policy"] == build_policy()
     assert "Content-Security-Policy-Report-Only" not in response
-
-
-def test_a_response_with_a_policy_of_its_own_or_a_nonce_keeps_it(rf, settings):
-    def own_policy(request):
-        response = HttpResponse("ok")
-        response._csp_update = {"img-src": ["https://images.example"]}
-        return response
-
-    def with_nonce(request):
-        return HttpResponse(str(request.csp_nonce))
-
-    response = CSPMiddleware(own_policy)(rf.get("/"))
-    assert "https://images.example" in response["Content-Security-Policy"]
-    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"script-src": [SELF, NONCE]}}
-    response = CSPMiddleware(with_nonce)(rf.get("/"))
-    assert f"script-src 'self' 'nonce-{response.content.decode()}'" in response["Content-Security-Policy"]
-
-
-def test_a_change_of_the_policy_in_the_settings_is_applied(team_a, settings):
-    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
-    persona = team_a["physiologist"]
-    response = persona.client.get(reverse("patient_list", args=[persona.clinic.slug]))
-    assert response["Content-Security-Policy"] == "default-src 'none'"
 
 
 def test_the_request_s_address_and_port_are_on_its_audit_entries_and_gone_after_it(team_a, patient_a):
