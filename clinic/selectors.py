@@ -133,10 +133,22 @@ def api_token_get(*, membership: Membership, token_id: int) -> ApiToken:
     return token
 
 
+# What the audit page and its export show (clinic/auditformat.py), not the hash chain, the serialized record or
+# the actor's password hash.
+AUDIT_ENTRY_COLUMNS = (
+    "timestamp", "event", "object_repr", "clinic_id", "patient_id", "remote_addr", "changes", "changes_text",
+    "actor_email", "actor", "content_type", "actor__first_name", "actor__last_name", "actor__email",
+)  # fmt: skip
+
+
 def audit_entries(
     *, clinic, patient_id=None, actor_id=None, event: str = "", date_from=None, date_to=None
 ) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.filter(clinic=clinic).select_related("actor", "content_type")
+    entries = (
+        AuditEntry.objects.filter(clinic=clinic)
+        .select_related("actor", "content_type")
+        .only(*AUDIT_ENTRY_COLUMNS)  # 0.5 of the 3.5 ms of CPU reading a page of 50 (bench-big)
+    )
     if patient_id:
         entries = entries.filter(patient_id=patient_id)
     if actor_id:
