@@ -63,7 +63,7 @@ class LineFilters:
 def claim_lines(*, clinic: Clinic, filters: LineFilters | None = None) -> QuerySet[ClaimLine]:
     """Claim lines, newest service first, with the patient and payer for the list (no per-row queries)."""
     filters = filters or LineFilters()
-    lines = ClaimLine.objects.filter(clinic=clinic).select_related("patient", "payer", "batch")
+    lines = ClaimLine.objects.filter(clinic=clinic).select_related("patient", "payer")
     if filters.patient:
         lines = lines.filter(patient_id=filters.patient)
     if filters.enrollment:
@@ -79,6 +79,19 @@ def claim_lines(*, clinic: Clinic, filters: LineFilters | None = None) -> QueryS
     if filters.date_to:
         lines = lines.filter(date_of_service__lte=filters.date_to)
     return lines.order_by("-date_of_service", "-id")
+
+
+# The claim lines page's columns: the patient's name rather than its every column (issue 11).
+CLAIM_LINE_LIST_COLUMNS = (
+    "status", "date_of_service", "patient_id", "enrollment_id", "program_type", "code", "modifiers", "units",
+    "payer_id", "expected_amount", "batch_id", "blockers", "note",
+    "patient__first_name", "patient__last_name", "payer__name",
+)  # fmt: skip
+
+
+def claim_line_rows(*, clinic: Clinic, filters: LineFilters | None = None) -> QuerySet[ClaimLine]:
+    """claim_lines with only the columns the claim lines page shows (billing_tags.claim_line_rows)."""
+    return claim_lines(clinic=clinic, filters=filters).only(*CLAIM_LINE_LIST_COLUMNS)
 
 
 def claim_line_get(*, clinic: Clinic, line_id: int) -> ClaimLine:

@@ -32,7 +32,7 @@ PAGE_SIZE = 50
 def claim_line_list(request):
     clinic = request.clinic
     form = forms.LineFilterForm(request.GET or None)
-    lines = selectors.claim_lines(clinic=clinic, filters=form.filters())
+    lines = selectors.claim_line_rows(clinic=clinic, filters=form.filters())
     page = capped_page(lines, PAGE_SIZE, request.GET.get("page"))  # a clinic's lines run to hundreds of thousands
     audit.record_list_access(
         clinic=clinic, actor=request.user, model=ClaimLine, request=request, object_ids=[line.pk for line in page],

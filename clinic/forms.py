@@ -98,13 +98,16 @@ class ApiTokenForm(forms.Form):
 class AuditFilterForm(forms.Form):
     patient = forms.IntegerField(required=False, widget=forms.HiddenInput)
     actor = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="User", widget=PlainSelect)
-    event = forms.ChoiceField(required=False, choices=[("", "All actions"), *AuditEntry.Event.choices], label="Action")
+    event = forms.ChoiceField(
+        required=False, choices=[("", "All actions"), *AuditEntry.Event.choices], label="Action", widget=PlainSelect
+    )
     date_from = forms.DateField(required=False, widget=DateInput(), label="From")
     date_to = forms.DateField(required=False, widget=DateInput(), label="To")
 
-    def __init__(self, *args, members=(), **kwargs):
+    def __init__(self, *args, users=(), **kwargs):
+        """users: (user id, name) of the clinic's members (selectors.member_user_choices)."""
         super().__init__(*args, **kwargs)
-        self.fields["actor"].choices = [("", "All users")] + [(m.user_id, str(m.user)) for m in members]
+        self.fields["actor"].choices = [("", "All users"), *users]
 
     def clean(self):
         data = super().clean()

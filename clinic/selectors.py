@@ -91,6 +91,17 @@ def memberships_of_clinic(*, clinic) -> QuerySet[Membership]:
     )
 
 
+def member_user_choices(*, clinic) -> list[tuple[int, str]]:
+    """(user id, name or email, as `str(user)`) of each member of the clinic, for a filter's select: read as
+    values, not memberships and users (the audit trail's ~90 members in bench-big: 180 model instances a page)."""
+    members = (
+        Membership.objects.filter(clinic=clinic)
+        .order_by("-is_active", "user__email")
+        .values_list("user_id", "user__first_name", "user__last_name", "user__email")
+    )
+    return [(user_id, f"{first} {last}".strip() or email) for user_id, first, last, email in members]
+
+
 def membership_get(*, clinic, membership_id: int) -> Membership:
     membership = Membership.objects.select_related("user").filter(clinic=clinic, pk=membership_id).first()
     if membership is None:
@@ -122,10 +133,22 @@ def api_token_get(*, membership: Membership, token_id: int) -> ApiToken:
     return token
 
 
+# What the audit page and its export show (clinic/auditformat.py), not the hash chain, the serialized record or
+# the actor's password hash.
+AUDIT_ENTRY_COLUMNS = (
+    "timestamp", "event", "object_repr", "clinic_id", "patient_id", "remote_addr", "changes", "changes_text",
+    "actor_email", "actor", "content_type", "actor__first_name", "actor__last_name", "actor__email",
+)  # fmt: skip
+
+
 def audit_entries(
     *, clinic, patient_id=None, actor_id=None, event: str = "", date_from=None, date_to=None
 ) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.filter(clinic=clinic).select_related("actor", "patient", "content_type")
+    entries = (
+        AuditEntry.objects.filter(clinic=clinic)
+        .select_related("actor", "content_type")
+        .only(*AUDIT_ENTRY_COLUMNS)  # 0.5 of the 3.5 ms of CPU reading a page of 50 (bench-big)
+    )
     if patient_id:
         entries = entries.filter(patient_id=patient_id)
     if actor_id:

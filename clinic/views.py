@@ -341,8 +341,8 @@ def api_token_revoke(request, token_id):
 
 
 def _audit_query(request):
-    members = selectors.memberships_of_clinic(clinic=request.clinic)
-    form = forms.AuditFilterForm(request.GET or None, members=members)
+    users = selectors.member_user_choices(clinic=request.clinic)
+    form = forms.AuditFilterForm(request.GET or None, users=users)
     filters = form.cleaned_data if form.is_valid() else {}
     entries = selectors.audit_entries(
         clinic=request.clinic,

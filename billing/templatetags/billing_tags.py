@@ -1,9 +1,16 @@
-"""`{% patient_coverage patient %}`: the patient's coverage on the chart (clinic/ may not import billing/)."""
+"""`{% patient_coverage patient %}`: the patient's coverage on the chart (clinic/ may not import billing/);
+`{% claim_line_rows %}`: the claim lines page's rows."""
+
+from html import escape  # Django's escape is this one, plus a lazy-string wrapper and SafeString per call
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.safestring import mark_safe
 
 from billing import selectors
+from billing.models import ClaimLine
 from clinic.permissions import has_permission
 
 register = template.Library()
@@ -21,3 +28,69 @@ def patient_coverage(context, patient):
         "can_manage": has_permission(membership, "coverage.manage"),
         "can_request_packet": has_permission(membership, "packet.request"),
     }  # fmt: skip
+
+
+@register.simple_tag
+def claim_line_rows(lines, clinic_slug: str, can_manage: bool) -> str:
+    """The claim lines page's rows, written here rather than by a template loop: 50 lines of some 25 variables,
+    conditions and filters each were three quarters of the page's CPU (issue 11: claim lines 19 → 10 ms in
+    process, blocked lines 21 → 11 ms, bench-big's billing member). The patients' link is their list's URL
+    reversed once; a batch's and an enrollment's notes' link once each. Every value is escaped."""
+    patients_url = reverse("patient_list", args=[clinic_slug])
+    urls = {}
+
+    def url(route, *args):
+        if (route, args) not in urls:
+            urls[route, args] = reverse(route, args=[clinic_slug, *args])
+        return urls[route, args]
+
+    return mark_safe("".join(_claim_line_row(line, patients_url, url, can_manage) for line in lines))  # noqa: S308
+
+
+STATUS_BADGES = {ClaimLine.Status.READY: "active", ClaimLine.Status.BLOCKED: "urgent"}  # the rest: "inactive"
+
+
+def _claim_line_row(line, patients_url: str, url, can_manage: bool) -> str:
+    cells = []
+    if can_manage:
+        box = ""
+        if line.status in (ClaimLine.Status.READY, ClaimLine.Status.BLOCKED):
+            checked = " checked" if line.status == ClaimLine.Status.READY else ""
+            box = (
+                f'<input type="checkbox" name="line" value="{line.pk}" id="line-{line.pk}"{checked}>'
+                f'<label for="line-{line.pk}" class="visually-hidden">Export line {line.pk}</label>'
+            )
+        cells.append(f"<td>{box}</td>")
+    patient = f"{escape(line.patient.last_name)}, {escape(line.patient.first_name)}"
+    modifiers = "".join(f' <span class="badge">{escape(m)}</span>' for m in line.modifiers)
+    payer = escape(line.payer.name) if line.payer and line.payer.name else "—"
+    amount = "—" if line.expected_amount is None else f"${localize(line.expected_amount)}"
+    badge = STATUS_BADGES.get(line.status, "inactive")
+    status = f'<span class="badge {badge}">{escape(line.get_status_display())}</span>'
+    if line.batch_id:
+        status += f' <a href="{url("batch_detail", line.batch_id)}">batch {line.batch_id}</a>'
+    reasons = ""
+    if line.blockers:
+        items = []
+        for blocker in line.blockers:
+            code = str(blocker.get("code", ""))
+            item = f"<li><code>{escape(code)}</code> {escape(str(blocker.get('message', '')))}"
+            if code == "kx_note_missing":
+                notes_url = url("necessity_notes", line.patient_id, line.enrollment_id)
+                item += f' <a href="{notes_url}">Medical-necessity notes</a>'
+            items.append(item + "</li>")
+        reasons = f'<ul class="plain">{"".join(items)}</ul>'
+    if line.note:
+        reasons += f'<small class="muted">{escape(line.note)}</small>'
+    cells += [
+        f'<td class="nowrap">{line.date_of_service.strftime("%m/%d/%Y")}</td>',
+        f'<td><a href="{patients_url}{line.patient_id}/">{patient}</a></td>',
+        f"<td>{escape(line.get_program_type_display())}</td>",
+        f'<td class="nowrap">{escape(line.code)}{modifiers}</td>',
+        f"<td>{localize(line.units)}</td>",
+        f"<td>{payer}</td>",
+        f'<td class="nowrap">{amount}</td>',
+        f"<td>{status}</td>",
+        f"<td>{reasons}</td>",
+    ]
+    return f"<tr>{''.join(cells)}</tr>\n"

@@ -179,6 +179,22 @@ def test_the_claim_lines_page_lists_every_blocker(billing, enrollment):
     assert "20 minutes recorded" in page
 
 
+def test_the_claim_lines_page_shows_each_lines_patient_status_and_batch(clinic_a, team_a, enrollment):
+    enrollment.patient.last_name = "<b>O'Hara</b>"
+    enrollment.patient.save()
+    batch = services.batch_export(clinic=clinic_a, actor=team_a["billing"].membership, line_ids=ready_ids(enrollment))
+    blocked = ClaimLine.objects.get(enrollment=enrollment, status="blocked")
+    page = team_a["admin"].client.get(reverse("claim_line_list", args=[clinic_a.slug])).content.decode()
+    patient_url = reverse("patient_detail", args=[clinic_a.slug, enrollment.patient_id])
+    assert f'<a href="{patient_url}">&lt;b&gt;O&#x27;Hara&lt;/b&gt;, ' in page and "<b>O'Hara" not in page
+    batch_link = f'<a href="{reverse("batch_detail", args=[clinic_a.slug, batch.pk])}">batch {batch.pk}</a>'
+    assert page.count(batch_link) == 2  # the two exported lines
+    assert '<span class="badge inactive">Exported</span>' in page
+    # A blocked line may be checked for export (an administrator manages billing), but is not checked already.
+    assert f'<input type="checkbox" name="line" value="{blocked.pk}" id="line-{blocked.pk}">' in page
+    assert '<span class="badge urgent">Blocked</span>' in page
+
+
 def test_the_claim_lines_page_shows_no_clinical_notes(clinic_a, billing, enrollment):
     enrollment.session_logs.update(notes="Chest tightness at minute 12")
     page = billing.client.get(reverse("claim_line_list", args=[clinic_a.slug])).content.decode()

@@ -1,5 +1,7 @@
 """The audit trail: changes, reads, sign-ins, masking, the admin's audit page."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -218,6 +220,17 @@ def test_a_new_record_lists_its_fields_without_reverse_relations_or_reprs(team_a
     assert "None" not in shown and "∅" not in shown and ".None" not in shown
 
 
+def test_the_page_escapes_a_records_name_and_links_its_patients_trail(team_a, patient_a):
+    patient_a.last_name = "<script>x</script>"
+    patient_a.save()  # audited: an update of the patient, named by its new name
+    html = team_a["admin"].client.get(reverse("audit_list", args=[patient_a.clinic.slug])).content.decode()
+    assert f'<a href="?patient={patient_a.pk}">&lt;script&gt;x&lt;/script&gt;' in html
+    assert "<script>x" not in html
+    assert '<span class="event update">Updated</span>' in html
+    assert re.search(r'<details class="changes"><summary>\d+ fields?: [^<]*Last name[^<]*</summary>', html)
+    assert "<dt>Last name</dt><dd>Archer → &lt;script&gt;x&lt;/script&gt;</dd>" in html
+
+
 def test_the_csv_export_reads_like_the_page(team_a, patient_a):
     admin = team_a["admin"]
     admin.client.post(reverse("patient_set_status", args=[admin.clinic.slug, patient_a.pk]), {"status": "inactive"})
@@ -231,6 +244,6 @@ def test_the_csv_export_reads_like_the_page(team_a, patient_a):
 def test_the_user_filter_keeps_the_chosen_user_selected_and_escapes_names(team_a):
     member = team_a["physician"].membership
     member.user.first_name = "<b>Ann</b>"
-    html = str(AuditFilterForm({"actor": str(member.user_id)}, members=[member])["actor"])
+    html = str(AuditFilterForm({"actor": str(member.user_id)}, users=[(member.user_id, str(member.user))])["actor"])
     assert f'<option value="{member.user_id}" selected>' in html
     assert "&lt;b&gt;Ann&lt;/b&gt;" in html and "<b>" not in html

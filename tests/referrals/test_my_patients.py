@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic.models import AuditEntry, Membership
 from referrals import services
@@ -118,6 +119,28 @@ def test_my_patients_links_each_referral_and_a_visible_chart(physician, doctor, 
     assert reverse("referral_detail", args=[slug, pending.pk]) in html
     assert reverse("referral_detail", args=[slug, accepted.pk]) in html
     assert reverse("patient_detail", args=[slug, patient_a.pk]) in html
+
+
+def test_my_patients_shows_a_rows_enrollment_and_escapes_the_patients_name(physician, doctor, program, patient_a):
+    import datetime
+
+    from clinic.models import Enrollment
+
+    enrollment = Enrollment.objects.create(
+        clinic=physician.clinic, patient=patient_a, program=program, start_date=datetime.date(2026, 9, 10),
+        status=Enrollment.Status.COMPLETED,
+    )  # fmt: skip
+    refer(
+        doctor, program, patient=patient_a, status="accepted", enrollment=enrollment, patient_last_name="<i>Doe</i>",
+        referral_date=timezone.localdate() - datetime.timedelta(days=1),
+    )  # fmt: skip
+    link_physician(patient_a, physician.membership)
+    html = my_patients(physician).content.decode()
+    assert "&lt;i&gt;Doe&lt;/i&gt;" in html and "<i>Doe" not in html
+    assert "Accepted</span> · Completed" in html
+    assert "09/10/2026" in html and "1 day<" in html
+    progress_url = reverse("progress_detail", args=[physician.clinic.slug, patient_a.pk, enrollment.pk])
+    assert f'<a class="nowrap" href="{progress_url}">Progress<span class="visually-hidden"> of &lt;i&gt;Doe' in html
 
 
 def test_my_patients_records_the_list_access_in_the_audit_trail(physician, doctor, program):
