@@ -181,7 +181,7 @@ class StaffForm(forms.Form):
         super().__init__(*args, **kwargs)
         members = floorsheet.clinic_members(clinic=clinic)
         # Both selects list the same members: read them once (a ModelChoiceField reads its own).
-        choices = [("", "— choose —"), *((m.pk, m.user.get_full_name() or m.user.email) for m in members)]
+        choices = [("", "— choose —"), *floorsheet.clinic_member_names(clinic=clinic)]
         for name in ("supervising_practitioner", "coach"):
             self.fields[name].queryset = members  # what a posted choice is checked against
             self.fields[name].choices = choices

@@ -216,39 +216,42 @@ def _text(value, context=None) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class _Control:
-    """What the inputs of one widget have in common on every row, written once per process (the widgets are
-    RowForm's, shared by its forms): half the inputs' time was escaping the same attributes and options again."""
+    """What the inputs of one field have in common on every row, escaped once per process rather than for each
+    of the page's 600 inputs (RowForm's fields and widgets are shared by its forms)."""
 
     kind: str  # "checkbox", "select", or the <input>'s type
-    attrs: str  # the widget's own attributes, escaped: ' inputmode="numeric" class="num"'
+    label: str
+    attrs: str  # the widget's own attributes: ' inputmode="numeric" class="num"'
     options: dict  # a select's options by the selected value; under None, none selected
 
 
 @functools.cache
-def _control(widget) -> _Control:
+def _control(widget, label) -> _Control:
     attrs = "".join(f' {key}="{escape(str(value))}"' for key, value in widget.attrs.items() if value is not None)
+    label = escape(str(label))
     if isinstance(widget, forms.CheckboxInput):
-        return _Control("checkbox", attrs, {})
+        return _Control("checkbox", label, attrs, {})
     if isinstance(widget, forms.Select):
-        choices = [(str(key), escape(str(label))) for key, label in widget.choices]
+        choices = [(str(key), escape(str(text))) for key, text in widget.choices]
         options = {
             selected: "".join(
-                f'<option value="{escape(key)}"{" selected" if key == selected else ""}>{label}</option>'
-                for key, label in choices
+                f'<option value="{escape(key)}"{" selected" if key == selected else ""}>{text}</option>'
+                for key, text in choices
             )
             for selected in [None, *(key for key, _ in choices)]
         }
-        return _Control("select", attrs, options)
-    return _Control(widget.input_type, attrs, {})
+        return _Control("select", label, attrs, options)
+    return _Control(widget.input_type, label, attrs, {})
 
 
 def _row_fields(form) -> str:
     """Every fieldset of a floor-sheet row (RowForm.GROUPS), built here rather than through widget templates."""
     errors = form.errors  # empty, without validating, for an unbound form
+    prefix = escape(form.prefix)
     fieldsets = []
     for legend, group_class, fields in form.GROUPS:
         inputs = "".join(
-            _labelled_input(form, name, cls, errors.get(name)) for name, cls in fields if name in form.fields
+            _labelled_input(form, prefix, name, cls, errors.get(name)) for name, cls in fields if name in form.fields
         )
         if inputs:
             fieldsets.append(f'<fieldset class="{" ".join(["grp", *group_class.split()])}"><legend>{legend}</legend>'
@@ -256,18 +259,16 @@ def _row_fields(form) -> str:
     return "\n".join(fieldsets)
 
 
-def _labelled_input(form, name: str, cls: str, errors) -> str:
-    """As Django renders the field's widget, with the form's prefix ("b12-pre_hr") and auto_id ("id_%s")."""
+def _labelled_input(form, prefix: str, name: str, cls: str, errors) -> str:
+    """The field's label and input as Django would write them for RowForm: its name is the row's prefix and the
+    field's ("b12-pre_hr"), its id Django's default ("id_b12-pre_hr")."""
     field = form.fields[name]
-    control = _control(field.widget)
-    html_name = form.add_prefix(name)
+    control = _control(field.widget, field.label)
+    html_name = f"{prefix}-{name}"
     # What BoundField.value() gives; an unbound form (every row of the page) needs no BoundField for it.
     value = form[name].value() if form.is_bound else form.get_initial_for_field(field, name)
     # Each input names its patient for screen readers: the labels are short ("HR").
-    attrs = (
-        f' name="{escape(html_name)}" id="{escape(form.auto_id % html_name)}"{control.attrs}'
-        f' aria-describedby="{escape(form.prefix)}-who"'
-    )
+    attrs = f' name="{html_name}" id="id_{html_name}"{control.attrs} aria-describedby="{prefix}-who"'
     classes = "f " + cls if cls else "f"
     if errors:
         classes += " has-error"
@@ -283,4 +284,4 @@ def _labelled_input(form, name: str, cls: str, errors) -> str:
         value_attr = f' value="{escape(str(shown))}"' if shown is not None and shown != "" else ""
         tag = f'<input type="{control.kind}"{attrs}{value_attr}>'
     shown_errors = f'<span class="errorlist">{escape(" ".join(errors))}</span>' if errors else ""
-    return f'<label class="{classes}"><span>{escape(str(field.label))}</span>{tag}{shown_errors}</label>'
+    return f'<label class="{classes}"><span>{control.label}</span>{tag}{shown_errors}</label>'
