@@ -82,7 +82,7 @@ class RowForm(forms.Form):
     delivery_mode = forms.ChoiceField(label="Delivery", required=False, choices=DeliveryMode.choices)
     notes = forms.CharField(label="Notes", required=False, max_length=2000)
 
-    # How the sheet lays a row out (floorsheet_tags.floor_row_fields): legend, the fieldset's extra class and
+    # How the sheet lays a row out (floorsheet_tags.floor_row): legend, the fieldset's extra class and
     # its fields with their extra classes; a field the row does not show is left out, and so is an empty group.
     GROUPS = [
         ("Check-in", "", [("attendance", ""), ("started_at", ""), ("ended_at", "")]),
@@ -181,7 +181,7 @@ class StaffForm(forms.Form):
         super().__init__(*args, **kwargs)
         members = floorsheet.clinic_members(clinic=clinic)
         # Both selects list the same members: read them once (a ModelChoiceField reads its own).
-        choices = [("", "— choose —"), *((m.pk, m.user.get_full_name() or m.user.email) for m in members)]
+        choices = [("", "— choose —"), *floorsheet.clinic_member_names(clinic=clinic)]
         for name in ("supervising_practitioner", "coach"):
             self.fields[name].queryset = members  # what a posted choice is checked against
             self.fields[name].choices = choices

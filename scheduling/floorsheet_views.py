@@ -104,8 +104,8 @@ def floor_row_save(request, occurrence_id, booking_id):
 
 def _render_row(request, occurrence, context):
     """The re-rendered row, and the class summary swapped out of band (htmx)."""
-    context["counts"] = floorsheet.floor_counts(clinic=request.clinic, occurrence=occurrence)
-    return render(request, "scheduling/floor_row_response.html", context)
+    counts = floorsheet.floor_counts(clinic=request.clinic, occurrence=occurrence)
+    return render(request, "scheduling/floor_row_response.html", {"entry": context, "counts": counts})
 
 
 def _all_errors(form) -> list[str]:

@@ -2,6 +2,7 @@
 overrides, the pages and the API."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -359,6 +360,54 @@ def test_the_sheet_lists_booked_patients_with_precautions_and_targets(floor):
         assert text in html
     assert "Weight (" not in html  # CR: no weight column
     assert "ECG" in html
+
+
+@pytest.mark.parametrize(
+    ("aerobic", "shown"),
+    [
+        ({"intensity_method": "rpe", "intensity_low": Decimal("11.0"), "intensity_high": Decimal("13.5")},
+         "RPE 11–13.5"),
+        ({"intensity_method": "mets", "intensity_low": Decimal("3"), "intensity_high": Decimal("4.5")}, "3–4.5 METs"),
+        ({"intensity_method": "watts", "intensity_low": Decimal("40"), "intensity_high": Decimal("60")}, "40–60 W"),
+        ({"intensity_method": "speed_grade", "speed_mph": Decimal("2.5"), "grade_percent": None}, "2.5 mph, 0 %"),
+    ],
+)  # fmt: skip
+def test_the_targets_show_whole_numbers_without_a_decimal_point(floor, aerobic, shown):
+    make_prescription(floor["enrollment"], floor["actor"], **aerobic)
+    client = floor["team"]["physiologist"].client
+    html = client.get(reverse("floor_sheet", args=[floor["clinic"].slug, floor["occurrence"].pk])).content.decode()
+    assert shown in html
+
+
+def test_each_row_saves_to_its_own_booking(team_a, clinic_a):
+    physiologist = team_a["physiologist"]
+    occurrence, bookings = class_of(clinic_a, physiologist.membership, 3)
+    html = physiologist.client.get(reverse("floor_sheet", args=[clinic_a.slug, occurrence.pk])).content.decode()
+    actions = re.findall(r'<form class="inline-form row-form" method="post" action="([^"]+)"', html)
+    assert sorted(actions) == sorted(
+        reverse("floor_row_save", args=[clinic_a.slug, occurrence.pk, b.pk]) for b in bookings
+    )
+
+
+def _article(html: str, booking_pk: int) -> str:
+    """The row's <article>, its CSRF tokens blanked (each response masks the token afresh)."""
+    article = re.search(rf'<article [^>]*id="row-{booking_pk}".*?</article>', html, re.S).group(0)
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken" value=""', article)
+
+
+def test_a_saved_row_comes_back_as_the_sheet_shows_it(floor):
+    save(floor, pre_hr=130)  # a hold: the row carries its override form
+    b = floor["booking"].pk
+    client = floor["team"]["physiologist"].client
+    url = reverse("floor_row_save", args=[floor["clinic"].slug, floor["occurrence"].pk, b])
+    answer = client.post(
+        url, {f"b{b}-version": 1, f"b{b}-attendance": "late", f"b{b}-pre_hr": "131", f"b{b}-symptoms": "<dizzy>"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()  # fmt: skip
+    sheet = client.get(reverse("floor_sheet", args=[floor["clinic"].slug, floor["occurrence"].pk])).content.decode()
+    assert '<option value="late" selected>' in answer and 'value="&lt;dizzy&gt;"' in answer
+    assert "Override hold" in answer and 'class="saved just"' in answer
+    assert _article(answer, b).replace('class="saved just"', 'class="saved"') == _article(sheet, b)
 
 
 def test_the_sheet_reads_are_audited(floor):
