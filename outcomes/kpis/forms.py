@@ -11,13 +11,13 @@ from outcomes.kpis.queries import KpiFilters
 MAX_DAYS = 366 * 5  # five years of months is as far back as a trend chart stays readable
 
 
-def _staff_label(membership) -> str:
-    return membership.user.get_full_name() or membership.user.email
+def _staff_label(first_name: str, last_name: str, email: str) -> str:
+    return f"{first_name} {last_name}".strip() or email  # User.get_full_name, else the address
 
 
-def _physician_label(provider) -> str:
-    name = f"{provider.last_name}, {provider.first_name}"
-    return f"{name}, {provider.credentials}" if provider.credentials else name
+def _physician_label(last_name: str, first_name: str, credentials: str) -> str:
+    name = f"{last_name}, {first_name}"
+    return f"{name}, {credentials}" if credentials else name
 
 
 class KpiFilterForm(forms.Form):
@@ -33,12 +33,15 @@ class KpiFilterForm(forms.Form):
     )
 
     def __init__(self, data=None, *, programs, physicians, staff, today: datetime.date):
+        """physicians: (id, last name, first name, credentials); staff: (membership id, first name, last name,
+        email), as selectors.filter_choices reads them."""
         defaults = default_filters(today)
         super().__init__(data, initial={"start": defaults.start, "end": defaults.end})
         self.today = today
         self.fields["program"].choices = [("", "All programs"), *[(p.pk, p.name) for p in programs]]
-        self.fields["physician"].choices = [("", "All physicians"), *[(p.pk, _physician_label(p)) for p in physicians]]
-        self.fields["staff"].choices = [("", "All staff"), *[(m.pk, _staff_label(m)) for m in staff]]
+        physician_choices = [(pk, _physician_label(*names)) for pk, *names in physicians]
+        self.fields["physician"].choices = [("", "All physicians"), *physician_choices]
+        self.fields["staff"].choices = [("", "All staff"), *[(pk, _staff_label(*names)) for pk, *names in staff]]
 
     def clean(self):
         data = super().clean()
