@@ -91,6 +91,11 @@ def memberships_of_clinic(*, clinic) -> QuerySet[Membership]:
     )
 
 
+def full_name_or_email(first_name: str, last_name: str, email: str) -> str:
+    """A member's label from values read without their user: `User.get_full_name()`, or the address."""
+    return f"{first_name} {last_name}".strip() or email
+
+
 def member_user_choices(*, clinic) -> list[tuple[int, str]]:
     """(user id, name or email, as `str(user)`) of each member of the clinic, for a filter's select: read as
     values, not memberships and users (the audit trail's ~90 members in bench-big: 180 model instances a page)."""
@@ -99,7 +104,7 @@ def member_user_choices(*, clinic) -> list[tuple[int, str]]:
         .order_by("-is_active", "user__email")
         .values_list("user_id", "user__first_name", "user__last_name", "user__email")
     )
-    return [(user_id, f"{first} {last}".strip() or email) for user_id, first, last, email in members]
+    return [(user_id, full_name_or_email(*names)) for user_id, *names in members]
 
 
 def membership_get(*, clinic, membership_id: int) -> Membership:

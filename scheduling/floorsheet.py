@@ -39,7 +39,7 @@ from clinic.models import (
     PrescriptionComponent,
     ProgramType,
 )
-from clinic.selectors import patients_visible_to
+from clinic.selectors import full_name_or_email, patients_visible_to
 from referrals.selectors import medicare_dpp_warnings_at_first_session
 from scheduling.models import Booking, DeliveryMode, Occurrence, SafetyFlag, SafetyRule, SessionLog
 
@@ -201,7 +201,7 @@ def clinic_member_names(*, clinic: Clinic) -> list[tuple[int, str]]:
     """The clinic's active members as (id, full name or else email), for a select: read as values, not as
     61 memberships and their users (the load test's clinic; about 1 ms of the floor sheet's CPU)."""
     members = clinic_members(clinic=clinic).values_list("pk", "user__first_name", "user__last_name", "user__email")
-    return [(pk, f"{first} {last}".strip() or email) for pk, first, last, email in members]  # User.get_full_name
+    return [(pk, full_name_or_email(*names)) for pk, *names in members]
 
 
 def current_aerobic_components(*, clinic: Clinic, enrollment_ids) -> dict[int, PrescriptionComponent]:

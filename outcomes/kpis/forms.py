@@ -5,14 +5,11 @@ import datetime
 from django import forms
 
 from clinic.forms import DateInput, PlainSelect
+from clinic.selectors import full_name_or_email
 from outcomes.kpis.dashboard import default_filters
 from outcomes.kpis.queries import KpiFilters
 
 MAX_DAYS = 366 * 5  # five years of months is as far back as a trend chart stays readable
-
-
-def _staff_label(first_name: str, last_name: str, email: str) -> str:
-    return f"{first_name} {last_name}".strip() or email  # User.get_full_name, else the address
 
 
 def _physician_label(last_name: str, first_name: str, credentials: str) -> str:
@@ -41,7 +38,7 @@ class KpiFilterForm(forms.Form):
         self.fields["program"].choices = [("", "All programs"), *[(p.pk, p.name) for p in programs]]
         physician_choices = [(pk, _physician_label(*names)) for pk, *names in physicians]
         self.fields["physician"].choices = [("", "All physicians"), *physician_choices]
-        self.fields["staff"].choices = [("", "All staff"), *[(pk, _staff_label(*names)) for pk, *names in staff]]
+        self.fields["staff"].choices = [("", "All staff"), *[(pk, full_name_or_email(*names)) for pk, *names in staff]]
 
     def clean(self):
         data = super().clean()
