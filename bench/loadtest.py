@@ -34,6 +34,7 @@ import contextlib
 import csv
 import json
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -75,6 +76,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 # --- CPU time from /proc -----------------------------------------------------------------------------
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have exited and been waited for (a locust run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cpu_seconds(pid: int, children: bool = False) -> float:
     """utime + stime of a process (and of its reaped children, cutime + cstime, with `children`)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -93,11 +100,21 @@ def workers_cpu(master: int) -> float:
 
 
 def postgres_pid() -> int | None:
-    """The embedded PostgreSQL's postmaster (clinic/devservices.py); None for a server elsewhere."""
-    from clinic import devservices
+    """The postmaster of the database the bench uses, when it runs on this machine: the parent of this
+    connection's backend (the embedded server or the machine's own). None for a server elsewhere."""
+    import psutil
+    from django.db import connection
 
-    pidfile = devservices.DATA / "pg" / "postmaster.pid"
-    return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    try:
+        process = psutil.Process(backend)
+        if not process.name().startswith("postgres"):  # the same number on another host
+            return None
+        return process.ppid()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
 
 
 def postgres_cpu(postmaster: int | None) -> float | None:
@@ -113,8 +130,8 @@ def postgres_cpu(postmaster: int | None) -> float | None:
 
 
 class CpuMeter:
-    def __init__(self, master: int):
-        self.master, self.postmaster = master, postgres_pid()
+    def __init__(self, master: int, postmaster: int | None):
+        self.master, self.postmaster = master, postmaster
 
     def read(self) -> tuple[float, float | None]:
         return workers_cpu(self.master), postgres_cpu(self.postmaster)
@@ -265,12 +282,18 @@ def locust_run(url: str, users: int, args: argparse.Namespace, meter: CpuMeter) 
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]  # fmt: skip
     print(f"\nRunning {users} users for {args.seconds} s (signed in after {args.spawn_seconds} s)…", flush=True)
     load_before, before, began = os.getloadavg()[0], meter.read(), time.monotonic()
+    locust_before = children_cpu()
     with open(f"{prefix}-locust.log", "w") as log:  # locust's own summary, beside its CSV files
         subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
-    seconds, after = time.monotonic() - began, meter.read()
+    seconds, after, locust_cpu = time.monotonic() - began, meter.read(), children_cpu() - locust_before
     pages, total = read_stats(prefix)
     app, db = CpuMeter.per_request(before, after, total["requests"])
     total.update(app_cpu_ms=app, db_cpu_ms=db, cpu_cores_busy=round((after[0] - before[0]) / seconds, 2))
+    # The load generator shares the two cores: what it takes is not there for the server.
+    total.update(locust_cpu_ms=round(locust_cpu * 1000 / max(total["requests"], 1), 1),
+                 locust_cores_busy=round(locust_cpu / seconds, 2))  # fmt: skip
+    if db is not None:
+        total.update(db_cores_busy=round((after[1] - before[1]) / seconds, 2))
     # The machine's load average (1 min) before and after: other work on the same cores skews every figure.
     total.update(load_before=round(load_before, 1), load_after=round(os.getloadavg()[0], 1))
     return {"users": users, "pages": pages, "total": total, "errors": read_failures(prefix)}
@@ -341,12 +364,13 @@ def main(argv: list[str]) -> int:
 
     prepare_data(bench_args([]), bench_url)
     plan = loadplan.build(PLAN_FILE)
+    postmaster = postgres_pid()
     from django.db import connections
 
     connections.close_all()  # the server's workers are the only clients from here on
     runs = []
     with gunicorn(args.workers, args.threads) as (url, master):
-        meter = CpuMeter(master)
+        meter = CpuMeter(master, postmaster)
         print(f"gunicorn {args.workers} workers × {args.threads} threads at {url}; CPU per request, page by page…",
               flush=True)  # fmt: skip
         cpu = cpu_by_page(url, plan, meter, args.cpu_requests)
@@ -361,7 +385,9 @@ def main(argv: list[str]) -> int:
         total = run["total"]
         print(
             f"\n{run['users']} users, gunicorn {args.workers} × {args.threads}: {total['requests_per_s']} requests/s,"
-            f" workers busy {total['cpu_cores_busy']} cores (CPU ms: pages one at a time, 'all' in this run)"
+            f" cores busy: workers {total['cpu_cores_busy']}, PostgreSQL {total.get('db_cores_busy', '-')},"
+            f" locust {total['locust_cores_busy']} ({total['locust_cpu_ms']} ms a request)"
+            " (CPU ms: pages one at a time, 'all' in this run)"
         )
         print(table(run, cpu))
         for error in run["errors"]:
