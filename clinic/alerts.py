@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from clinic.audit import client_address
+from clinic.compiled import CompiledQuery, loaded
 from clinic.models import AuditEntry, Clinic, ClinicalAlert, Membership
 from clinic.selectors import patients_visible_to
 
@@ -30,12 +31,22 @@ def alert_raise(
     return alert
 
 
+# The banner's alerts (the chart, an assessment's page) with the columns it shows, compiled once
+# (clinic.compiled: the chart's panels are most of its CPU; issue 11). Values: clinic, patient.
+OPEN_ALERTS_OF_PATIENT = CompiledQuery(
+    lambda: ClinicalAlert.objects.filter(clinic_id=-1)
+    .filter(patient_id=-2, acknowledged_at__isnull=True)
+    .order_by("-raised_at", "-pk")
+    .values_list("id", "message", "raised_at"),
+    -1, -2,
+)  # fmt: skip
+
+
 def open_alerts_for_patient(*, clinic: Clinic, patient) -> list[ClinicalAlert]:
-    return list(
-        ClinicalAlert.objects.filter(clinic=clinic, patient=patient, acknowledged_at__isnull=True).order_by(
-            "-raised_at", "-pk"
-        )
-    )
+    return [
+        loaded(ClinicalAlert, id=pk, message=message, raised_at=raised_at)
+        for pk, message, raised_at in OPEN_ALERTS_OF_PATIENT.rows(clinic.pk, patient.pk)
+    ]
 
 
 def open_alerts(*, clinic: Clinic, limit: int = 50) -> list[ClinicalAlert]:

@@ -112,8 +112,8 @@ def patient_detail(request, patient_id):
         "clinic/patients/detail.html",
         {
             "patient": patient,
-            # A list, read once: the progress reports panel offers the same enrollments.
-            "enrollments": list(patient.enrollments.select_related("program").order_by("-start_date")),
+            # Read once: the progress reports panel offers the same enrollments.
+            "enrollments": selectors.chart_enrollments(patient),
             "can_edit": has_permission(request.membership, "patient.edit"),
             "can_deactivate": has_permission(request.membership, "patient.deactivate"),
             "can_audit": has_permission(request.membership, "audit.view"),

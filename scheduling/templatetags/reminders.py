@@ -3,11 +3,9 @@
 from django import template
 
 from clinic.permissions import has_permission
-from scheduling.reminders import reminders_of_patient
+from scheduling.reminders import chart_reminders
 
 register = template.Library()
-
-HISTORY_LENGTH = 10
 
 
 @register.inclusion_tag("scheduling/_reminder_history.html", takes_context=True)
@@ -18,5 +16,5 @@ def reminder_history(context, patient):
     return {
         "visible": True,
         "patient": patient,
-        "reminders": reminders_of_patient(membership=membership, patient=patient, limit=HISTORY_LENGTH),
+        "reminders": chart_reminders(membership=membership, patient=patient),
     }

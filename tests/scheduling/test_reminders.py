@@ -536,7 +536,8 @@ def test_the_charts_reminder_history_takes_the_same_queries_however_long_it_is(t
         return len(queries)
 
     team_a["physiologist"].client.get(reverse("patient_list", args=[clinic.slug]))  # the session's first visit
-    assert chart_queries("ONE", 1) == chart_queries("TEN", 10)
+    # Ten panels' and the page's own (issue 11: each panel one query, two for the sessions).
+    assert chart_queries("ONE", 1) == chart_queries("TEN", 10) <= 17
 
 
 def test_the_reminder_api_is_in_the_openapi_schema(team_a):
