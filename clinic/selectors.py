@@ -75,6 +75,15 @@ def patient_search(*, membership: Membership, query: str = "", status: str = "")
     return patients.order_by("last_name", "first_name", "id")
 
 
+# What the patient list shows of each patient (patient_tags.patient_rows): 7 of the patient's 30-odd columns.
+PATIENT_LIST_COLUMNS = ("mrn", "first_name", "last_name", "date_of_birth", "sex", "primary_payer", "status")
+
+
+def patient_list_rows(*, membership: Membership, query: str = "", status: str = "") -> QuerySet[Patient]:
+    """patient_search with only the columns the patient list shows."""
+    return patient_search(membership=membership, query=query, status=status).only(*PATIENT_LIST_COLUMNS)
+
+
 def patient_get(*, membership: Membership, patient_id: int) -> Patient:
     patient = patients_visible_to(membership).filter(pk=patient_id).first()
     if patient is None:

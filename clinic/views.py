@@ -75,7 +75,7 @@ def patient_search_form(request) -> forms.PatientSearchForm:
 def patient_list(request):
     form = patient_search_form(request)
     query, status = form.cleaned_data.get("q", ""), form.cleaned_data.get("status", "")
-    patients = selectors.patient_search(membership=request.membership, query=query, status=status)
+    patients = selectors.patient_list_rows(membership=request.membership, query=query, status=status)
     page = capped_page(patients, PAGE_SIZE, request.GET.get("page"))
     audit.record_list_access(
         clinic=request.clinic,

@@ -84,8 +84,13 @@ class ReferringProvider(models.Model):
         ]
 
     def __str__(self):
-        name = f"{self.first_name} {self.last_name}"
-        return f"{name}, {self.credentials}" if self.credentials else name
+        return self.display_name(self.first_name, self.last_name, self.credentials)
+
+    @staticmethod
+    def display_name(first_name: str, last_name: str, credentials: str) -> str:
+        """ "Jo Smith, MD": also for a provider read as values (the referral queue)."""
+        name = f"{first_name} {last_name}"
+        return f"{name}, {credentials}" if credentials else name
 
 
 class Referral(models.Model):

@@ -40,7 +40,7 @@ def referral_queue(request):
     page = capped_page(referrals, 25, request.GET.get("page"))
     audit.record_list_access(
         clinic=request.clinic, actor=request.user, model=Referral, request=request,
-        object_ids=[r.pk for r in page], detail=f"Referral queue ({status or 'all'}), page {page.number}",
+        object_ids=[r["id"] for r in page], detail=f"Referral queue ({status or 'all'}), page {page.number}",
     )  # fmt: skip
     return render(
         request,

@@ -1,16 +1,14 @@
 """`{% patient_coverage patient %}`: the patient's coverage on the chart (clinic/ may not import billing/);
 `{% claim_line_rows %}`: the claim lines page's rows."""
 
-from html import escape  # Django's escape is this one, plus a lazy-string wrapper and SafeString per call
-
 from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
-from django.utils.safestring import mark_safe
 
 from billing import selectors
 from billing.models import ClaimLine
+from clinic.html_rows import escape, html_rows, mdy
 from clinic.permissions import has_permission
 
 register = template.Library()
@@ -44,7 +42,7 @@ def claim_line_rows(lines, clinic_slug: str, can_manage: bool) -> str:
             urls[route, args] = reverse(route, args=[clinic_slug, *args])
         return urls[route, args]
 
-    return mark_safe("".join(_claim_line_row(line, patients_url, url, can_manage) for line in lines))  # noqa: S308
+    return html_rows(lines, lambda line: _claim_line_row(line, patients_url, url, can_manage))
 
 
 STATUS_BADGES = {ClaimLine.Status.READY: "active", ClaimLine.Status.BLOCKED: "urgent"}  # the rest: "inactive"
@@ -83,7 +81,7 @@ def _claim_line_row(line, patients_url: str, url, can_manage: bool) -> str:
     if line.note:
         reasons += f'<small class="muted">{escape(line.note)}</small>'
     cells += [
-        f'<td class="nowrap">{line.date_of_service.strftime("%m/%d/%Y")}</td>',
+        f'<td class="nowrap">{mdy(line.date_of_service)}</td>',
         f'<td><a href="{patients_url}{line.patient_id}/">{patient}</a></td>',
         f"<td>{escape(line.get_program_type_display())}</td>",
         f'<td class="nowrap">{escape(line.code)}{modifiers}</td>',

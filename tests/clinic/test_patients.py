@@ -184,6 +184,25 @@ def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, dja
         team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]))
 
 
+def test_list_rows_escape_what_was_typed_and_link_each_chart(team_a, clinic_a):
+    markup = make_patient(clinic_a, mrn="<M&1>", last_name="<i>O'Hara", sex="F", primary_payer="A&B <Care>")
+    plain = make_patient(clinic_a, mrn="P2", last_name="Zeta", first_name="Bo", date_of_birth="1960-12-31")
+    for patient in (markup, plain):
+        patient.refresh_from_db()  # the date of birth as a date, for `age`
+    text = team_a["physiologist"].client.get(reverse("patient_list", args=[clinic_a.slug])).content.decode()
+    url = reverse("patient_list", args=[clinic_a.slug])
+    assert (
+        f'<a href="{url}{markup.pk}/">&lt;i&gt;O&#x27;Hara, Ada</a></td><td class="nowrap">&lt;M&amp;1&gt;</td>'
+        f'<td class="nowrap">03/04/1950</td><td class="nowrap">{markup.age}</td><td class="nowrap">Female</td>'
+        '<td>A&amp;B &lt;Care&gt;</td><td><span class="badge active">Active</span></td>'
+    ) in text
+    assert (
+        f'<a href="{url}{plain.pk}/">Zeta, Bo</a></td><td class="nowrap">P2</td><td class="nowrap">12/31/1960</td>'
+        f'<td class="nowrap">{plain.age}</td><td class="nowrap">Not reported</td><td>—</td>'
+    ) in text
+    assert "<i>" not in text
+
+
 def test_htmx_search_returns_only_the_results_fragment(team_a, three_patients):
     admin = team_a["admin"]
     response = admin.client.get(

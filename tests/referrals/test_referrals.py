@@ -305,7 +305,34 @@ def test_queue_lists_open_referrals_oldest_first(clinic_a, team_a, program, doct
     newer = make_referral(clinic_a, provider=doctor, program=program)
     make_referral(clinic_a, provider=doctor, program=program, status="declined")
     found = selectors.referral_queue(membership=team_a["physiologist"].membership, status="open")
-    assert list(found) == [older, newer]
+    assert [r["id"] for r in found] == [older.pk, newer.pk]
+
+
+def test_queue_rows_escape_what_was_typed_and_link_each_referral(clinic_a, team_a, doctor):
+    program = make_program(clinic_a, name="Rehab & <Co>")
+    provider = make_provider(clinic_a, first_name="<b>Helen", credentials="M&D")
+    five_days_ago = timezone.now() - datetime.timedelta(days=5)
+    late = make_referral(
+        clinic_a, provider=provider, program=program, patient_last_name="<i>O'Hara", patient_first_name='"Jo"',
+        possible_duplicate=True, urgency="urgent", last_action_at=five_days_ago, created_at=five_days_ago,
+    )  # fmt: skip
+    done = make_referral(clinic_a, provider=doctor, program=program, status="declined", last_action_at=five_days_ago)
+    url = reverse("referral_queue", args=[clinic_a.slug])
+    text = team_a["physiologist"].client.get(url, {"status": ""}).content.decode()
+    assert (
+        f'<tr class="overdue"><td class="nowrap">{timezone.localtime(five_days_ago):%m/%d/%Y}</td>'
+        f'<td><a href="{url}{late.pk}/">&lt;i&gt;O&#x27;Hara, &quot;Jo&quot;</a> '
+        '<span class="badge warn">Possible duplicate</span></td><td>Rehab &amp; &lt;Co&gt;</td>'
+        '<td>&lt;b&gt;Helen Park, M&amp;D</td><td class="nowrap"><span class="badge urgent">Urgent</span></td>'
+        '<td><span class="badge status-received">Received</span></td>'
+        '<td>5 days ago <strong class="warn">overdue</strong></td></tr>'
+    ) in text
+    assert (  # a closed referral is never overdue
+        f'<tr class=""><td class="nowrap">{timezone.localtime(done.created_at):%m/%d/%Y}</td>'
+        f'<td><a href="{url}{done.pk}/">Lovelace, Ada</a> </td>'
+    ) in text
+    assert '<td class="nowrap">Routine</td><td><span class="badge status-declined">Declined</span></td>' in text
+    assert "<i>" not in text and "<b>" not in text
 
 
 def test_referral_untouched_for_two_business_days_is_overdue(clinic_a, team_a, program, doctor):
