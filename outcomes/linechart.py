@@ -77,8 +77,9 @@ def line_chart_svg(
         parts.append(
             f'<text x="{x_at(index):.1f}" y="{bottom + 16}" text-anchor="middle">{escape(x_labels[index])}</text>'
         )
+    escaped_labels = [escape(label) for label in x_labels]  # once, not per series
     for line in series:
-        parts.append(_series_svg(line, x_at, y_at, x_labels, places, dot_radius))
+        parts.append(_series_svg(line, x_at, y_at, escaped_labels, places, dot_radius))
     parts.append(legend)
     parts.append("</svg>")
     return "".join(parts)
@@ -110,17 +111,21 @@ def _x_label_indexes(count: int) -> list[int]:
     return sorted({round(n * (count - 1) / (MOST_X_LABELS - 1)) for n in range(MOST_X_LABELS)})
 
 
-def _series_svg(line: Series, x_at, y_at, x_labels, places, dot_radius) -> str:
+def _series_svg(line: Series, x_at, y_at, escaped_labels, places, dot_radius) -> str:
     dash = ' stroke-dasharray="6 4"' if line.dashed else ""
-    points = [(index, value) for index, value in enumerate(line.values)]
-    # A gap (None) ends one stretch of line and starts the next.
+    # Each point's place, worked out once for its line and its dot; a gap (None) has none.
+    at = [
+        None if value is None else (f"{x_at(index):.1f}", f"{y_at(value):.1f}")
+        for index, value in enumerate(line.values)
+    ]
+    # A gap ends one stretch of line and starts the next.
     stretches, current = [], []
-    for index, value in points:
-        if value is None:
+    for point in at:
+        if point is None:
             stretches.append(current)
             current = []
         else:
-            current.append(f"{x_at(index):.1f},{y_at(value):.1f}")
+            current.append(f"{point[0]},{point[1]}")
     stretches.append(current)
     parts = [f'<g class="series" stroke="{line.color}" fill="{line.color}">']
     for stretch in stretches:
@@ -128,11 +133,11 @@ def _series_svg(line: Series, x_at, y_at, x_labels, places, dot_radius) -> str:
             parts.append(f'<polyline points="{" ".join(stretch)}" fill="none" stroke-width="2"{dash}/>')
     if line.dots:
         label = escape(line.label)
-        for index, value in points:
-            if value is not None:
+        for index, (value, point) in enumerate(zip(line.values, at, strict=True)):
+            if point is not None:
                 parts.append(
-                    f'<circle cx="{x_at(index):.1f}" cy="{y_at(value):.1f}" r="{dot_radius:g}">'
-                    f"<title>{label}: {float(value):.{places}f} on {escape(x_labels[index])}</title></circle>"
+                    f'<circle cx="{point[0]}" cy="{point[1]}" r="{dot_radius:g}">'
+                    f"<title>{label}: {float(value):.{places}f} on {escaped_labels[index]}</title></circle>"
                 )
     parts.append("</g>")
     return "".join(parts)

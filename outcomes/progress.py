@@ -8,17 +8,18 @@ Reads only, in a fixed number of queries whatever the number of measures or sess
 """
 
 import datetime
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Prefetch, Q
+from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from clinic.compiled import SAMPLE_MOMENT, AnyOf, NamedCompiledQuery, columns_of
 from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation
 from clinic.prescriptions import age_on, prescription_current
-from scheduling.models import Booking, SafetyFlag, SessionLog
+from scheduling.models import Booking, Occurrence, SafetyFlag, SessionLog
 
 IMPROVED, NO_CHANGE, DECLINED = "improved", "no_change", "declined"
 CLASSIFICATION_LABELS = {IMPROVED: "Improved", NO_CHANGE: "No meaningful change", DECLINED: "Declined"}
@@ -163,8 +164,9 @@ def band_of(*, measure: Measure, value: Decimal | None, sex: str, age: int | Non
 RESTING_PHASES = ("", "pre")
 
 
-def measure_change(*, measure: Measure, observations: list[Observation], sex: str, date_of_birth) -> MeasureChange:
-    """The change of one measure over the given observations (oldest first). Baseline: the earliest value
+def measure_change(*, measure: Measure, observations: list, sex: str, date_of_birth) -> MeasureChange:
+    """The change of one measure over the given observations (oldest first: Observations, or rows with
+    their observed_at, value, source and phase: ObservationRow). Baseline: the earliest value
     from an assessment, or the earliest value at all when no assessment measured it (e.g. weight in DPP,
     weighed at sessions). Latest: the most recent value.
 
@@ -216,50 +218,90 @@ def _period(enrollment, period_start, period_end) -> tuple[datetime.date, dateti
     return start, end
 
 
-def _end_of(day: datetime.date) -> datetime.datetime:
+def end_of(day: datetime.date) -> datetime.datetime:
     """The first moment after `day`, in the active (clinic's) time zone."""
     return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()))
 
 
-def _start_of(day: datetime.date) -> datetime.datetime:
+def start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
 
 
-def _observations(*, clinic_ids, enrollment_ids, until: datetime.datetime | None, of_measures: Q | None = None):
-    """The enrollments' observations up to `until` (those `of_measures` selects, if given), oldest first, with
-    their measure and its bands (three queries).
+# An observation as the progress reads it: a row, not an Observation instance (an enrollment with a history
+# has hundreds; a model instance per row was most of the Progress page's CPU, issue 11).
+ObservationRow = namedtuple("ObservationRow", "enrollment_id measure_id observed_at value source phase")
 
-    Each measure is read once, not joined to each observation: an enrollment with a history has hundreds of
-    observations of a dozen measures, and a measure instance per row was most of the Progress page's CPU."""
-    observations = Observation.objects.filter(clinic_id__in=clinic_ids, enrollment_id__in=enrollment_ids)
-    if until is not None:
-        observations = observations.filter(observed_at__lt=until)
-    if of_measures is not None:
-        observations = observations.filter(of_measures)
-    observations = list(
-        observations.only("enrollment_id", "measure_id", "observed_at", "value", "source", "phase").order_by(
-            "enrollment_id", "observed_at", "id"
-        )
+
+def _enrollment_observations(*, clinic_id, enrollment_id, until, headline_measure_id):
+    """The enrollment's observations before `until` of the measures an assessment took and of the
+    program's headline measure, oldest first: the floor sheet's heart rates, RPE and METs are about half of
+    a history's observations, and no assessment measures them."""
+    observations = Observation.objects.filter(clinic_id=clinic_id, enrollment_id=enrollment_id, observed_at__lt=until)
+    assessed = observations.filter(source=Observation.Source.ASSESSMENT).values("measure_id")
+    return (
+        observations.filter(Q(measure_id__in=assessed) | Q(measure_id=headline_measure_id))
+        .order_by("observed_at", "id")
+        .values_list(*ObservationRow._fields)
     )
-    measures = Measure.objects.prefetch_related(Prefetch("bands", queryset=MeasureBand.objects.order_by("id")))
-    measures = measures.in_bulk({observation.measure_id for observation in observations})
-    for observation in observations:
-        observation.measure = measures[observation.measure_id]
-    return observations
 
 
-def _changes(observations, *, headline_measure_id: int | None, sex: str, date_of_birth) -> list[MeasureChange]:
+def _headline_observations(*, clinic_ids, enrollment_ids, measure_ids):
+    """The enrollments' observations of the given measures, oldest first."""
+    return (
+        Observation.objects.filter(
+            AnyOf("clinic_id", clinic_ids), AnyOf("enrollment_id", enrollment_ids), AnyOf("measure_id", measure_ids)
+        )
+        .order_by("enrollment_id", "observed_at", "id")
+        .values_list(*ObservationRow._fields)
+    )
+
+
+# Both read on every request of the physician's pages: compiled once (clinic.compiled, issue 11). A program
+# without a headline measure gives `measure_id = NULL`, true of no row, as the queryset's IS NULL would be.
+ENROLLMENT_OBSERVATIONS = NamedCompiledQuery(
+    _enrollment_observations, clinic_id=-1, enrollment_id=-2, until=SAMPLE_MOMENT, headline_measure_id=-3
+)
+HEADLINE_OBSERVATIONS = NamedCompiledQuery(
+    _headline_observations, clinic_ids=[-1], enrollment_ids=[-2], measure_ids=[-3]
+)
+
+
+MEASURES = NamedCompiledQuery(lambda ids: Measure.objects.filter(AnyOf("id", ids)), ids=[-1])
+MEASURE_BANDS = NamedCompiledQuery(
+    lambda measure_ids: MeasureBand.objects.filter(AnyOf("measure_id", measure_ids)).order_by("id"), measure_ids=[-1]
+)
+
+
+def _measures_with_bands(ids) -> dict[int, Measure]:
+    """The measures by id, with their bands (two queries, none for no ids): each measure read once, not
+    joined to each of its observations. Compiled once, as the observations (Django's `prefetch_related`
+    cost about as much CPU as the rest of reading the observations)."""
+    if not ids:
+        return {}
+    measure_columns, band_columns = columns_of(Measure), columns_of(MeasureBand)
+    measures = {row[0]: Measure.from_db("default", measure_columns, row) for row in MEASURES.rows(ids=list(ids))}
+    bands = defaultdict(list)
+    for row in MEASURE_BANDS.rows(measure_ids=list(measures)):
+        band = MeasureBand.from_db("default", band_columns, row)
+        bands[band.measure_id].append(band)
+    for measure in measures.values():
+        # Where prefetch_related("bands") leaves them: `measure.bands.all()` (band_of, the charts) reads them.
+        measure._prefetched_objects_cache = {"bands": bands[measure.pk]}
+    return measures
+
+
+def _changes(
+    observations, measures, *, headline_measure_id: int | None, sex: str, date_of_birth
+) -> list[MeasureChange]:
     """One MeasureChange per measure an assessment took (plus the program's headline measure however it
     was recorded), in catalog order."""
-    by_measure: dict[int, list[Observation]] = defaultdict(list)
-    measures: dict[int, Measure] = {}
+    by_measure: dict[int, list] = defaultdict(list)
     assessed: set[int] = set()
     for observation in observations:
         by_measure[observation.measure_id].append(observation)
-        measures[observation.measure_id] = observation.measure
         if observation.source == Observation.Source.ASSESSMENT:
             assessed.add(observation.measure_id)
-    wanted = [m for m in measures.values() if m.pk in assessed or m.pk == headline_measure_id]
+    wanted = [measures[pk] for pk in by_measure if pk in assessed or pk == headline_measure_id]
     # Catalog order: the order the reference migration loaded the measures in (then a clinic's own).
     wanted.sort(key=lambda m: (m.clinic_id is not None, m.pk))
     return [
@@ -275,18 +317,14 @@ def _clinic_date(moment: str) -> Cast:
     return Cast(local, DateField())
 
 
-def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None) -> dict[int, Attendance]:
-    """Attendance per enrollment in one query whatever their number: attended sessions over booked ones
-    (a place held, the class started, not cancelled in time) in the period, sessions remaining of the
-    program's default count (counting every attended session up to the period's end), last session."""
-    now = timezone.now()
-    end = _end_of(period_end) if period_end else now
-    in_period = Q(occurrence__starts_at__lt=min(end, now))
-    if period_start:
-        in_period &= Q(occurrence__starts_at__gte=_start_of(period_start))
+def _attendance_counts(*, clinic_ids, enrollment_ids, start, end, until):
+    """Per enrollment: sessions booked and attended from `start` to `until` (the period's end, or now if
+    sooner), attended up to `end`, the last attended one's date."""
+    in_period = Q(occurrence__starts_at__gte=start, occurrence__starts_at__lt=until)
     attended = Q(session_log__attendance__in=SessionLog.ATTENDED)
-    rows = (
-        Booking.objects.filter(clinic_id__in=clinic_ids, enrollment_id__in=[e.pk for e in enrollments])
+    to_end = Q(occurrence__starts_at__lt=end)
+    return (
+        Booking.objects.filter(AnyOf("clinic_id", clinic_ids), AnyOf("enrollment_id", enrollment_ids))
         .values("enrollment_id")
         .annotate(
             booked=Count(
@@ -296,17 +334,39 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
                 & ~Q(session_log__attendance=SessionLog.Attendance.CANCELLED),
             ),
             attended=Count("id", filter=in_period & attended),
-            attended_to_end=Count("id", filter=Q(occurrence__starts_at__lt=end) & attended),
-            last_session_on=Max(
-                _clinic_date("occurrence__starts_at"), filter=Q(occurrence__starts_at__lt=end) & attended
-            ),
+            attended_to_end=Count("id", filter=to_end & attended),
+            last_session_on=Max(_clinic_date("occurrence__starts_at"), filter=to_end & attended),
         )
+        .values_list("enrollment_id", "booked", "attended", "attended_to_end", "last_session_on")
     )
-    by_enrollment = {row["enrollment_id"]: row for row in rows}
+
+
+# Both pages of a physician read attendance on every request: Django compiling the four filtered counts
+# cost more CPU than PostgreSQL counting (issue 11), so the SQL is compiled once per process.
+ATTENDANCE_COUNTS = NamedCompiledQuery(
+    _attendance_counts, clinic_ids=[-1], enrollment_ids=[-2], start=SAMPLE_MOMENT,
+    end=SAMPLE_MOMENT + datetime.timedelta(seconds=1), until=SAMPLE_MOMENT + datetime.timedelta(seconds=2),
+)  # fmt: skip
+# No period's start: every session up to the end counts.
+_BEGINNING = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
+def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None) -> dict[int, Attendance]:
+    """Attendance per enrollment in one query whatever their number: attended sessions over booked ones
+    (a place held, the class started, not cancelled in time) in the period, sessions remaining of the
+    program's default count (counting every attended session up to the period's end), last session."""
+    now = timezone.now()
+    end = end_of(period_end) if period_end else now
+    rows = ATTENDANCE_COUNTS.rows(
+        clinic_ids=list(clinic_ids), enrollment_ids=[e.pk for e in enrollments],
+        start=start_of(period_start) if period_start else _BEGINNING, end=end, until=min(end, now),
+    )  # fmt: skip
+    by_enrollment = {row[0]: row for row in rows}
     result = {}
     for enrollment in enrollments:
-        row = by_enrollment.get(enrollment.pk, {})
-        booked, attended_count = row.get("booked", 0), row.get("attended", 0)
+        _, booked, attended_count, attended_to_end, last_session_on = by_enrollment.get(
+            enrollment.pk, (None, 0, 0, 0, None)
+        )
         # A make-up session may be attended without a regular booking: never over 100 %.
         booked = max(booked, attended_count)
         total = enrollment.program.default_session_count
@@ -314,27 +374,50 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
             attended=attended_count,
             booked=booked,
             percent=round(100 * attended_count / booked) if booked else None,
-            sessions_remaining=max(total - row.get("attended_to_end", 0), 0) if total else None,
-            last_session_on=row.get("last_session_on"),
+            sessions_remaining=max(total - attended_to_end, 0) if total else None,
+            last_session_on=last_session_on,
         )
     return result
 
 
-def safety_events_of(*, clinic, enrollment, period_start, period_end) -> list[SafetyFlag]:
-    """The safety flags raised at the enrollment's sessions in the period, oldest first (one query)."""
-    return list(
+# The columns of a safety event the page, the API and the PDF report show (a flag's rule and who overrode it
+# are shown by none of them), in the model's column order (Model.from_db).
+SAFETY_FLAG_COLUMNS = ("id", "session_log_id", "severity", "message", "status", "created_at")
+
+
+def _safety_flags(*, clinic_id, enrollment_id, start, end):
+    return (
         SafetyFlag.objects.filter(
-            clinic=clinic,
-            session_log__enrollment=enrollment,
-            session_log__occurrence__starts_at__gte=_start_of(period_start),
-            session_log__occurrence__starts_at__lt=_end_of(period_end),
+            clinic_id=clinic_id,
+            session_log__enrollment_id=enrollment_id,
+            session_log__occurrence__starts_at__gte=start,
+            session_log__occurrence__starts_at__lt=end,
         )
-        # The columns the page, the API and the PDF report show (a flag's rule and who overrode it were
-        # joined and read for none of them: a third of reading the events).
-        .select_related("session_log__occurrence")
-        .only("severity", "message", "status", "created_at", "session_log__occurrence__starts_at")
         .order_by("created_at", "id")
+        .values_list(*SAFETY_FLAG_COLUMNS, "session_log__occurrence_id", "session_log__occurrence__starts_at")
     )
+
+
+SAFETY_FLAGS = NamedCompiledQuery(
+    _safety_flags, clinic_id=-1, enrollment_id=-2, start=SAMPLE_MOMENT,
+    end=SAMPLE_MOMENT + datetime.timedelta(seconds=1),
+)  # fmt: skip
+
+
+def safety_events_of(*, clinic, enrollment, period_start, period_end) -> list[SafetyFlag]:
+    """The safety flags raised at the enrollment's sessions in the period, oldest first (one query), each
+    with its session log and that session's class (`flag.session_log.occurrence.starts_at`). Compiled once
+    (issue 11); the flags are made from the rows as the ORM would make them, with the columns above."""
+    flags = []
+    rows = SAFETY_FLAGS.rows(
+        clinic_id=clinic.pk, enrollment_id=enrollment.pk, start=start_of(period_start), end=end_of(period_end)
+    )
+    for *columns, occurrence_id, starts_at in rows:
+        flag = SafetyFlag.from_db("default", SAFETY_FLAG_COLUMNS, columns)
+        flag.session_log = SessionLog.from_db("default", ("id", "occurrence_id"), (flag.session_log_id, occurrence_id))
+        flag.session_log.occurrence = Occurrence.from_db("default", ("id", "starts_at"), (occurrence_id, starts_at))
+        flags.append(flag)
+    return flags
 
 
 def enrollment_progress(
@@ -347,19 +430,21 @@ def enrollment_progress(
     the Progress page does not show it, and reading it with its components is two queries."""
     start, end = _period(enrollment, period_start, period_end)
     patient = enrollment.patient
-    until = _end_of(end)
+    until = end_of(end)
     headline_measure_id = enrollment.program.headline_measure_id
-    # Only the measures _changes keeps: the floor sheet's heart rates, RPE and METs are about half of a
-    # history's observations, and no assessment measures them.
-    assessed = Observation.objects.filter(
-        clinic_id=clinic.pk, enrollment_id=enrollment.pk, observed_at__lt=until, source=Observation.Source.ASSESSMENT
-    ).values("measure_id")
-    observations = _observations(
-        clinic_ids=[clinic.pk], enrollment_ids=[enrollment.pk], until=until,
-        of_measures=Q(measure_id__in=assessed) | Q(measure_id=headline_measure_id),
-    )  # fmt: skip
+    observations = [
+        ObservationRow._make(row)
+        for row in ENROLLMENT_OBSERVATIONS.rows(
+            clinic_id=clinic.pk, enrollment_id=enrollment.pk, until=until, headline_measure_id=headline_measure_id
+        )
+    ]
+    measures = _measures_with_bands({row.measure_id for row in observations})
     changes = _changes(
-        observations, headline_measure_id=headline_measure_id, sex=patient.sex, date_of_birth=patient.date_of_birth
+        observations,
+        measures,
+        headline_measure_id=headline_measure_id,
+        sex=patient.sex,
+        date_of_birth=patient.date_of_birth,
     )
     attendance = attendance_of(clinic_ids=[clinic.pk], enrollments=[enrollment], period_start=start, period_end=end)
     return EnrollmentProgress(
@@ -395,10 +480,14 @@ def headline_progress(enrollments) -> dict[int, HeadlineProgress]:
     # Each program's own headline measure (a field of the program, already loaded): one query whatever mix of
     # programs and clinics the page lists.
     headline_ids = {e.program.headline_measure_id for e in enrollments} - {None}
-    observations = _observations(
-        clinic_ids=clinic_ids, enrollment_ids=ids, until=None, of_measures=Q(measure_id__in=headline_ids)
+    rows = (
+        HEADLINE_OBSERVATIONS.rows(clinic_ids=list(clinic_ids), enrollment_ids=ids, measure_ids=list(headline_ids))
+        if headline_ids
+        else []  # no query, as the queryset's `measure_id__in=[]` ran none
     )
-    by_enrollment: dict[int, list[Observation]] = defaultdict(list)
+    observations = [ObservationRow._make(row) for row in rows]
+    measures = _measures_with_bands({row.measure_id for row in observations})
+    by_enrollment: dict[int, list] = defaultdict(list)
     for observation in observations:
         by_enrollment[observation.enrollment_id].append(observation)
     result = {}
@@ -409,7 +498,10 @@ def headline_progress(enrollments) -> dict[int, HeadlineProgress]:
         if own:
             patient = enrollment.patient
             headline = measure_change(
-                measure=own[0].measure, observations=own, sex=patient.sex, date_of_birth=patient.date_of_birth
+                measure=measures[headline_measure_id],
+                observations=own,
+                sex=patient.sex,
+                date_of_birth=patient.date_of_birth,
             )
         result[enrollment.pk] = HeadlineProgress(attendance=attendance[enrollment.pk], headline=headline)
     return result

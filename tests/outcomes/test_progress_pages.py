@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import AuditEntry
+from clinic.models import AuditEntry, Measure, MeasureBand, Observation
 from referrals import services as referral_services
 from scheduling.models import SafetyFlag, SafetyRule, SessionLog
 from tests.conftest import link_physician, make_patient, make_program, make_referral
@@ -65,6 +65,23 @@ def test_progress_page_shows_change_from_baseline_with_its_mcid_badge(team_a, wa
     assert "6-minute walk distance" in text and "310 m" in text and "352 m" in text and "+42 m" in text
     assert "+13.5 %" in text
     assert re.search(r'<span class="badge mcid-improved" title="MCID 25 m \(higher is better\)\. Source: 25 m', html)
+
+
+def test_progress_page_outcome_rows_escape_the_catalog_and_date_values_in_the_clinics_zone(clinic_a, team_a, walker):
+    Measure.objects.filter(code="tug").update(name="Timed <Up> & Go")
+    MeasureBand.objects.filter(measure__code="tug", is_risk=True).update(label="12 s or more: <fall> risk")
+    html = page(team_a["physiologist"], walker).content.decode()
+    assert "<Up>" not in html and "<fall>" not in html
+    assert '<th scope="row">Timed &lt;Up&gt; &amp; Go' in html
+    assert "no longer “12 s or more: &lt;fall&gt; risk”" in html
+    zone = zoneinfo.ZoneInfo(clinic_a.timezone)
+    baseline_at = Observation.objects.get(enrollment=walker, measure__code="64098-7", value=310).observed_at
+    latest_at = Observation.objects.get(enrollment=walker, measure__code="64098-7", value=352).observed_at
+    assert (
+        f'<td class="nowrap">310 m<br><span class="muted">{baseline_at.astimezone(zone):%m/%d/%Y}</span></td>\n'
+        f'    <td class="nowrap">352 m<br><span class="muted">{latest_at.astimezone(zone):%m/%d/%Y}</span></td>\n'
+        '    <td class="nowrap">+42 m</td>\n    <td class="nowrap">+13.5 %</td>'
+    ) in html
 
 
 def test_progress_page_says_the_patient_is_no_longer_at_fall_risk(team_a, walker):
