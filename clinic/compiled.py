@@ -4,9 +4,9 @@ For a small query Django spends more CPU compiling the queryset into SQL than Po
 answering it: reading the person's memberships with their clinics cost 0.65 ms of CPU, of which the
 compiling was about 0.4 ms; the session about 0.35 ms, half of it compiling. The SQL here is still
 written by the ORM, from the queryset, so it follows the models; only the values change per request.
-Use it for the handful of queries on every page, and for the chart's panels (the most requested page
-after the lists: each panel's small query cost about 1.6 ms of CPU through the ORM, 0.2 ms run so),
-not as a general cache.
+Use it for the handful of queries on every page, and for the most requested pages' reads: the chart's
+panels (each panel's small query cost about 1.6 ms of CPU through the ORM, 0.2 ms run so) and the
+physicians' Progress and My patients (attendance, observations, measures). Not as a general cache.
 """
 
 import datetime
