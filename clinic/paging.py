@@ -21,9 +21,13 @@ class CappedPaginator(Paginator):
     50,000-patient clinic was a quarter of the patient list's time (issue 11), and nobody pages through
     2,000 pages. Searches and filtered tabs, which match fewer rows, keep their exact count."""
 
-    def __init__(self, object_list, per_page, *, number=None):
+    def __init__(self, object_list, per_page, *, number=None, count=None):
         super().__init__(object_list, per_page)
         self.counted_up_to = max(COUNT_CAP, requested_page(number) * per_page)
+        if count is not None:
+            # The caller knows the exact count (the referral queue's tab counts): no query, and no cap.
+            self.count = count
+            self.counted_up_to = max(self.counted_up_to, count)
 
     @cached_property
     def count(self) -> int:
@@ -37,5 +41,5 @@ class CappedPaginator(Paginator):
         return self.count > self.counted_up_to
 
 
-def capped_page(object_list, per_page: int, number):
-    return CappedPaginator(object_list, per_page, number=number).get_page(number)
+def capped_page(object_list, per_page: int, number, *, count=None):
+    return CappedPaginator(object_list, per_page, number=number, count=count).get_page(number)

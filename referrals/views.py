@@ -37,7 +37,9 @@ def referral_queue(request):
     form.is_valid()
     status, query = form.cleaned_data.get("status", "open"), form.cleaned_data.get("q", "")
     referrals = selectors.referral_queue(membership=request.membership, status=status, query=query)
-    page = capped_page(referrals, 25, request.GET.get("page"))
+    counts = selectors.referral_status_counts(membership=request.membership)
+    # A tab's count is its list's length: the paginator need not count it again (a search is counted).
+    page = capped_page(referrals, 25, request.GET.get("page"), count=None if query else counts[status or "all"])
     audit.record_list_access(
         clinic=request.clinic, actor=request.user, model=Referral, request=request,
         object_ids=[r["id"] for r in page], detail=f"Referral queue ({status or 'all'}), page {page.number}",
@@ -47,7 +49,7 @@ def referral_queue(request):
         "referrals/queue.html",
         {
             "form": form, "page": page, "status": status, "query": query,
-            "counts": selectors.referral_status_counts(membership=request.membership),
+            "counts": counts,
             "overdue_cutoff": selectors.overdue_cutoff(), "statuses": Referral.Status.choices,
         },
     )  # fmt: skip

@@ -376,8 +376,19 @@ def test_queue_page_query_count_does_not_grow(team_a, clinic_a, program, doctor,
         make_referral(clinic_a, provider=doctor, program=program)
     # The session is read from the database (no Redis in the way); three queries set and restore the
     # row-level security scope.
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(13):
         team_a["physiologist"].client.get(reverse("referral_queue", args=[clinic_a.slug]))
+
+
+def test_queue_tab_is_counted_by_its_tab_count_and_a_search_by_itself(team_a, clinic_a, program, doctor):
+    for _ in range(3):
+        make_referral(clinic_a, provider=doctor, program=program)
+    make_referral(clinic_a, provider=doctor, program=program, status="declined", patient_last_name="Zola")
+    client, url = team_a["physiologist"].client, reverse("referral_queue", args=[clinic_a.slug])
+    for query, in_all in [("", 3), ("?status=declined", 1), ("?status=", 4), ("?status=&q=Zo", 1)]:
+        response = client.get(url + query)
+        assert response.context["page"].paginator.count == in_all
+        assert f"{in_all} in all" in response.content.decode()
 
 
 def test_physician_sees_their_referrals_across_clinics(team_a, team_b, clinic_a, clinic_b):
