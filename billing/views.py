@@ -32,17 +32,18 @@ PAGE_SIZE = 50
 def claim_line_list(request):
     clinic = request.clinic
     form = forms.LineFilterForm(request.GET or None)
-    lines = selectors.claim_line_rows(clinic=clinic, filters=form.filters())
+    lines = selectors.claim_lines(clinic=clinic, filters=form.filters())
     page = capped_page(lines, PAGE_SIZE, request.GET.get("page"))  # a clinic's lines run to hundreds of thousands
+    rows = selectors.claim_line_rows(page.object_list)
     audit.record_list_access(
-        clinic=clinic, actor=request.user, model=ClaimLine, request=request, object_ids=[line.pk for line in page],
+        clinic=clinic, actor=request.user, model=ClaimLine, request=request, object_ids=[line.id for line in rows],
         detail=f"Claim lines, page {page.number}",
     )  # fmt: skip
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request, "billing/claim_lines.html",
-        {"form": form, "page": page, "query": query.urlencode(), "blocker_codes": list(claims.BLOCKERS),
+        {"form": form, "page": page, "rows": rows, "query": query.urlencode(), "blocker_codes": list(claims.BLOCKERS),
          "can_manage": has_permission(request.membership, "billing.manage")},
     )  # fmt: skip
 

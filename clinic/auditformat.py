@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from auditlog.diff import mask_str
 from auditlog.registry import auditlog
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
@@ -59,6 +60,9 @@ def actor_label(entry: AuditEntry) -> str:
 def readable(entries) -> list[ReadableEntry]:
     """Entries as people read them. Related records are named with one query per related model."""
     entries = list(entries)
+    for entry in entries:
+        # From Django's per-process cache of content types rather than joined to every entry (issue 11).
+        entry.content_type = ContentType.objects.get_for_id(entry.content_type_id)
     names = _related_names(entries)
     return [
         ReadableEntry(

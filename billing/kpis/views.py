@@ -16,7 +16,7 @@ def filter_form(request) -> BillingKpiFilterForm:
     clinic = request.clinic
     return BillingKpiFilterForm(
         request.GET or None, today=timezone.localdate(),
-        programs=list(programs_of_clinic(clinic=clinic).order_by("name")),
+        programs=list(programs_of_clinic(clinic=clinic).order_by("name").values_list("pk", "name")),
         payers=list(billing_selectors.payers_of(clinic=clinic)),
     )  # fmt: skip
 

@@ -30,12 +30,12 @@ class KpiFilterForm(forms.Form):
     )
 
     def __init__(self, data=None, *, programs, physicians, staff, today: datetime.date):
-        """physicians: (id, last name, first name, credentials); staff: (membership id, first name, last name,
-        email), as selectors.filter_choices reads them."""
+        """programs: (id, name); physicians: (id, last name, first name, credentials); staff: (membership id,
+        first name, last name, email), as selectors.filter_choices reads them."""
         defaults = default_filters(today)
         super().__init__(data, initial={"start": defaults.start, "end": defaults.end})
         self.today = today
-        self.fields["program"].choices = [("", "All programs"), *[(p.pk, p.name) for p in programs]]
+        self.fields["program"].choices = [("", "All programs"), *programs]
         physician_choices = [(pk, _physician_label(*names)) for pk, *names in physicians]
         self.fields["physician"].choices = [("", "All physicians"), *physician_choices]
         self.fields["staff"].choices = [("", "All staff"), *[(pk, full_name_or_email(*names)) for pk, *names in staff]]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinic.compiled import SAMPLE_MOMENT, NamedCompiledQuery, columns_of
 from clinic.models import Clinic, Enrollment
 from outcomes.kpis import queries
 from outcomes.kpis.models import KpiOutcomePair, KpiRollup, KpiSessionDay
@@ -90,4 +91,12 @@ def fresh_rollup(*, clinic: Clinic, filters: queries.KpiFilters) -> KpiRollup | 
     if filters.physician_id or filters.staff_id:
         return None
     oldest = timezone.now() - datetime.timedelta(minutes=settings.KPI_ROLLUP_MAX_AGE_MINUTES)
-    return KpiRollup.objects.filter(clinic=clinic, refreshed_at__gte=oldest).first()
+    rows = FRESH_ROLLUP.rows(clinic=clinic.pk, oldest=oldest)
+    return KpiRollup.from_db("default", columns_of(KpiRollup), rows[0]) if rows else None
+
+
+# Read on every dashboard: compiled once (clinic.compiled; issue 11).
+FRESH_ROLLUP = NamedCompiledQuery(
+    lambda clinic, oldest: KpiRollup.objects.filter(clinic=clinic, refreshed_at__gte=oldest).order_by("pk")[:1],
+    clinic=-1, oldest=SAMPLE_MOMENT,
+)  # fmt: skip
