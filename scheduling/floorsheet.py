@@ -24,12 +24,12 @@ from auditlog.registry import auditlog
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from clinic import events
-from clinic.compiled import CompiledQuery, loaded
+from clinic.compiled import AnyOf, CompiledQuery, NamedCompiledQuery, columns_of, loaded
 from clinic.models import (
     AuditEntry,
     Clinic,
@@ -37,8 +37,11 @@ from clinic.models import (
     Measure,
     Membership,
     Observation,
+    Patient,
     PrescriptionComponent,
+    Program,
     ProgramType,
+    User,
 )
 from clinic.selectors import full_name_or_email, patients_visible_to
 from referrals.selectors import medicare_dpp_warnings_at_first_session
@@ -164,18 +167,54 @@ def weight_from_kg(value: Decimal | None, unit: str) -> Decimal | None:
 # --- Selectors -----------------------------------------------------------------------------------
 
 
+# The class with its program and supervising practitioner, every column of each as select_related reads them
+# (the saves use the same instance), compiled once (clinic.compiled): through the ORM, compiling the four
+# tables' query was most of the 1.5 ms of CPU it took (issue 11). Values: clinic, class.
+_OCCURRENCE_PARTS = [
+    (Occurrence, ""), (Program, "program__"), (Membership, "supervising_practitioner__"),
+    (User, "supervising_practitioner__user__"),
+]  # fmt: skip
+OCCURRENCE_WITH_STAFF = NamedCompiledQuery(
+    lambda clinic_id, occurrence_id: Occurrence.objects.filter(clinic_id=clinic_id, pk=occurrence_id).values_list(
+        *(prefix + column for model, prefix in _OCCURRENCE_PARTS for column in columns_of(model))
+    ),
+    clinic_id=-1, occurrence_id=-2,
+)  # fmt: skip
+
+
 def occurrence_get(*, clinic: Clinic, occurrence_id: int) -> Occurrence:
     """The class with what its floor-sheet pages show: the program and the supervising practitioner (who
     acknowledges overrides). No more joins: under row-level security PostgreSQL's planning time grows
     fast with each joined table (joining the staff and coach too took 2.6 ms to plan, 0.3 ms to run)."""
-    occurrence = (
-        Occurrence.objects.select_related("program", "supervising_practitioner__user")
-        .filter(clinic=clinic, pk=occurrence_id)
-        .first()
-    )
-    if occurrence is None:
+    rows = OCCURRENCE_WITH_STAFF.rows(clinic_id=clinic.pk, occurrence_id=occurrence_id)
+    if not rows:
         raise Http404
+    values = iter(rows[0])
+    occurrence, program, supervisor, user = (
+        _from_values(model, values) for model, _ in _OCCURRENCE_PARTS
+    )  # fmt: skip
+    occurrence.program = program
+    if supervisor is not None:  # none chosen: the LEFT JOIN's columns are NULL
+        supervisor.user = user
+    occurrence.supervising_practitioner = supervisor
     return occurrence
+
+
+def _from_values(model, values, columns=None):
+    """An instance of `model` from the next of the iterator `values`, one for each of `columns` (its every
+    column by default; else in the order of `_in_column_order`), as the ORM builds it (`Model.from_db`; the
+    columns not read are deferred); None when its id is NULL (a LEFT JOIN that found nothing)."""
+    columns = columns or columns_of(model)
+    row = [next(values) for _ in columns]
+    return None if row[0] is None else model.from_db("default", columns, row)
+
+
+def _in_column_order(model, *names) -> list[str]:
+    """`names` (the id first) in the order of `model`'s columns, as `Model.from_db` takes them."""
+    columns = [column for column in columns_of(model) if column in names]
+    if len(columns) != len(names) or columns[0] != "id":
+        raise ValueError(f"not columns of {model.__name__} with its id first: {names}")
+    return columns
 
 
 def flag_get(*, clinic: Clinic, flag_id: int) -> SafetyFlag:
@@ -198,34 +237,48 @@ def clinic_members(*, clinic: Clinic) -> QuerySet[Membership]:
     )
 
 
+# Compiled once (clinic.compiled; issue 11). Values: clinic.
+MEMBER_NAMES = NamedCompiledQuery(
+    lambda clinic_id: clinic_members(clinic=Clinic(pk=clinic_id)).values_list(
+        "pk", "user__first_name", "user__last_name", "user__email"
+    ),
+    clinic_id=-1,
+)
+
+
 def clinic_member_names(*, clinic: Clinic) -> list[tuple[int, str]]:
     """The clinic's active members as (id, full name or else email), for a select: read as values, not as
     61 memberships and their users (the load test's clinic; about 1 ms of the floor sheet's CPU)."""
-    members = clinic_members(clinic=clinic).values_list("pk", "user__first_name", "user__last_name", "user__email")
-    return [(pk, full_name_or_email(*names)) for pk, *names in members]
-
-
-def current_aerobic_components(*, clinic: Clinic, enrollment_ids) -> dict[int, PrescriptionComponent]:
-    """The aerobic component of each enrollment's current prescription, by enrollment id (one query), with the
-    columns of its targets only (the row's header and the heart-rate ceiling): a third less CPU than the
-    component's every column and its prescription (1.0 against 1.5 ms for a class of 20)."""
-    components = (
-        PrescriptionComponent.objects.filter(
-            clinic=clinic,
-            kind=PrescriptionComponent.Kind.AEROBIC,
-            prescription__enrollment_id__in=list(enrollment_ids),
-            prescription__superseded_at__isnull=True,
-        )
-        .annotate(enrollment_id=F("prescription__enrollment_id"))
-        .only(*AEROBIC_TARGET_COLUMNS)
-    )
-    return {component.enrollment_id: component for component in components}
+    return [(pk, full_name_or_email(*names)) for pk, *names in MEMBER_NAMES.rows(clinic_id=clinic.pk)]
 
 
 AEROBIC_TARGET_COLUMNS = [
     "intensity_method", "intensity_low", "intensity_high", "speed_mph", "grade_percent", "target_hr_low",
     "target_hr_high", "minutes", "modality",
 ]  # fmt: skip
+# Compiled once (clinic.compiled; issue 11): the ORM's compiling and instance building were most of its CPU.
+# Values: clinic, the enrollments' ids (one array, so the SQL does not depend on how many).
+AEROBIC_TARGETS = NamedCompiledQuery(
+    lambda clinic_id, enrollment_ids: PrescriptionComponent.objects.filter(
+        AnyOf("prescription__enrollment_id", enrollment_ids),
+        clinic_id=clinic_id,
+        kind=PrescriptionComponent.Kind.AEROBIC,
+        prescription__superseded_at__isnull=True,
+    ).values_list("id", "prescription__enrollment_id", *AEROBIC_TARGET_COLUMNS),
+    clinic_id=-1, enrollment_ids=[-2],
+)  # fmt: skip
+
+
+def current_aerobic_components(*, clinic: Clinic, enrollment_ids) -> dict[int, PrescriptionComponent]:
+    """The aerobic component of each enrollment's current prescription, by enrollment id (one query), with the
+    columns of its targets only (the row's header and the heart-rate ceiling) and its enrollment's id as
+    `enrollment_id`: the prescription is not read."""
+    components = {}
+    for pk, enrollment_id, *targets in AEROBIC_TARGETS.rows(clinic_id=clinic.pk, enrollment_ids=list(enrollment_ids)):
+        component = loaded(PrescriptionComponent, id=pk, **dict(zip(AEROBIC_TARGET_COLUMNS, targets, strict=True)))
+        component.enrollment_id = enrollment_id
+        components[enrollment_id] = component
+    return components
 
 
 @dataclasses.dataclass
@@ -269,17 +322,28 @@ def _booked(clinic: Clinic) -> QuerySet[Booking]:
 
 
 # What the sheet's rows show of a booking (floorsheet_tags.floor_row, RowForm, the class's counts, the audit
-# entry): the session log whole, of the patient, enrollment, program and author only these columns. Their
-# every column took a quarter more CPU to read (4.2 against 3.3 ms for a class of 20, mostly compiling and
-# decoding the 128 columns). A column read later that is not here costs a query per row: add it here.
-SHEET_ROW_COLUMNS = [
-    "is_makeup", "occurrence_id", "enrollment_id", "patient_id",
-    "patient__first_name", "patient__last_name",
-    "enrollment__beta_blocker", "enrollment__supplemental_oxygen", "enrollment__hr_ceiling", "enrollment__has_diabetes",
-    "enrollment__precaution_notes", "enrollment__program__program_type",
-    *(f"session_log__{field.name}" for field in SessionLog._meta.concrete_fields),
-    "session_log__updated_by__user__first_name", "session_log__updated_by__user__last_name",
+# entry): the session log whole, of the booking, patient, enrollment, program and the log's author only these
+# columns. Their every column took a quarter more CPU to read (4.2 against 3.3 ms for a class of 20). A column
+# read later that is not here costs a query per row: add it here. (model, path from the booking, columns)
+SHEET_ROW_PARTS = [
+    (Booking, "", _in_column_order(Booking, "id", "occurrence_id", "enrollment_id", "patient_id", "is_makeup")),
+    (Patient, "patient__", _in_column_order(Patient, "id", "first_name", "last_name")),
+    (Enrollment, "enrollment__", _in_column_order(Enrollment, "id", "program_id", "beta_blocker", "supplemental_oxygen",
+                                                  "hr_ceiling", "has_diabetes", "precaution_notes")),
+    (Program, "enrollment__program__", _in_column_order(Program, "id", "program_type")),
+    (SessionLog, "session_log__", columns_of(SessionLog)),
+    (Membership, "session_log__updated_by__", _in_column_order(Membership, "id", "user_id")),
+    (User, "session_log__updated_by__user__", _in_column_order(User, "id", "first_name", "last_name")),
 ]  # fmt: skip
+# The rows' six tables, compiled once and read as values (clinic.compiled): Django compiling the query and
+# building the instances through select_related was most of its CPU (issue 11). Values: clinic, class.
+SHEET_ROWS = NamedCompiledQuery(
+    lambda clinic_id, occurrence_id: _booked(Clinic(pk=clinic_id))
+    .filter(occurrence_id=occurrence_id)
+    .order_by("patient__last_name", "patient__first_name", "pk")
+    .values_list(*(path + column for _, path, columns in SHEET_ROW_PARTS for column in columns)),
+    clinic_id=-1, occurrence_id=-2,
+)  # fmt: skip
 
 
 def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence) -> list[Row]:
@@ -288,14 +352,21 @@ def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence) -> list[Row]:
     Three queries whatever the size of the class (bookings with their logs, flags, prescriptions), and
     one more for the Medicare DPP judgments when the class has Medicare DPP patients.
     """
-    bookings = list(
-        _booked(clinic)
-        .filter(occurrence=occurrence)
-        .only(*SHEET_ROW_COLUMNS)
-        .order_by("patient__last_name", "patient__first_name", "pk")
-    )
-    for booking in bookings:
+    bookings = []
+    for row in SHEET_ROWS.rows(clinic_id=clinic.pk, occurrence_id=occurrence.pk):
+        values = iter(row)
+        booking, patient, enrollment, program, log, author, user = (
+            _from_values(model, values, columns) for model, _, columns in SHEET_ROW_PARTS
+        )  # fmt: skip
+        # Where select_related would put them.
         booking.occurrence = occurrence  # the row's form reads the class's date: no query per row
+        booking.patient, booking.enrollment, enrollment.program = patient, enrollment, program
+        Booking.session_log.related.set_cached_value(booking, log)  # None too: no query for a row without one
+        if log is not None:
+            log.updated_by = author
+            if author is not None:
+                author.user = user
+        bookings.append(booking)
     return _rows(clinic, bookings)
 
 
