@@ -76,6 +76,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 # --- CPU time from /proc -----------------------------------------------------------------------------
 
 
+def reference_loop_ms() -> float:
+    """CPU ms of a fixed pure-Python loop (the best of three): how fast the machine is now. On these shared
+    machines the same loop has taken 290 to 440 ms within a minute, so runs made at different times compare
+    only as far as their reference loops agree."""
+    times = []
+    for _ in range(3):
+        began, total = time.process_time(), 0
+        for number in range(1_000_000):
+            total += number * number % 7
+        times.append((time.process_time() - began) * 1000)
+    return round(min(times))
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's children that have exited and been waited for (a locust run)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -281,6 +294,7 @@ def locust_run(url: str, users: int, args: argparse.Namespace, meter: CpuMeter) 
                "--run-time", f"{args.seconds}s", "--stop-timeout", "5", "--csv", str(prefix), "--only-summary",
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]  # fmt: skip
     print(f"\nRunning {users} users for {args.seconds} s (signed in after {args.spawn_seconds} s)…", flush=True)
+    speed_before = reference_loop_ms()
     load_before, before, began = os.getloadavg()[0], meter.read(), time.monotonic()
     locust_before = children_cpu()
     with open(f"{prefix}-locust.log", "w") as log:  # locust's own summary, beside its CSV files
@@ -296,6 +310,7 @@ def locust_run(url: str, users: int, args: argparse.Namespace, meter: CpuMeter) 
         total.update(db_cores_busy=round((after[1] - before[1]) / seconds, 2))
     # The machine's load average (1 min) before and after: other work on the same cores skews every figure.
     total.update(load_before=round(load_before, 1), load_after=round(os.getloadavg()[0], 1))
+    total.update(reference_loop_ms=[speed_before, reference_loop_ms()])
     return {"users": users, "pages": pages, "total": total, "errors": read_failures(prefix)}
 
 
@@ -387,7 +402,8 @@ def main(argv: list[str]) -> int:
             f"\n{run['users']} users, gunicorn {args.workers} × {args.threads}: {total['requests_per_s']} requests/s,"
             f" cores busy: workers {total['cpu_cores_busy']}, PostgreSQL {total.get('db_cores_busy', '-')},"
             f" locust {total['locust_cores_busy']} ({total['locust_cpu_ms']} ms a request)"
-            " (CPU ms: pages one at a time, 'all' in this run)"
+            " (CPU ms: pages one at a time, 'all' in this run);"
+            f" reference loop {total['reference_loop_ms'][0]} / {total['reference_loop_ms'][1]} ms before / after"
         )
         print(table(run, cpu))
         for error in run["errors"]:
