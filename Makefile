@@ -4,7 +4,9 @@
 # Debian's /usr/bin/python3.11 when it can make a venv: it is built with profile-guided optimisation, like the
 # production image's (python:3.11-slim-bookworm), where pyenv's default build is not; the pages cost about 17 %
 # less CPU on it (docs/architecture.md, "Speed"). Else the first python3.11 on the PATH.
-PYTHON ?= $(shell /usr/bin/python3.11 -c "import ensurepip, venv" 2>/dev/null && echo /usr/bin/python3.11 || echo python3.11)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell /usr/bin/python3.11 -c "import ensurepip, venv" 2>/dev/null && echo /usr/bin/python3.11 || echo python3.11)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

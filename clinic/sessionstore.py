@@ -5,21 +5,18 @@ compiling the same query each time. Same table, same rows, same expiry rule (`ex
 writing, rotating and deleting sessions are Django's own.
 """
 
-import datetime
-
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db import router
 from django.utils import timezone
 
-from clinic.compiled import CompiledQuery
+from clinic.compiled import SAMPLE_MOMENT, CompiledQuery
 
-_SAMPLE_TIME = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 UNEXPIRED_SESSION = CompiledQuery(
-    lambda: Session.objects.filter(expire_date__gt=_SAMPLE_TIME, session_key="-").values_list(
+    lambda: Session.objects.filter(expire_date__gt=SAMPLE_MOMENT, session_key="-").values_list(
         "session_data", "expire_date"
     ),
-    _SAMPLE_TIME,  # the ORM puts the expiry test first
+    SAMPLE_MOMENT,  # the ORM puts the expiry test first
     "-",
     using=router.db_for_read(Session),
 )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from clinic.compiled import SAMPLE_MOMENT, NamedCompiledQuery
 from clinic.models import Measure
 from outcomes.linechart import Series, line_chart_svg
-from outcomes.progress import MeasureChange, display_unit, end_of, start_of
+from outcomes.progress import BEGINNING, MeasureChange, display_unit, end_of, start_of
 from scheduling.models import SessionLog
 
 PATIENT, TARGET, RISK, AMBER = "#0b6e6e", "#1c7c3a", "#b42318", "#a15c00"
@@ -91,7 +91,6 @@ SESSION_VITALS = NamedCompiledQuery(
     end=SAMPLE_MOMENT + datetime.timedelta(seconds=1),
 )  # fmt: skip
 # No period given: every session.
-_BEGINNING = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 _END = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 VitalsRow = namedtuple("VitalsRow", "starts_at pre_hr peak_hr pre_sbp peak_sbp")
 
@@ -102,7 +101,7 @@ def session_vitals_svg(*, clinic, enrollment, period_start=None, period_end=None
     them."""
     rows = SESSION_VITALS.rows(
         clinic_id=clinic.pk, enrollment_id=enrollment.pk,
-        start=start_of(period_start) if period_start else _BEGINNING, end=end_of(period_end) if period_end else _END,
+        start=start_of(period_start) if period_start else BEGINNING, end=end_of(period_end) if period_end else _END,
     )  # fmt: skip
     logs = [VitalsRow._make(row) for row in rows]
     if not logs:

@@ -348,7 +348,7 @@ ATTENDANCE_COUNTS = NamedCompiledQuery(
     end=SAMPLE_MOMENT + datetime.timedelta(seconds=1), until=SAMPLE_MOMENT + datetime.timedelta(seconds=2),
 )  # fmt: skip
 # No period's start: every session up to the end counts.
-_BEGINNING = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+BEGINNING = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
 
 def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None) -> dict[int, Attendance]:
@@ -359,7 +359,7 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
     end = end_of(period_end) if period_end else now
     rows = ATTENDANCE_COUNTS.rows(
         clinic_ids=list(clinic_ids), enrollment_ids=[e.pk for e in enrollments],
-        start=start_of(period_start) if period_start else _BEGINNING, end=end, until=min(end, now),
+        start=start_of(period_start) if period_start else BEGINNING, end=end, until=min(end, now),
     )  # fmt: skip
     by_enrollment = {row[0]: row for row in rows}
     result = {}

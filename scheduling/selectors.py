@@ -7,7 +7,7 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, 
 from django.db.models.functions import Coalesce, TruncDate
 from django.http import Http404
 
-from clinic.compiled import CompiledQuery, loaded
+from clinic.compiled import SAMPLE_MOMENT, CompiledQuery, loaded
 from clinic.models import Clinic, Enrollment, Membership, Role
 from clinic.permissions import has_permission
 from scheduling.models import Authorization, Booking, ClassTemplate, Occurrence, SessionLog, StandingBooking
@@ -169,21 +169,20 @@ def enrollments_for_booking(*, clinic: Clinic, program_id: int | None = None) ->
 
 
 CHART_SESSIONS = 10  # upcoming, and past, on the chart
-_SAMPLE_TIME = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 def _chart_bookings(*, upcoming: bool) -> CompiledQuery:
     """A patient's next or last sessions, with the columns the chart shows, compiled once (clinic.compiled:
     the two queries cost about 3 ms of CPU a chart through the ORM; issue 11). Values: clinic, patient, now."""
     if upcoming:
-        when, order = {"occurrence__starts_at__gte": _SAMPLE_TIME}, ("occurrence__starts_at", "id")
+        when, order = {"occurrence__starts_at__gte": SAMPLE_MOMENT}, ("occurrence__starts_at", "id")
     else:
-        when, order = {"occurrence__starts_at__lt": _SAMPLE_TIME}, ("-occurrence__starts_at", "-id")
+        when, order = {"occurrence__starts_at__lt": SAMPLE_MOMENT}, ("-occurrence__starts_at", "-id")
     return CompiledQuery(
         lambda: Booking.objects.filter(clinic_id=-1).filter(patient_id=-2).filter(**when).order_by(*order)
         .values_list("id", "status", "occurrence_id", "occurrence__starts_at", "occurrence__name", "occurrence__room")
         [:CHART_SESSIONS],
-        -1, -2, _SAMPLE_TIME,
+        -1, -2, SAMPLE_MOMENT,
     )  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """Reads for the dashboard's page: the filter choices and the observation exports of the clinic."""
 
+from django.db import connection
 from django.http import Http404
 
 from clinic.compiled import NamedCompiledQuery, columns_of
@@ -44,8 +45,12 @@ def filter_choices(*, clinic: Clinic) -> dict:
 
 def recent_exports(*, clinic: Clinic) -> list[KpiExport]:
     """The clinic's five latest observation exports."""
-    columns = columns_of(KpiExport)
-    return [KpiExport.from_db("default", columns, row) for row in RECENT_EXPORTS.rows(clinic=clinic.pk)]
+    columns, filters = columns_of(KpiExport), KpiExport._meta.get_field("filters")
+    exports = [KpiExport.from_db("default", columns, row) for row in RECENT_EXPORTS.rows(clinic=clinic.pk)]
+    for export in exports:
+        # A raw row's JSON is text (Django decodes JSON in the field, not in psycopg): decoded as the ORM would.
+        export.filters = filters.from_db_value(export.filters, None, connection)
+    return exports
 
 
 def export_get(*, clinic: Clinic, export_id: int) -> KpiExport:

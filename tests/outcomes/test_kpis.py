@@ -473,6 +473,13 @@ def test_the_observation_export_page_shows_progress_while_pending(kpi):
     assert "50 of 200 rows" in page and "Observations 2026-01-01 – 2026-03" in page
 
 
+def test_the_dashboard_lists_recent_exports_with_their_period(kpi):
+    KpiExport.objects.create(clinic=kpi.clinic, requested_by=kpi.team["admin"].membership, status="ready",
+                             filters={"start": "2026-01-01", "end": "2026-03-31"})  # fmt: skip
+    page = kpi.team["admin"].client.get(reverse("kpi_dashboard", args=[kpi.clinic.slug])).content.decode()
+    assert "Observations 2026-01-01 – 2026-03-31" in page
+
+
 def test_the_observation_copy_reports_progress_and_quotes_formulas(kpi, monkeypatch):
     enrollment = kpi.enrollment()
     enrollment.patient.mrn = "=HYPERLINK(1)"
