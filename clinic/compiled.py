@@ -7,6 +7,8 @@ written by the ORM, from the queryset, so it follows the models; only the values
 Use it for the handful of queries on every page, and for the most requested pages' reads: the chart's
 panels (each panel's small query cost about 1.6 ms of CPU through the ORM, 0.2 ms run so) and the
 physicians' Progress and My patients (attendance, observations, measures). Not as a general cache.
+Rows come straight from the cursor, without Django's field converters: a JSONField's value is its text
+(decode it with the field's `from_db_value`, as outcomes.kpis.selectors.recent_exports does).
 """
 
 import datetime
