@@ -9,6 +9,7 @@ import importlib
 import logging
 import threading
 import time
+import zoneinfo
 
 import pytest
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.db import connections, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client, TransactionTestCase
+from django.utils import timezone
 
 from clinic import rls
 from clinic.dbroles import connected_as_owner
@@ -140,6 +142,17 @@ def rows_shared_by_the_module(django_db_blocker):
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
+
+
+def clinic_today(clinic: Clinic):
+    """Today in the clinic's time zone, as its pages see it. The tests run in UTC: between midnight UTC and the
+    clinic's midnight, `timezone.localdate()` is already tomorrow there."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(clinic.timezone))
+
+
+def clinic_time(moment, clinic: Clinic):
+    """`moment` in the clinic's time zone, as its pages write it."""
+    return timezone.localtime(moment, zoneinfo.ZoneInfo(clinic.timezone))
 
 
 def make_clinic(slug: str, **fields) -> Clinic:

@@ -11,6 +11,7 @@ from billing.claims import claim_lines_derive
 from billing.models import ClaimLine, MedicalNecessityNote
 from clinic.models import AuditEntry
 from tests.billing.factories import add_necessity_note, add_sessions, covered_enrollment
+from tests.conftest import clinic_today
 
 TEXT = "Still ischemic at 4 METs; needs monitored exercise to reach the return-to-work goal."
 
@@ -25,7 +26,8 @@ def url(enrollment):
 
 
 def post(persona, enrollment, **fields):
-    data = {"first_session": 37, "last_session": 72, "written_on": timezone.localdate().isoformat(), "text": TEXT}
+    written_on = clinic_today(enrollment.clinic).isoformat()
+    data = {"first_session": 37, "last_session": 72, "written_on": written_on, "text": TEXT}
     return persona.client.post(url(enrollment), {**data, **fields})
 
 

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from billing.claims import claim_lines_derive
@@ -14,7 +13,7 @@ from billing.models import ClaimBatch, ClaimLine, FeeScheduleEntry
 from tests.billing.factories import add_session, covered_enrollment
 from tests.browser.helpers import BROWSER_DB, sign_in
 from tests.clinic.treatment_plan_factories import make_plan
-from tests.conftest import PASSWORD, link_physician, make_clinic, make_member, make_provider
+from tests.conftest import PASSWORD, clinic_today, link_physician, make_clinic, make_member, make_provider
 
 pytestmark = [pytest.mark.browser, BROWSER_DB]
 
@@ -42,7 +41,7 @@ def test_a_signature_makes_the_blocked_line_ready_and_billing_exports_it(new_pag
     FeeScheduleEntry.objects.create(clinic=clinic, code="93798", amount="120.00", effective_from="2020-01-01")
     physiologist.npi = "1234567893"
     physiologist.save(update_fields=["npi"])
-    add_session(enrollment, timezone.localdate())
+    add_session(enrollment, clinic_today(clinic))
     make_plan(enrollment, physiologist)  # a draft: nothing covers the session yet
     claim_lines_derive(clinic=clinic)
     assert ClaimLine.objects.get().blockers[0]["code"] == "itp_missing"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from clinic.models import Enrollment, Measure, Program
 from outcomes.progress import band_of, classify_change, enrollment_progress, headline_progress
 from scheduling.models import SafetyFlag, SafetyRule
-from tests.conftest import make_patient, make_program
+from tests.conftest import clinic_time, make_patient, make_program
 from tests.outcomes.helpers import measure, observe, session
 from tests.scheduling.factories import make_enrollment, make_prescription
 
@@ -198,7 +198,7 @@ def test_attendance_counts_attended_over_booked_without_cancellations(clinic_a, 
     attendance = progress_of(cr_enrollment).attendance
     assert (attendance.attended, attendance.booked, attendance.percent) == (2, 4, 50)
     assert attendance.sessions_remaining == 36 - 2
-    assert attendance.last_session_on == timezone.localdate(timezone.now() - datetime.timedelta(days=18))
+    assert attendance.last_session_on == clinic_time(timezone.now() - datetime.timedelta(days=18), clinic_a).date()
 
 
 def test_attendance_without_bookings_has_no_percent(clinic_a, cr_enrollment):

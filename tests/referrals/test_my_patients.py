@@ -8,7 +8,15 @@ from django.utils import timezone
 
 from clinic.models import AuditEntry, Membership
 from referrals import services
-from tests.conftest import link_physician, make_member, make_patient, make_program, make_provider, make_referral
+from tests.conftest import (
+    clinic_today,
+    link_physician,
+    make_member,
+    make_patient,
+    make_program,
+    make_provider,
+    make_referral,
+)
 
 
 @pytest.fixture
@@ -132,7 +140,7 @@ def test_my_patients_shows_a_rows_enrollment_and_escapes_the_patients_name(physi
     )  # fmt: skip
     refer(
         doctor, program, patient=patient_a, status="accepted", enrollment=enrollment, patient_last_name="<i>Doe</i>",
-        referral_date=timezone.localdate() - datetime.timedelta(days=1),
+        referral_date=clinic_today(physician.clinic) - datetime.timedelta(days=1),
     )  # fmt: skip
     link_physician(patient_a, physician.membership)
     html = my_patients(physician).content.decode()
@@ -239,8 +247,6 @@ def test_my_patients_and_the_referral_show_days_from_referral_to_first_session(
     physician, team_a, doctor, program, patient_a
 ):
     import datetime
-
-    from django.utils import timezone
 
     from clinic.models import Enrollment
 

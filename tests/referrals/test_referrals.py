@@ -15,7 +15,7 @@ from clinic.models import AuditEntry, Enrollment, OutboundMessage, Patient, Pati
 from referrals import selectors, services
 from referrals.models import Referral, ReferralNotification, ReferralStatusChange, ReferringProvider
 from referrals.templatetags.ago import ago
-from tests.conftest import make_patient, make_program, make_provider, make_referral
+from tests.conftest import clinic_time, make_patient, make_program, make_provider, make_referral
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 
@@ -320,7 +320,7 @@ def test_queue_rows_escape_what_was_typed_and_link_each_referral(clinic_a, team_
     url = reverse("referral_queue", args=[clinic_a.slug])
     text = team_a["physiologist"].client.get(url, {"status": ""}).content.decode()
     assert (
-        f'<tr class="overdue"><td class="nowrap">{timezone.localtime(five_days_ago):%m/%d/%Y}</td>'
+        f'<tr class="overdue"><td class="nowrap">{clinic_time(five_days_ago, clinic_a):%m/%d/%Y}</td>'
         f'<td><a href="{url}{late.pk}/">&lt;i&gt;O&#x27;Hara, &quot;Jo&quot;</a> '
         '<span class="badge warn">Possible duplicate</span></td><td>Rehab &amp; &lt;Co&gt;</td>'
         '<td>&lt;b&gt;Helen Park, M&amp;D</td><td class="nowrap"><span class="badge urgent">Urgent</span></td>'
@@ -328,7 +328,7 @@ def test_queue_rows_escape_what_was_typed_and_link_each_referral(clinic_a, team_
         '<td>5 days ago <strong class="warn">overdue</strong></td></tr>'
     ) in text
     assert (  # a closed referral is never overdue
-        f'<tr class=""><td class="nowrap">{timezone.localtime(done.created_at):%m/%d/%Y}</td>'
+        f'<tr class=""><td class="nowrap">{clinic_time(done.created_at, clinic_a):%m/%d/%Y}</td>'
         f'<td><a href="{url}{done.pk}/">Lovelace, Ada</a> </td>'
     ) in text
     assert '<td class="nowrap">Routine</td><td><span class="badge status-declined">Declined</span></td>' in text
