@@ -77,8 +77,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def reference_loop_ms() -> float:
-    """CPU ms of a fixed pure-Python loop (the best of three): how fast the machine is now. On these shared
-    machines the same loop has taken 290 to 440 ms within a minute, so runs made at different times compare
+    """CPU ms of a fixed pure-Python loop (the best of three): how fast the machine is now. These machines share
+    their host, and its speed has varied by a third within a minute, so runs made at different times compare
     only as far as their reference loops agree."""
     times = []
     for _ in range(3):
