@@ -159,12 +159,12 @@ def physician_referral_rows(*, user, page_of_referrals: QuerySet[Referral]) -> l
     """The rows of one page of "My patients" (a slice of physician_referrals), each with its clinic, program,
     enrollment and `chart_visible`.
 
-    The page is read in two steps, each cheap for PostgreSQL (issue 11): the page's referrals chosen by
-    id in a subquery, then their columns. Sliced directly, the query's plan depends on how many referrals
-    the physician has, so PostgreSQL planned it anew on every request (2.4 ms on bench-big); and a
-    "chart visible" EXISTS in it was answered by hashing all of the physician's 3,900 patients. Here the
-    plan is the same for every physician and is kept, and the charts are looked up for the page's patients
-    only, in one more query."""
+    The page's referrals are chosen by id in a subquery (the slice) and read with their joins around it, and
+    the charts are looked up for the page's patients only, in one more query (issue 11). With the joins and
+    a "chart visible" EXISTS on the slice itself, the plan's cost depended on how many referrals the physician
+    has, so PostgreSQL planned it anew on every request (1.5–4 ms on bench-big), and answered the EXISTS by
+    hashing all of the physician's 3,900 patient links. The subquery's cost barely depends on the physician,
+    so PostgreSQL keeps one plan for it."""
     referrals = list(
         Referral.objects.filter(pk__in=page_of_referrals)
         .select_related("clinic", "program", "enrollment__program", "enrollment__patient")
