@@ -279,10 +279,14 @@ class Patient(models.Model):
         constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic")]
         indexes = [
             models.Index(fields=["clinic", "last_name", "first_name", "id"], name="patient_name_order_idx"),
-            # The default list (active patients in name order) and its count read this index alone.
+            # The default list (active patients in name order) reads this index.
             models.Index(
                 fields=["clinic", "status", "last_name", "first_name", "id"], name="patient_status_name_order_idx"
             ),
+            # ...and its capped count (clinic.paging) this one, from the index alone: an eighth of the size of the
+            # one above (deduplicated), so counting bench-big's 10,001 active patients costs PostgreSQL 0.7 ms of
+            # CPU instead of 1.0–1.2 (issue 11).
+            models.Index(fields=["clinic", "status"], name="patient_status_idx"),
             models.Index(fields=["clinic", "date_of_birth"], name="patient_dob_idx"),
             # Prefix search on names and MRN is case-insensitive: UPPER(col) LIKE 'SMI%'.
             models.Index(

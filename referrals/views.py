@@ -399,6 +399,7 @@ def _physician_referrals_page(request, *, memberships, clinic_slug: str, status:
     audit trail of each clinic whose referrals it shows."""
     referrals = selectors.physician_referrals(user=request.user, clinic_slug=clinic_slug, status=status)
     page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    page.object_list = selectors.physician_referral_rows(user=request.user, page_of_referrals=page.object_list)
     # Each row's links from its clinic's lists' URLs, reversed once per clinic: a `{% url %}` per link was
     # 75 reversals a page (issue 11).
     prefixes = {}
