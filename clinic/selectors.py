@@ -31,12 +31,31 @@ def measures_for(*, clinic: Clinic) -> QuerySet[Measure]:
 
 
 def patients_visible_to(membership: Membership) -> QuerySet[Patient]:
-    patients = Patient.objects.filter(clinic_id=membership.clinic_id)
+    return patients_seen(
+        visibility=patient_visibility(membership), clinic_id=membership.clinic_id, membership_id=membership.pk
+    )
+
+
+# How much of the clinic's patients a member sees (patient_visibility).
+SEES_ALL, SEES_LINKED, SEES_NONE = "all", "linked", "none"
+
+
+def patient_visibility(membership: Membership) -> str:
     if has_permission(membership, "patient.view_all"):
-        return patients
+        return SEES_ALL
     if has_permission(membership, "patient.view"):
+        return SEES_LINKED
+    return SEES_NONE
+
+
+def patients_seen(*, visibility: str, clinic_id: int, membership_id: int) -> QuerySet[Patient]:
+    """patients_visible_to from the member's visibility and ids: a compiled query builds its SQL from these."""
+    patients = Patient.objects.filter(clinic_id=clinic_id)
+    if visibility == SEES_ALL:
+        return patients
+    if visibility == SEES_LINKED:
         # Physicians: only patients they referred or whose plan they sign.
-        return patients.filter(physician_links__physician=membership).distinct()
+        return patients.filter(physician_links__physician_id=membership_id).distinct()
     return patients.none()
 
 
