@@ -3,6 +3,7 @@ on the role); an id from a request that is not visible gives Http404."""
 
 import datetime
 import re
+import zoneinfo
 
 from allauth.mfa.models import Authenticator
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -214,8 +215,15 @@ def audit_entries(
         entries = entries.filter(actor_id=actor_id)
     if event:
         entries = entries.filter(event=event)
+    # The days are the clinic's, compared as moments: `timestamp__date` converts every row's time to the local day
+    # before comparing, which no index can serve (with a long trail, 10-30 ms of PostgreSQL a page; issue 11).
     if date_from:
-        entries = entries.filter(timestamp__date__gte=date_from)
+        entries = entries.filter(timestamp__gte=_local_midnight(clinic, date_from))
     if date_to:
-        entries = entries.filter(timestamp__date__lte=date_to)
+        entries = entries.filter(timestamp__lt=_local_midnight(clinic, date_to + datetime.timedelta(days=1)))
     return entries.order_by("-timestamp", "-id")
+
+
+def _local_midnight(clinic: Clinic, day: datetime.date) -> datetime.datetime:
+    """The first moment of `day` in the clinic's time zone."""
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=zoneinfo.ZoneInfo(clinic.timezone))
