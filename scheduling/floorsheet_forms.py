@@ -179,15 +179,16 @@ class StaffForm(forms.Form):
             {"supervising_practitioner": occurrence.supervising_practitioner_id, "coach": occurrence.coach_id},
         )
         super().__init__(*args, **kwargs)
+        # Only DPP classes have a coach: removed first, so that its choices are not set for nothing.
+        if occurrence.program.program_type not in DPP:
+            del self.fields["coach"]
         # Both selects list the same members: read them once (a ModelChoiceField reads its own).
         choices = [("", "— choose —"), *floorsheet.clinic_member_names(clinic=clinic)]
         # What a posted choice is checked against: only a post needs it (the sheet's every GET built it for nothing).
         members = floorsheet.clinic_members(clinic=clinic) if self.is_bound else None
-        for name in ("supervising_practitioner", "coach"):
-            self.fields[name].queryset = members
-            self.fields[name].choices = choices
-        if occurrence.program.program_type not in DPP:
-            del self.fields["coach"]
+        for field in self.fields.values():
+            field.queryset = members
+            field.choices = choices
 
 
 class OverrideForm(forms.Form):

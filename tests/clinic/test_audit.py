@@ -1,8 +1,11 @@
 """The audit trail: changes, reads, sign-ins, masking, the admin's audit page."""
 
+import datetime
 import re
+import zoneinfo
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import reverse
 
@@ -95,6 +98,29 @@ def test_admin_filters_the_trail_by_user_and_action(team_a, patient_a, clinic_a)
         reverse("audit_list", args=[clinic_a.slug]), {"actor": team_a["billing"].user.pk, "event": "view"}
     )
     assert [e.actor for e in response.context["page"]] == [team_a["billing"].user]
+
+
+def entry_at(clinic, moment, name):
+    return AuditEntry.objects.create(
+        clinic=clinic, timestamp=moment, content_type=ContentType.objects.get_for_model(clinic),
+        object_pk=str(clinic.pk), object_repr=name, action=AuditEntry.Action.ACCESS,
+    )  # fmt: skip
+
+
+def test_the_trail_up_to_a_date_ends_at_the_clinics_midnight(team_a, clinic_a):
+    local = zoneinfo.ZoneInfo(clinic_a.timezone)
+    entry_at(clinic_a, datetime.datetime(2026, 3, 14, 23, 30, tzinfo=local), "late on the last day")
+    entry_at(clinic_a, datetime.datetime(2026, 3, 15, 0, 10, tzinfo=local), "early the next day")
+    shown = {row.entry.object_repr for row in audit_rows(team_a["admin"], date_to="2026-03-14")}
+    assert "late on the last day" in shown and "early the next day" not in shown
+
+
+def test_the_trail_from_a_date_starts_at_the_clinics_midnight(team_a, clinic_a):
+    local = zoneinfo.ZoneInfo(clinic_a.timezone)
+    entry_at(clinic_a, datetime.datetime(2026, 3, 13, 23, 50, tzinfo=local), "late the day before")
+    entry_at(clinic_a, datetime.datetime(2026, 3, 14, 0, 10, tzinfo=local), "early on the first day")
+    shown = {row.entry.object_repr for row in audit_rows(team_a["admin"], date_from="2026-03-14", date_to="2026-03-14")}
+    assert shown == {"early on the first day"}
 
 
 def test_audit_page_never_shows_another_clinics_entries(team_a, team_b, patient_b, clinic_a):

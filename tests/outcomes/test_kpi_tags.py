@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from django.utils.formats import localize
 
 from clinic.html_rows import number_writer
-from outcomes.templatetags.kpi_tags import kpi_cells, kpi_glossary, kpi_tiles
+from outcomes.templatetags.kpi_tags import kpi_cells, kpi_glossary, kpi_rows, kpi_tiles
 
 
 def test_whole_numbers_are_written_as_localize_writes_them():
@@ -39,6 +39,12 @@ def test_missing_values_are_a_dash_and_other_values_are_localized_and_escaped():
     )
 
 
+def test_a_tables_rows_are_its_rows_cells_each_in_a_table_row():
+    rows = [[1, None], [Decimal("2.5"), "<b>Dr. X</b>"]]
+    assert kpi_rows(rows) == f"<tr>{kpi_cells(rows[0])}</tr><tr>{kpi_cells(rows[1])}</tr>"
+    assert kpi_rows([]) == ""
+
+
 def test_tiles_escape_their_text_and_say_which_chosen_filters_a_kpi_cannot_apply():
     definition = SimpleNamespace(key="k1", label="A & B", definition='Counts "x" <y>')
     kpi = SimpleNamespace(key="k1", definition=definition, display="3 <n>", counted="2 enrollments")
@@ -63,7 +69,9 @@ def test_the_glossary_lists_the_filters_that_apply_when_some_do_not():
 
 
 def test_the_rows_number_writer_writes_as_localize_does(settings):
-    for number in (0, 7, -12, Decimal("12.50"), Decimal("-0.4"), Decimal("1234567.25"), 1.5):
+    for number in (0, 7, -12, Decimal("12.50"), Decimal("-0.4"), Decimal("1234567.25"), 1.5, Decimal("-0.00")):
+        assert number_writer()(number) == str(localize(number))
+    for number in (Decimal("1E+5"), Decimal("0E-10"), Decimal("1E-250")):  # exponents; past 200 digits, scientific
         assert number_writer()(number) == str(localize(number))
     settings.USE_THOUSAND_SEPARATOR = True
     assert number_writer()(Decimal("1234567.25")) == "1,234,567.25"
