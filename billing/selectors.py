@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from billing.models import ClaimBatch, ClaimLine, Coverage, DprpExport, FeeScheduleEntry, MedicalNecessityNote, Payer
-from clinic.compiled import CompiledQuery, loaded
+from clinic.compiled import CompiledQuery, loaded_row, paths_of
 from clinic.models import Clinic, Patient, Program
 
 
@@ -33,22 +33,23 @@ def coverages_of_clinic(*, clinic: Clinic) -> QuerySet[Coverage]:
 
 # The chart's coverage panel with the columns it shows, compiled once (clinic.compiled: the chart's panels
 # through the ORM were most of its CPU; issue 11). Values: clinic, patient.
+COVERAGE_PARTS = [
+    (Coverage, "", ["id", "priority", "member_id", "starts_on", "ends_on", "payer_id"]),
+    (Payer, "payer__", ["id", "name"]),
+]
 COVERAGES_OF_PATIENT = CompiledQuery(
-    lambda: Coverage.objects.filter(clinic_id=-1, patient_id=-2)
+    lambda clinic_id, patient_id: Coverage.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
     .order_by("priority", "id")
-    .values_list("id", "priority", "member_id", "starts_on", "ends_on", "payer_id", "payer__name"),
-    -1, -2,
+    .values_list(*paths_of(COVERAGE_PARTS)),
+    clinic_id=-1, patient_id=-2,
 )  # fmt: skip
 
 
 def coverages_of_patient(*, clinic: Clinic, patient: Patient) -> list[Coverage]:
     coverages = []
-    for pk, priority, member_id, starts_on, ends_on, payer_id, payer_name in COVERAGES_OF_PATIENT.rows(
-        clinic.pk, patient.pk
-    ):
-        coverage = loaded(Coverage, id=pk, priority=priority, member_id=member_id, starts_on=starts_on,
-                          ends_on=ends_on, payer_id=payer_id)  # fmt: skip
-        coverage.payer = loaded(Payer, id=payer_id, name=payer_name)
+    for row in COVERAGES_OF_PATIENT.rows(clinic_id=clinic.pk, patient_id=patient.pk):
+        coverage, payer = loaded_row(row, COVERAGE_PARTS)
+        coverage.payer = payer
         coverages.append(coverage)
     return coverages
 

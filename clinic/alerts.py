@@ -34,18 +34,18 @@ def alert_raise(
 # The banner's alerts (the chart, an assessment's page) with the columns it shows, compiled once
 # (clinic.compiled: the chart's panels are most of its CPU; issue 11). Values: clinic, patient.
 OPEN_ALERTS_OF_PATIENT = CompiledQuery(
-    lambda: ClinicalAlert.objects.filter(clinic_id=-1)
-    .filter(patient_id=-2, acknowledged_at__isnull=True)
+    lambda clinic_id, patient_id: ClinicalAlert.objects.filter(clinic_id=clinic_id)
+    .filter(patient_id=patient_id, acknowledged_at__isnull=True)
     .order_by("-raised_at", "-pk")
     .values_list("id", "message", "raised_at"),
-    -1, -2,
+    clinic_id=-1, patient_id=-2,
 )  # fmt: skip
 
 
 def open_alerts_for_patient(*, clinic: Clinic, patient) -> list[ClinicalAlert]:
     return [
         loaded(ClinicalAlert, id=pk, message=message, raised_at=raised_at)
-        for pk, message, raised_at in OPEN_ALERTS_OF_PATIENT.rows(clinic.pk, patient.pk)
+        for pk, message, raised_at in OPEN_ALERTS_OF_PATIENT.rows(clinic_id=clinic.pk, patient_id=patient.pk)
     ]
 
 

@@ -1,62 +1,39 @@
-"""Queries that every request runs, compiled into SQL once per process (issue 11).
+"""Queries compiled into SQL once per process and run with other values (issue 11).
 
 For a small query Django spends more CPU compiling the queryset into SQL than PostgreSQL spends
-answering it: reading the person's memberships with their clinics cost 0.65 ms of CPU, of which the
-compiling was about 0.4 ms; the session about 0.35 ms, half of it compiling. The SQL here is still
-written by the ORM, from the queryset, so it follows the models; only the values change per request.
-Use it for the handful of queries on every page, and for the most requested pages' reads: the chart's
-panels (each panel's small query cost about 1.6 ms of CPU through the ORM, 0.2 ms run so) and the
-physicians' Progress and My patients (attendance, observations, measures). Not as a general cache.
-Rows come straight from the cursor, without Django's field converters: a JSONField's value is its text
-(decode it with the field's `from_db_value`, as outcomes.kpis.selectors.recent_exports does).
+answering it (the person's memberships: 0.4 of 0.65 ms of CPU; a chart panel's query cost about 1.6 ms
+of CPU through the ORM, 0.2 ms run so). The SQL is still written by the ORM, from the queryset, so it
+follows the models; only the values change per request. Use it for the handful of queries on every page
+and for the most requested pages' reads (the chart, the floor sheet, Progress, My patients, the KPI
+dashboard); not as a general cache.
+`CompiledQuery` compiles and runs a query, `AnyOf` puts a list in as one value, and `loaded` and
+`loaded_row` make a row's values instances as the ORM would. Rows come straight from the cursor, without
+Django's field converters: a JSONField's value is its text (decode it with the field's `from_db_value`,
+as outcomes.kpis.selectors.recent_exports does).
 """
 
 import datetime
+import functools
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connections
 from django.db.models import BigIntegerField, BooleanField, F, Func, Value
 
-
-class CompiledQuery:
-    """A queryset's SQL, compiled on first use and then run with other values in place of `samples`.
-
-    `build` returns the queryset with the sample values; their order in the compiled SQL is checked,
-    so that a value is never bound to the wrong placeholder.
-    """
-
-    def __init__(self, build, *samples, using: str = "default"):
-        self.build, self.samples, self.using = build, samples, using
-        self._sql = None
-
-    @property
-    def sql(self) -> str:
-        if self._sql is None:
-            sql, params = self.build().query.sql_with_params()
-            if tuple(params) != self.samples:
-                raise ValueError(f"compiled parameters {params!r} are not the samples {self.samples!r}")
-            self._sql = sql
-        return self._sql
-
-    def rows(self, *values) -> list[tuple]:
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(self.sql, values)
-            return cursor.fetchall()
-
-
 # A moment for a compiled query's samples: no query compiles it in as a constant.
 SAMPLE_MOMENT = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
-class NamedCompiledQuery:
+class CompiledQuery:
     """A queryset's SQL compiled once, its values named: `build(**samples)` returns the queryset, and
-    `rows(**values)` runs it with each sample's placeholders bound to the value of the same name. Any
-    other value the ORM compiled in (the statuses of a filter) is a constant of the query and stays, so
-    the samples must be values no constant can equal (a list holding -1, a moment in the year 2000), and
-    the query must have no value that depends on the request other than the samples: a `__date` lookup, for
-    one, compiles the active time zone in (compare with moments instead).
-    For a larger query with several filters, where listing every compiled value in order would be
-    unreadable; a list of ids goes in as one array (`AnyOf`), so that the SQL does not depend on its length.
+    `rows(**values)` runs it with each sample's placeholders bound to the value of the same name.
+
+    A placeholder is a sample's when its compiled value is of the sample's type and equal to it (so a
+    sample of 1 does not take a `True`); any other value the ORM compiled in (the statuses of a filter) is
+    a constant of the query and stays. So the samples must be values no constant can equal (-1, a list
+    holding -1, a moment in the year 2000), and the query must have no value that depends on the request
+    other than the samples: a `__date` lookup, for one, compiles the active time zone in (compare with
+    moments instead). A list of ids goes in as one array (`AnyOf`), so that the SQL does not depend on its
+    length. A sample the ORM did not compile in is an error, found on the first use.
     """
 
     def __init__(self, build, using: str = "default", **samples):
@@ -76,7 +53,9 @@ class NamedCompiledQuery:
         return self._compiled
 
     def _name_of(self, param) -> str | None:
-        return next((name for name, sample in self.samples.items() if param == sample), None)
+        return next(
+            (name for name, sample in self.samples.items() if type(param) is type(sample) and param == sample), None
+        )
 
     def rows(self, **values) -> list[tuple]:
         if values.keys() != self.samples.keys():
@@ -86,6 +65,9 @@ class NamedCompiledQuery:
         with connections[self.using].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+
+NamedCompiledQuery = CompiledQuery  # old name, for branches written before the merge; remove once none uses it
 
 
 class AnyOf(Func):
@@ -110,11 +92,39 @@ def columns_of(model) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
+@functools.cache
+def _positions(model) -> dict[str, int]:
+    """Each column's place in `columns_of(model)`, worked out once per model (a page loads an instance per row
+    and part: the floor sheet 140)."""
+    return {name: position for position, name in enumerate(columns_of(model))}
+
+
 def loaded(model, **values):
     """An instance of `model` as the ORM reads one with `.only()` these columns (`Model.from_db`): the others
     are deferred, and reading one of them would be a query of its own. `from_db` takes the values in the
     order of the model's fields."""
-    names = [name for name in columns_of(model) if name in values]
-    if len(names) != len(values):
-        raise ValueError(f"not columns of {model.__name__}: {sorted(set(values) - set(names))}")
+    positions = _positions(model)
+    if not values.keys() <= positions.keys():
+        raise ValueError(f"not columns of {model.__name__}: {sorted(values.keys() - positions.keys())}")
+    names = sorted(values, key=positions.__getitem__)
     return model.from_db("default", names, [values[name] for name in names])
+
+
+def paths_of(parts) -> list[str]:
+    """What `values_list` reads for a row of `parts`, each `(model, path from the queried model, columns)`
+    with the id first: the path and column of each, in the order `loaded_row` takes them."""
+    for model, _, columns in parts:
+        if columns[0] != "id":
+            raise ValueError(f"the columns of {model.__name__} must begin with its id: {columns}")
+    return [path + column for _, path, columns in parts for column in columns]
+
+
+def loaded_row(row, parts) -> list:
+    """A row read with `values_list(*paths_of(parts))` as one instance per part (`loaded`), in their order;
+    None for a part whose id is NULL (a LEFT JOIN that found nothing). The caller links them."""
+    instances, start = [], 0
+    for model, _, columns in parts:
+        values = row[start : start + len(columns)]
+        instances.append(None if values[0] is None else loaded(model, **dict(zip(columns, values, strict=True))))
+        start += len(columns)
+    return instances

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Upper
 from django.http import Http404
 
-from clinic.compiled import CompiledQuery, NamedCompiledQuery, loaded
+from clinic.compiled import CompiledQuery, loaded_row, paths_of
 from clinic.models import ApiToken, AuditEntry, Clinic, Enrollment, Invitation, Measure, Membership, Patient, Program
 from clinic.permissions import has_permission
 
@@ -113,21 +113,24 @@ def patient_get(*, membership: Membership, patient_id: int) -> Patient:
 
 # The chart's programs: a patient's enrollments with the columns the chart shows, compiled once (clinic.compiled:
 # the chart's panels through the ORM were most of its CPU; issue 11). Value: the patient.
+CHART_ENROLLMENT_PARTS = [
+    (Enrollment, "", ["id", "patient_id", "status", "start_date", "ended_on", "program_id"]),
+    (Program, "program__", ["id", "name", "program_type"]),
+]
 CHART_ENROLLMENTS = CompiledQuery(
-    lambda: Enrollment.objects.filter(patient_id=-1)
+    lambda patient_id: Enrollment.objects.filter(patient_id=patient_id)
     .order_by("-start_date")
-    .values_list("id", "status", "start_date", "ended_on", "program_id", "program__name", "program__program_type"),
-    -1,
+    .values_list(*paths_of(CHART_ENROLLMENT_PARTS)),
+    patient_id=-1,
 )  # fmt: skip
 
 
 def chart_enrollments(patient: Patient) -> list[Enrollment]:
     """The enrollments of a patient the member may see (patient_get), newest first, each with its program."""
     enrollments = []
-    for pk, status, start_date, ended_on, program_id, program_name, program_type in CHART_ENROLLMENTS.rows(patient.pk):
-        enrollment = loaded(Enrollment, id=pk, patient_id=patient.pk, status=status, start_date=start_date,
-                            ended_on=ended_on, program_id=program_id)  # fmt: skip
-        enrollment.program = loaded(Program, id=program_id, name=program_name, program_type=program_type)
+    for row in CHART_ENROLLMENTS.rows(patient_id=patient.pk):
+        enrollment, program = loaded_row(row, CHART_ENROLLMENT_PARTS)
+        enrollment.program = program
         enrollments.append(enrollment)
     return enrollments
 
@@ -148,7 +151,7 @@ def full_name_or_email(first_name: str, last_name: str, email: str) -> str:
 
 
 # The audit trail's user filter, compiled once (clinic.compiled; issue 11). Value: the clinic.
-MEMBER_USERS = NamedCompiledQuery(
+MEMBER_USERS = CompiledQuery(
     lambda clinic: Membership.objects.filter(clinic=clinic)
     .order_by("-is_active", "user__email")
     .values_list("user_id", "user__first_name", "user__last_name", "user__email"),

@@ -13,18 +13,18 @@ from django.utils import timezone
 from clinic.compiled import SAMPLE_MOMENT, CompiledQuery
 
 UNEXPIRED_SESSION = CompiledQuery(
-    lambda: Session.objects.filter(expire_date__gt=SAMPLE_MOMENT, session_key="-").values_list(
+    lambda now, session_key: Session.objects.filter(expire_date__gt=now, session_key=session_key).values_list(
         "session_data", "expire_date"
     ),
-    SAMPLE_MOMENT,  # the ORM puts the expiry test first
-    "-",
+    now=SAMPLE_MOMENT,
+    session_key="-",
     using=router.db_for_read(Session),
 )
 
 
 class SessionStore(DatabaseSessionStore):
     def _get_session_from_db(self):
-        rows = UNEXPIRED_SESSION.rows(timezone.now(), self.session_key)
+        rows = UNEXPIRED_SESSION.rows(now=timezone.now(), session_key=self.session_key)
         if not rows:
             self._session_key = None  # as Django's: a missing or expired session starts afresh
             return None

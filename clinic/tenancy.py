@@ -24,7 +24,8 @@ from clinic.tokens import hash_token
 
 # Every clinic page reads these: the SQL compiled once (clinic.compiled; 0.65 → 0.25 ms of CPU a page, issue 11).
 ACTIVE_MEMBERSHIPS = CompiledQuery(
-    lambda: Membership.objects.select_related("clinic").filter(user_id=0, is_active=True).order_by("pk"), 0
+    lambda user_id: Membership.objects.select_related("clinic").filter(user_id=user_id, is_active=True).order_by("pk"),
+    user_id=-1,
 )
 
 
@@ -32,7 +33,7 @@ def active_memberships(user) -> list[Membership]:
     """The person's active memberships with their clinics, in one query."""
     membership_columns, clinic_columns = columns_of(Membership), columns_of(Clinic)
     memberships = []
-    for row in ACTIVE_MEMBERSHIPS.rows(user.pk):
+    for row in ACTIVE_MEMBERSHIPS.rows(user_id=user.pk):
         membership = Membership.from_db("default", membership_columns, row[: len(membership_columns)])
         membership.clinic = Clinic.from_db("default", clinic_columns, row[len(membership_columns) :])
         membership.user = user  # the request's user already: no join for it (every page reads these, issue 11)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
-from clinic.compiled import SAMPLE_MOMENT, NamedCompiledQuery
+from clinic.compiled import SAMPLE_MOMENT, CompiledQuery
 from clinic.models import Measure
 from outcomes.linechart import Series, line_chart_svg
 from outcomes.progress import BEGINNING, MeasureChange, display_unit, end_of, start_of
@@ -86,7 +86,7 @@ def _session_vitals(*, clinic_id, enrollment_id, start, end):
 
 
 # Read by every Progress page: compiled once (clinic.compiled, issue 11).
-SESSION_VITALS = NamedCompiledQuery(
+SESSION_VITALS = CompiledQuery(
     _session_vitals, clinic_id=-1, enrollment_id=-2, start=SAMPLE_MOMENT,
     end=SAMPLE_MOMENT + datetime.timedelta(seconds=1),
 )  # fmt: skip

@@ -16,7 +16,7 @@ from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinic.compiled import SAMPLE_MOMENT, AnyOf, NamedCompiledQuery, columns_of
+from clinic.compiled import SAMPLE_MOMENT, AnyOf, CompiledQuery, columns_of
 from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation
 from clinic.prescriptions import age_on, prescription_current
 from scheduling.models import Booking, Occurrence, SafetyFlag, SessionLog
@@ -258,16 +258,14 @@ def _headline_observations(*, clinic_ids, enrollment_ids, measure_ids):
 
 # Both read on every request of the physician's pages: compiled once (clinic.compiled, issue 11). A program
 # without a headline measure gives `measure_id = NULL`, true of no row, as the queryset's IS NULL would be.
-ENROLLMENT_OBSERVATIONS = NamedCompiledQuery(
+ENROLLMENT_OBSERVATIONS = CompiledQuery(
     _enrollment_observations, clinic_id=-1, enrollment_id=-2, until=SAMPLE_MOMENT, headline_measure_id=-3
 )
-HEADLINE_OBSERVATIONS = NamedCompiledQuery(
-    _headline_observations, clinic_ids=[-1], enrollment_ids=[-2], measure_ids=[-3]
-)
+HEADLINE_OBSERVATIONS = CompiledQuery(_headline_observations, clinic_ids=[-1], enrollment_ids=[-2], measure_ids=[-3])
 
 
-MEASURES = NamedCompiledQuery(lambda ids: Measure.objects.filter(AnyOf("id", ids)), ids=[-1])
-MEASURE_BANDS = NamedCompiledQuery(
+MEASURES = CompiledQuery(lambda ids: Measure.objects.filter(AnyOf("id", ids)), ids=[-1])
+MEASURE_BANDS = CompiledQuery(
     lambda measure_ids: MeasureBand.objects.filter(AnyOf("measure_id", measure_ids)).order_by("id"), measure_ids=[-1]
 )
 
@@ -343,7 +341,7 @@ def _attendance_counts(*, clinic_ids, enrollment_ids, start, end, until):
 
 # Both pages of a physician read attendance on every request: Django compiling the four filtered counts
 # cost more CPU than PostgreSQL counting (issue 11), so the SQL is compiled once per process.
-ATTENDANCE_COUNTS = NamedCompiledQuery(
+ATTENDANCE_COUNTS = CompiledQuery(
     _attendance_counts, clinic_ids=[-1], enrollment_ids=[-2], start=SAMPLE_MOMENT,
     end=SAMPLE_MOMENT + datetime.timedelta(seconds=1), until=SAMPLE_MOMENT + datetime.timedelta(seconds=2),
 )  # fmt: skip
@@ -398,7 +396,7 @@ def _safety_flags(*, clinic_id, enrollment_id, start, end):
     )
 
 
-SAFETY_FLAGS = NamedCompiledQuery(
+SAFETY_FLAGS = CompiledQuery(
     _safety_flags, clinic_id=-1, enrollment_id=-2, start=SAMPLE_MOMENT,
     end=SAMPLE_MOMENT + datetime.timedelta(seconds=1),
 )  # fmt: skip

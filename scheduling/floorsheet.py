@@ -29,7 +29,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from clinic import events
-from clinic.compiled import AnyOf, CompiledQuery, NamedCompiledQuery, columns_of, loaded
+from clinic.compiled import AnyOf, CompiledQuery, columns_of, loaded, loaded_row, paths_of
 from clinic.models import (
     AuditEntry,
     Clinic,
@@ -171,12 +171,13 @@ def weight_from_kg(value: Decimal | None, unit: str) -> Decimal | None:
 # (the saves use the same instance), compiled once (clinic.compiled): through the ORM, compiling the four
 # tables' query was most of the 1.5 ms of CPU it took (issue 11). Values: clinic, class.
 _OCCURRENCE_PARTS = [
-    (Occurrence, ""), (Program, "program__"), (Membership, "supervising_practitioner__"),
-    (User, "supervising_practitioner__user__"),
+    (Occurrence, "", columns_of(Occurrence)), (Program, "program__", columns_of(Program)),
+    (Membership, "supervising_practitioner__", columns_of(Membership)),
+    (User, "supervising_practitioner__user__", columns_of(User)),
 ]  # fmt: skip
-OCCURRENCE_WITH_STAFF = NamedCompiledQuery(
+OCCURRENCE_WITH_STAFF = CompiledQuery(
     lambda clinic_id, occurrence_id: Occurrence.objects.filter(clinic_id=clinic_id, pk=occurrence_id).values_list(
-        *(prefix + column for model, prefix in _OCCURRENCE_PARTS for column in columns_of(model))
+        *paths_of(_OCCURRENCE_PARTS)
     ),
     clinic_id=-1, occurrence_id=-2,
 )  # fmt: skip
@@ -189,32 +190,12 @@ def occurrence_get(*, clinic: Clinic, occurrence_id: int) -> Occurrence:
     rows = OCCURRENCE_WITH_STAFF.rows(clinic_id=clinic.pk, occurrence_id=occurrence_id)
     if not rows:
         raise Http404
-    values = iter(rows[0])
-    occurrence, program, supervisor, user = (
-        _from_values(model, values) for model, _ in _OCCURRENCE_PARTS
-    )  # fmt: skip
+    occurrence, program, supervisor, user = loaded_row(rows[0], _OCCURRENCE_PARTS)
     occurrence.program = program
     if supervisor is not None:  # none chosen: the LEFT JOIN's columns are NULL
         supervisor.user = user
     occurrence.supervising_practitioner = supervisor
     return occurrence
-
-
-def _from_values(model, values, columns=None):
-    """An instance of `model` from the next of the iterator `values`, one for each of `columns` (its every
-    column by default; else in the order of `_in_column_order`), as the ORM builds it (`Model.from_db`; the
-    columns not read are deferred); None when its id is NULL (a LEFT JOIN that found nothing)."""
-    columns = columns or columns_of(model)
-    row = [next(values) for _ in columns]
-    return None if row[0] is None else model.from_db("default", columns, row)
-
-
-def _in_column_order(model, *names) -> list[str]:
-    """`names` (the id first) in the order of `model`'s columns, as `Model.from_db` takes them."""
-    columns = [column for column in columns_of(model) if column in names]
-    if len(columns) != len(names) or columns[0] != "id":
-        raise ValueError(f"not columns of {model.__name__} with its id first: {names}")
-    return columns
 
 
 def flag_get(*, clinic: Clinic, flag_id: int) -> SafetyFlag:
@@ -238,7 +219,7 @@ def clinic_members(*, clinic: Clinic) -> QuerySet[Membership]:
 
 
 # Compiled once (clinic.compiled; issue 11). Values: clinic.
-MEMBER_NAMES = NamedCompiledQuery(
+MEMBER_NAMES = CompiledQuery(
     lambda clinic_id: clinic_members(clinic=Clinic(pk=clinic_id)).values_list(
         "pk", "user__first_name", "user__last_name", "user__email"
     ),
@@ -258,7 +239,7 @@ AEROBIC_TARGET_COLUMNS = [
 ]  # fmt: skip
 # Compiled once (clinic.compiled; issue 11): the ORM's compiling and instance building were most of its CPU.
 # Values: clinic, the enrollments' ids (one array, so the SQL does not depend on how many).
-AEROBIC_TARGETS = NamedCompiledQuery(
+AEROBIC_TARGETS = CompiledQuery(
     lambda clinic_id, enrollment_ids: PrescriptionComponent.objects.filter(
         AnyOf("prescription__enrollment_id", enrollment_ids),
         clinic_id=clinic_id,
@@ -326,22 +307,22 @@ def _booked(clinic: Clinic) -> QuerySet[Booking]:
 # columns. Their every column took a quarter more CPU to read (4.2 against 3.3 ms for a class of 20). A column
 # read later that is not here costs a query per row: add it here. (model, path from the booking, columns)
 SHEET_ROW_PARTS = [
-    (Booking, "", _in_column_order(Booking, "id", "occurrence_id", "enrollment_id", "patient_id", "is_makeup")),
-    (Patient, "patient__", _in_column_order(Patient, "id", "first_name", "last_name")),
-    (Enrollment, "enrollment__", _in_column_order(Enrollment, "id", "program_id", "beta_blocker", "supplemental_oxygen",
-                                                  "hr_ceiling", "has_diabetes", "precaution_notes")),
-    (Program, "enrollment__program__", _in_column_order(Program, "id", "program_type")),
+    (Booking, "", ["id", "occurrence_id", "enrollment_id", "patient_id", "is_makeup"]),
+    (Patient, "patient__", ["id", "first_name", "last_name"]),
+    (Enrollment, "enrollment__", ["id", "program_id", "beta_blocker", "supplemental_oxygen", "hr_ceiling",
+                                  "has_diabetes", "precaution_notes"]),
+    (Program, "enrollment__program__", ["id", "program_type"]),
     (SessionLog, "session_log__", columns_of(SessionLog)),
-    (Membership, "session_log__updated_by__", _in_column_order(Membership, "id", "user_id")),
-    (User, "session_log__updated_by__user__", _in_column_order(User, "id", "first_name", "last_name")),
+    (Membership, "session_log__updated_by__", ["id", "user_id"]),
+    (User, "session_log__updated_by__user__", ["id", "first_name", "last_name"]),
 ]  # fmt: skip
 # The rows' six tables, compiled once and read as values (clinic.compiled): Django compiling the query and
 # building the instances through select_related was most of its CPU (issue 11). Values: clinic, class.
-SHEET_ROWS = NamedCompiledQuery(
+SHEET_ROWS = CompiledQuery(
     lambda clinic_id, occurrence_id: _booked(Clinic(pk=clinic_id))
     .filter(occurrence_id=occurrence_id)
     .order_by("patient__last_name", "patient__first_name", "pk")
-    .values_list(*(path + column for _, path, columns in SHEET_ROW_PARTS for column in columns)),
+    .values_list(*paths_of(SHEET_ROW_PARTS)),
     clinic_id=-1, occurrence_id=-2,
 )  # fmt: skip
 
@@ -354,10 +335,7 @@ def floor_sheet_rows(*, clinic: Clinic, occurrence: Occurrence) -> list[Row]:
     """
     bookings = []
     for row in SHEET_ROWS.rows(clinic_id=clinic.pk, occurrence_id=occurrence.pk):
-        values = iter(row)
-        booking, patient, enrollment, program, log, author, user = (
-            _from_values(model, values, columns) for model, _, columns in SHEET_ROW_PARTS
-        )  # fmt: skip
+        booking, patient, enrollment, program, log, author, user = loaded_row(row, SHEET_ROW_PARTS)
         # Where select_related would put them.
         booking.occurrence = occurrence  # the row's form reads the class's date: no query per row
         booking.patient, booking.enrollment, enrollment.program = patient, enrollment, program
@@ -461,23 +439,27 @@ def session_logs_visible_to(membership: Membership) -> QuerySet[SessionLog]:
 
 # The chart's open flags with the columns it shows, compiled once (clinic.compiled; four tables' every column
 # through the ORM cost more CPU than PostgreSQL took to answer; issue 11). Values: clinic, patient.
+OPEN_FLAG_PARTS = [
+    (SafetyFlag, "", ["id", "severity", "message"]),
+    (SafetyRule, "rule__", ["id", "source"]),
+    (SessionLog, "session_log__", ["id", "occurrence_id"]),
+    (Occurrence, "session_log__occurrence__", ["id", "name", "starts_at"]),
+]  # fmt: skip
 OPEN_FLAGS_OF_PATIENT = CompiledQuery(
-    lambda: SafetyFlag.objects.filter(clinic_id=-1, patient_id=-2, status=SafetyFlag.Status.OPEN)
+    lambda clinic_id, patient_id: SafetyFlag.objects.filter(
+        clinic_id=clinic_id, patient_id=patient_id, status=SafetyFlag.Status.OPEN
+    )
     .order_by("-created_at")
-    .values_list("id", "severity", "message", "rule_id", "rule__source", "session_log_id",
-                 "session_log__occurrence_id", "session_log__occurrence__name", "session_log__occurrence__starts_at"),
-    -1, -2, SafetyFlag.Status.OPEN,
+    .values_list(*paths_of(OPEN_FLAG_PARTS)),
+    clinic_id=-1, patient_id=-2,
 )  # fmt: skip
 
 
 def open_flags_for_patient(*, clinic: Clinic, patient) -> list[SafetyFlag]:
     flags = []
-    for row in OPEN_FLAGS_OF_PATIENT.rows(clinic.pk, patient.pk, SafetyFlag.Status.OPEN):
-        pk, severity, message, rule_id, source, log_id, occurrence_id, name, starts_at = row
-        flag = loaded(SafetyFlag, id=pk, severity=severity, message=message)
-        flag.rule = loaded(SafetyRule, id=rule_id, source=source)
-        flag.session_log = loaded(SessionLog, id=log_id, occurrence_id=occurrence_id)
-        flag.session_log.occurrence = loaded(Occurrence, id=occurrence_id, name=name, starts_at=starts_at)
+    for row in OPEN_FLAGS_OF_PATIENT.rows(clinic_id=clinic.pk, patient_id=patient.pk):
+        flag, rule, log, occurrence = loaded_row(row, OPEN_FLAG_PARTS)
+        flag.rule, flag.session_log, log.occurrence = rule, log, occurrence
         flags.append(flag)
     return flags
 

@@ -38,7 +38,7 @@ from django.http import Http404
 from django.utils import dateformat, timezone
 
 from clinic import rls
-from clinic.compiled import CompiledQuery, loaded
+from clinic.compiled import CompiledQuery, loaded_row, paths_of
 from clinic.models import Clinic, Membership, Patient
 from clinic.permissions import has_permission
 from clinic.selectors import patients_visible_to
@@ -377,12 +377,16 @@ def reminder_get(*, membership: Membership, reminder_id: int) -> Reminder:
 CHART_REMINDERS = 10
 # The chart's reminder history with the columns it shows, compiled once (clinic.compiled: three tables' every
 # column through the ORM cost more CPU than PostgreSQL took to answer; issue 11). Values: clinic, patient.
+CHART_REMINDER_PARTS = [
+    (Reminder, "", ["id", "channel", "status", "due_at", "sent_at", "attempts", "last_error", "booking_id"]),
+    (Booking, "booking__", ["id", "occurrence_id"]),
+    (Occurrence, "booking__occurrence__", ["id", "starts_at"]),
+]  # fmt: skip
 CHART_REMINDER_HISTORY = CompiledQuery(
-    lambda: Reminder.objects.filter(clinic_id=-1, patient_id=-2)
+    lambda clinic_id, patient_id: Reminder.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
     .order_by("-booking__occurrence__starts_at", "channel")
-    .values_list("id", "channel", "status", "due_at", "sent_at", "attempts", "last_error", "booking_id",
-                 "booking__occurrence_id", "booking__occurrence__starts_at")[:CHART_REMINDERS],
-    -1, -2,
+    .values_list(*paths_of(CHART_REMINDER_PARTS))[:CHART_REMINDERS],
+    clinic_id=-1, patient_id=-2,
 )  # fmt: skip
 
 
@@ -392,11 +396,8 @@ def chart_reminders(*, membership: Membership, patient: Patient) -> list[Reminde
     if not has_permission(membership, "reminder.view"):
         return []
     reminders = []
-    for row in CHART_REMINDER_HISTORY.rows(membership.clinic_id, patient.pk):
-        pk, channel, status, due_at, sent_at, attempts, last_error, booking_id, occurrence_id, starts_at = row
-        reminder = loaded(Reminder, id=pk, channel=channel, status=status, due_at=due_at, sent_at=sent_at,
-                          attempts=attempts, last_error=last_error, booking_id=booking_id)  # fmt: skip
-        reminder.booking = loaded(Booking, id=booking_id, occurrence_id=occurrence_id)
-        reminder.booking.occurrence = loaded(Occurrence, id=occurrence_id, starts_at=starts_at)
+    for row in CHART_REMINDER_HISTORY.rows(clinic_id=membership.clinic_id, patient_id=patient.pk):
+        reminder, booking, occurrence = loaded_row(row, CHART_REMINDER_PARTS)
+        reminder.booking, booking.occurrence = booking, occurrence
         reminders.append(reminder)
     return reminders

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clinic.compiled import SAMPLE_MOMENT, NamedCompiledQuery, columns_of
+from clinic.compiled import SAMPLE_MOMENT, CompiledQuery, columns_of
 from clinic.models import Clinic, Enrollment
 from outcomes.kpis import queries
 from outcomes.kpis.models import KpiOutcomePair, KpiRollup, KpiSessionDay
@@ -96,7 +96,7 @@ def fresh_rollup(*, clinic: Clinic, filters: queries.KpiFilters) -> KpiRollup | 
 
 
 # Read on every dashboard: compiled once (clinic.compiled; issue 11).
-FRESH_ROLLUP = NamedCompiledQuery(
+FRESH_ROLLUP = CompiledQuery(
     lambda clinic, oldest: KpiRollup.objects.filter(clinic=clinic, refreshed_at__gte=oldest).order_by("pk")[:1],
     clinic=-1, oldest=SAMPLE_MOMENT,
 )  # fmt: skip

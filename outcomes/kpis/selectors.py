@@ -3,7 +3,7 @@
 from django.db import connection
 from django.http import Http404
 
-from clinic.compiled import NamedCompiledQuery, columns_of
+from clinic.compiled import CompiledQuery, columns_of
 from clinic.models import Clinic
 from outcomes.kpis.models import KpiExport
 from referrals.selectors import programs_of_clinic, providers_of_clinic
@@ -11,23 +11,23 @@ from scheduling.selectors import schedule_staff
 
 # The dashboard's reads besides its figures, compiled once (clinic.compiled; issue 11): small queries on every
 # dashboard, where Django compiling each queryset cost more CPU than PostgreSQL answering it. Value: the clinic.
-FILTER_PROGRAMS = NamedCompiledQuery(
+FILTER_PROGRAMS = CompiledQuery(
     lambda clinic: programs_of_clinic(clinic=clinic).order_by("name").values_list("pk", "name"), clinic=-1
 )
-FILTER_PHYSICIANS = NamedCompiledQuery(
+FILTER_PHYSICIANS = CompiledQuery(
     lambda clinic: providers_of_clinic(clinic=clinic)
     .select_related(None)
     .order_by("last_name", "first_name", "id")
     .values_list("pk", "last_name", "first_name", "credentials"),
     clinic=-1,
 )  # fmt: skip
-FILTER_STAFF = NamedCompiledQuery(
+FILTER_STAFF = CompiledQuery(
     lambda clinic: schedule_staff(clinic=clinic).values_list(
         "pk", "user__first_name", "user__last_name", "user__email"
     ),
     clinic=-1,
 )
-RECENT_EXPORTS = NamedCompiledQuery(
+RECENT_EXPORTS = CompiledQuery(
     lambda clinic: KpiExport.objects.filter(clinic=clinic).order_by("-created_at")[:5], clinic=-1
 )
 

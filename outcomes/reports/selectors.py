@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from clinic.compiled import CompiledQuery, loaded
+from clinic.compiled import CompiledQuery, loaded_row, paths_of
 from clinic.models import Enrollment, Membership, Patient, Program
 from clinic.permissions import has_permission
 from clinic.selectors import patients_visible_to
@@ -41,12 +41,16 @@ def ready_report_get(*, membership: Membership, report_id: int) -> ReportRequest
 CHART_REPORTS = 10
 # The chart's latest reports with the columns its rows show, compiled once (clinic.compiled: the chart's panels
 # through the ORM were most of its CPU; issue 11). Values: clinic, patient.
+CHART_REPORT_PARTS = [
+    (ReportRequest, "", ["id", "period_start", "period_end", "kind", "status", "error", "enrollment_id"]),
+    (Enrollment, "enrollment__", ["id", "program_id"]),
+    (Program, "enrollment__program__", ["id", "name"]),
+]  # fmt: skip
 CHART_REPORTS_OF_PATIENT = CompiledQuery(
-    lambda: ReportRequest.objects.filter(clinic_id=-1, patient_id=-2)
+    lambda clinic_id, patient_id: ReportRequest.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
     .order_by("-created_at", "-pk")
-    .values_list("id", "period_start", "period_end", "kind", "status", "error", "enrollment_id",
-                 "enrollment__program_id", "enrollment__program__name")[:CHART_REPORTS],
-    -1, -2,
+    .values_list(*paths_of(CHART_REPORT_PARTS))[:CHART_REPORTS],
+    clinic_id=-1, patient_id=-2,
 )  # fmt: skip
 
 
@@ -56,12 +60,9 @@ def reports_of_patient(*, membership: Membership, patient: Patient) -> list[Repo
     if not has_permission(membership, "report.view"):
         return []
     reports = []
-    for row in CHART_REPORTS_OF_PATIENT.rows(membership.clinic_id, patient.pk):
-        pk, period_start, period_end, kind, status, error, enrollment_id, program_id, program_name = row
-        report = loaded(ReportRequest, id=pk, period_start=period_start, period_end=period_end, kind=kind,
-                        status=status, error=error, enrollment_id=enrollment_id)  # fmt: skip
-        report.enrollment = loaded(Enrollment, id=enrollment_id, program_id=program_id)
-        report.enrollment.program = loaded(Program, id=program_id, name=program_name)
+    for row in CHART_REPORTS_OF_PATIENT.rows(clinic_id=membership.clinic_id, patient_id=patient.pk):
+        report, enrollment, program = loaded_row(row, CHART_REPORT_PARTS)
+        report.enrollment, enrollment.program = enrollment, program
         reports.append(report)
     return reports
 

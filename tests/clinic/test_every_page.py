@@ -2,7 +2,6 @@
 
 import datetime
 
-import pytest
 from csp.utils import build_policy
 from django.contrib.sessions.backends.db import SessionStore as DjangoSessionStore
 from django.contrib.sessions.models import Session
@@ -10,19 +9,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic import audit
-from clinic.compiled import AnyOf, CompiledQuery, NamedCompiledQuery
 from clinic.models import AuditEntry, Membership
 from clinic.sessionstore import SessionStore
 from clinic.tenancy import active_memberships
-from tests.conftest import make_clinic, make_member
+from tests.conftest import make_member
 
 
-def test_the_memberships_every_page_reads_are_the_active_ones_of_the_person_with_their_clinics(team_a, clinic_b):
-    user = team_a["admin"].user
-    make_member(clinic_b, "physiologist", email=user.email)
-    gone = make_member(make_clinic("charlie"), "billing", email=user.email)
-    gone.is_active = False
-    gone.save()
+def test_the_memberships_every_page_reads_are_the_active_ones_of_the_person_with_their_clinics(
+    person_in_three_clinics, clinic_b
+):
+    user, _ = person_in_three_clinics
     make_member(clinic_b, "admin")  # somebody else
 
     read = active_memberships(user)
@@ -31,38 +27,6 @@ def test_the_memberships_every_page_reads_are_the_active_ones_of_the_person_with
     assert [vars(m) | {"_state": None} for m in read] == [vars(m) | {"_state": None} for m in expected]
     assert [vars(m.clinic) | {"_state": None} for m in read] == [vars(m.clinic) | {"_state": None} for m in expected]
     assert all(m.user is user for m in read)
-
-
-def test_a_compiled_query_refuses_sample_values_it_cannot_place(db):
-    query = CompiledQuery(lambda: Membership.objects.filter(user_id=0, npi="x"), 0, "x")  # the ORM binds "x" first
-    with pytest.raises(ValueError, match="not the samples"):
-        query.sql  # noqa: B018
-
-
-def test_a_named_compiled_query_binds_its_values_by_name_and_keeps_the_constants(team_a, clinic_a, clinic_b):
-    user = team_a["admin"].user
-    make_member(clinic_b, "physiologist", email=user.email)
-    gone = make_member(make_clinic("charlie"), "billing", email=user.email)
-    gone.is_active = False
-    gone.save()
-
-    def clinics(user_id, clinic_ids):  # is_active=True is a constant of the query
-        return Membership.objects.filter(AnyOf("clinic_id", clinic_ids), user_id=user_id, is_active=True).values_list(
-            "clinic_id", flat=True
-        )
-
-    query = NamedCompiledQuery(clinics, user_id=-1, clinic_ids=[-2])
-    everywhere = [clinic_a.pk, clinic_b.pk, gone.clinic_id]
-    assert {row[0] for row in query.rows(user_id=user.pk, clinic_ids=everywhere)} == {clinic_a.pk, clinic_b.pk}
-    assert {row[0] for row in query.rows(user_id=user.pk, clinic_ids=[clinic_b.pk])} == {clinic_b.pk}
-    assert query.rows(user_id=user.pk, clinic_ids=[]) == []
-    assert set(clinics(user.pk, everywhere)) == {clinic_a.pk, clinic_b.pk}  # the queryset agrees
-
-
-def test_a_named_compiled_query_refuses_a_sample_the_orm_did_not_bind(db):
-    query = NamedCompiledQuery(lambda user_id: Membership.objects.filter(user_id=7), user_id=-1)
-    with pytest.raises(ValueError, match="not among the compiled parameters"):
-        query.compiled  # noqa: B018
 
 
 def test_a_session_is_read_as_django_reads_it(db):
