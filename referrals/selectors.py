@@ -57,13 +57,16 @@ REFERRAL_QUEUE_COLUMNS = (
 )  # fmt: skip
 
 
-def referral_queue(*, membership: Membership, status: str = "", query: str = "") -> QuerySet[dict]:
-    """The staff work queue: open referrals first, oldest first; each a dict of REFERRAL_QUEUE_COLUMNS."""
+def referral_queue(
+    *, membership: Membership, overdue_before: datetime.datetime, status: str = "", query: str = ""
+) -> QuerySet[dict]:
+    """The staff work queue: open referrals first, oldest first; each a dict of REFERRAL_QUEUE_COLUMNS. Overdue:
+    open with a last action before `overdue_before` (overdue_cutoff(), read once for the page)."""
     referrals = referrals_visible_to(membership)
     if status == "open":
         referrals = referrals.filter(status__in=Referral.OPEN_STATUSES)
     elif status == "overdue":
-        referrals = referrals.filter(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_cutoff())
+        referrals = referrals.filter(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_before)
     elif status:
         referrals = referrals.filter(status=status)
     if query:
@@ -80,7 +83,7 @@ def referral_queue(*, membership: Membership, status: str = "", query: str = "")
     return referrals.order_by("created_at", "id").values(*REFERRAL_QUEUE_COLUMNS)
 
 
-def referral_status_counts(*, membership: Membership) -> dict[str, int]:
+def referral_status_counts(*, membership: Membership, overdue_before: datetime.datetime) -> dict[str, int]:
     """Counts per status plus "open", "overdue" and "all" (the queue's tabs), in two queries, each answered from an
     index alone: a GROUP BY status (referral_status_idx) and the overdue among the open ones (referral_overdue_idx).
     One aggregate of seven FILTERed counts over every referral took twice the time (issue 11)."""
@@ -89,7 +92,7 @@ def referral_status_counts(*, membership: Membership) -> dict[str, int]:
     counts.update(referrals.values_list("status").annotate(n=Count("*")))
     counts["open"] = sum(counts[status] for status in Referral.OPEN_STATUSES)
     counts["all"] = sum(counts[status] for status in Referral.Status.values)
-    counts["overdue"] = referrals.filter(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_cutoff()).count()
+    counts["overdue"] = referrals.filter(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_before).count()
     return counts
 
 

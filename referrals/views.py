@@ -36,8 +36,12 @@ def referral_queue(request):
     form = forms.QueueFilterForm(data)
     form.is_valid()
     status, query = form.cleaned_data.get("status", "open"), form.cleaned_data.get("q", "")
-    referrals = selectors.referral_queue(membership=request.membership, status=status, query=query)
-    counts = selectors.referral_status_counts(membership=request.membership)
+    # One cutoff for the list, the counts and the rows' marks: they agree even when a referral crosses it mid-request.
+    overdue_before = selectors.overdue_cutoff()
+    referrals = selectors.referral_queue(
+        membership=request.membership, overdue_before=overdue_before, status=status, query=query
+    )
+    counts = selectors.referral_status_counts(membership=request.membership, overdue_before=overdue_before)
     # A tab's count is its list's length: the paginator need not count it again (a search is counted).
     page = capped_page(referrals, 25, request.GET.get("page"), count=None if query else counts[status or "all"])
     audit.record_list_access(
@@ -50,7 +54,7 @@ def referral_queue(request):
         {
             "form": form, "page": page, "status": status, "query": query,
             "counts": counts,
-            "overdue_cutoff": selectors.overdue_cutoff(), "statuses": Referral.Status.choices,
+            "overdue_cutoff": overdue_before, "statuses": Referral.Status.choices,
         },
     )  # fmt: skip
 

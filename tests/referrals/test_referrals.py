@@ -304,7 +304,9 @@ def test_queue_lists_open_referrals_oldest_first(clinic_a, team_a, program, doct
     )
     newer = make_referral(clinic_a, provider=doctor, program=program)
     make_referral(clinic_a, provider=doctor, program=program, status="declined")
-    found = selectors.referral_queue(membership=team_a["physiologist"].membership, status="open")
+    found = selectors.referral_queue(
+        membership=team_a["physiologist"].membership, overdue_before=selectors.overdue_cutoff(), status="open"
+    )
     assert [r["id"] for r in found] == [older.pk, newer.pk]
 
 
@@ -340,13 +342,28 @@ def test_referral_untouched_for_two_business_days_is_overdue(clinic_a, team_a, p
         clinic_a, provider=doctor, program=program, last_action_at=timezone.now() - datetime.timedelta(days=5)
     )
     make_referral(clinic_a, provider=doctor, program=program)
-    counts = selectors.referral_status_counts(membership=team_a["physiologist"].membership)
+    counts = selectors.referral_status_counts(
+        membership=team_a["physiologist"].membership, overdue_before=selectors.overdue_cutoff()
+    )
     assert (counts["open"], counts["overdue"]) == (2, 1)
+
+
+def test_the_overdue_tab_lists_as_many_referrals_as_its_count_says_when_one_crosses_the_cutoff(
+    clinic_a, team_a, program, doctor, monkeypatch
+):
+    crossing = timezone.now() - datetime.timedelta(days=5)
+    make_referral(clinic_a, provider=doctor, program=program, last_action_at=crossing)
+    cutoffs = iter([crossing, crossing + datetime.timedelta(seconds=1)])  # the cutoff moves past it mid-request
+    monkeypatch.setattr(selectors, "overdue_cutoff", lambda: next(cutoffs))
+    response = team_a["physiologist"].client.get(reverse("referral_queue", args=[clinic_a.slug]), {"status": "overdue"})
+    assert response.context["counts"]["overdue"] == len(response.context["page"].object_list) == 0
 
 
 def test_status_without_referrals_counts_zero(clinic_a, team_a, program, doctor):
     make_referral(clinic_a, provider=doctor, program=program, status="declined")
-    counts = selectors.referral_status_counts(membership=team_a["physiologist"].membership)
+    counts = selectors.referral_status_counts(
+        membership=team_a["physiologist"].membership, overdue_before=selectors.overdue_cutoff()
+    )
     assert (counts["declined"], counts["accepted"], counts["open"]) == (1, 0, 0)
 
 
