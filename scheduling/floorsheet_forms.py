@@ -14,7 +14,7 @@ from django import forms
 from django.utils import timezone
 
 from clinic.forms import PlainSelect
-from clinic.models import Clinic, ProgramType
+from clinic.models import Clinic, Membership, ProgramType
 from scheduling import floorsheet
 from scheduling.models import DeliveryMode, SessionLog
 
@@ -184,8 +184,9 @@ class StaffForm(forms.Form):
             del self.fields["coach"]
         # Both selects list the same members: read them once (a ModelChoiceField reads its own).
         choices = [("", "— choose —"), *floorsheet.clinic_member_names(clinic=clinic)]
-        # What a posted choice is checked against: only a post needs it (the sheet's every GET built it for nothing).
-        members = floorsheet.clinic_members(clinic=clinic) if self.is_bound else None
+        # What a posted choice is checked against: only a post needs the members (the sheet's every GET built their
+        # queryset for nothing); an unbound form checks nothing, and an empty queryset is safe to read, unlike None.
+        members = floorsheet.clinic_members(clinic=clinic) if self.is_bound else Membership.objects.none()
         for field in self.fields.values():
             field.queryset = members
             field.choices = choices
