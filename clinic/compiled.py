@@ -92,22 +92,10 @@ def columns_of(model) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
-@functools.cache
-def _positions(model) -> dict[str, int]:
-    """Each column's place in `columns_of(model)`, worked out once per model (a page loads an instance per row
-    and part: the floor sheet 140)."""
-    return {name: position for position, name in enumerate(columns_of(model))}
-
-
 def loaded(model, **values):
     """An instance of `model` as the ORM reads one with `.only()` these columns (`Model.from_db`): the others
-    are deferred, and reading one of them would be a query of its own. `from_db` takes the values in the
-    order of the model's fields."""
-    positions = _positions(model)
-    if not values.keys() <= positions.keys():
-        raise ValueError(f"not columns of {model.__name__}: {sorted(values.keys() - positions.keys())}")
-    names = sorted(values, key=positions.__getitem__)
-    return model.from_db("default", names, [values[name] for name in names])
+    are deferred, and reading one of them would be a query of its own."""
+    return _from_db(model, tuple(values), list(values.values()))
 
 
 def paths_of(parts) -> list[str]:
@@ -125,6 +113,22 @@ def loaded_row(row, parts) -> list:
     instances, start = [], 0
     for model, _, columns in parts:
         values = row[start : start + len(columns)]
-        instances.append(None if values[0] is None else loaded(model, **dict(zip(columns, values, strict=True))))
+        instances.append(None if values[0] is None else _from_db(model, tuple(columns), values))
         start += len(columns)
     return instances
+
+
+def _from_db(model, columns: tuple[str, ...], values):
+    names, order = _in_model_order(model, columns)
+    return model.from_db("default", names, [values[i] for i in order])
+
+
+@functools.cache
+def _in_model_order(model, columns: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """`columns` in the order of the model's, as `Model.from_db` takes them, and where each is in `columns`:
+    worked out once per model and columns (a page loads an instance per row and part: the floor sheet 140)."""
+    place = {name: position for position, name in enumerate(columns_of(model))}
+    if not place.keys() >= set(columns):
+        raise ValueError(f"not columns of {model.__name__}: {sorted(set(columns) - place.keys())}")
+    order = sorted(range(len(columns)), key=lambda i: place[columns[i]])
+    return [columns[i] for i in order], order
