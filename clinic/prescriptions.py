@@ -20,7 +20,7 @@ from django.db.models import F, Max, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from clinic.compiled import NamedCompiledQuery, columns_of
+from clinic.compiled import CompiledQuery, columns_of, loaded_row, paths_of
 from clinic.models import (
     Clinic,
     Enrollment,
@@ -197,20 +197,23 @@ def component_target(component: PrescriptionComponent, prescription, enrollment)
 # The enrollment with its patient and program, every column of each as select_related reads them, compiled once
 # per kind of visibility (clinic.compiled): through the ORM, compiling the query with patients_visible_to's
 # subquery was about 3 ms of CPU of the Progress page (issue 11), ten times its running.
-_ENROLLMENT_PARTS = [(Enrollment, ""), (Patient, "patient__"), (Program, "program__")]
+_ENROLLMENT_PARTS = [
+    (Enrollment, "", columns_of(Enrollment)), (Patient, "patient__", columns_of(Patient)),
+    (Program, "program__", columns_of(Program)),
+]  # fmt: skip
 
 
-def _enrollment_query(visibility: str) -> NamedCompiledQuery:
+def _enrollment_query(visibility: str) -> CompiledQuery:
     def build(clinic_id, patient_id, enrollment_id, membership_id=None):
         visible = patients_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
         return Enrollment.objects.filter(
             clinic_id=clinic_id, pk=enrollment_id, patient_id=patient_id, patient__in=visible
-        ).values_list(*(prefix + column for model, prefix in _ENROLLMENT_PARTS for column in columns_of(model)))
+        ).values_list(*paths_of(_ENROLLMENT_PARTS))
 
     samples = {"clinic_id": -1, "patient_id": -2, "enrollment_id": -3}
     if visibility == SEES_LINKED:  # a physician's own patients: the member is in the query
         samples["membership_id"] = -4
-    return NamedCompiledQuery(build, **samples)
+    return CompiledQuery(build, **samples)
 
 
 ENROLLMENT_SEEN = {visibility: _enrollment_query(visibility) for visibility in (SEES_ALL, SEES_LINKED)}
@@ -228,11 +231,7 @@ def enrollment_get(*, membership: Membership, patient_id: int, enrollment_id: in
     if not rows:
         raise Http404
     # The instances as the ORM makes them (Model.from_db), the patient and program where select_related puts them.
-    values = iter(rows[0])
-    enrollment, patient, program = (
-        model.from_db("default", columns_of(model), [next(values) for _ in columns_of(model)])
-        for model, _ in _ENROLLMENT_PARTS
-    )
+    enrollment, patient, program = loaded_row(rows[0], _ENROLLMENT_PARTS)
     enrollment.patient, enrollment.program = patient, program
     return enrollment
 

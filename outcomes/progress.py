@@ -16,7 +16,7 @@ from django.db.models import Count, DateField, DateTimeField, F, Func, Max, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinic.compiled import SAMPLE_MOMENT, AnyOf, CompiledQuery, columns_of
+from clinic.compiled import SAMPLE_MOMENT, AnyOf, CompiledQuery, columns_of, loaded_row, paths_of
 from clinic.models import Enrollment, ExercisePrescription, Measure, MeasureBand, Observation
 from clinic.prescriptions import age_on, prescription_current
 from scheduling.models import Booking, Occurrence, SafetyFlag, SessionLog
@@ -379,8 +379,12 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
 
 
 # The columns of a safety event the page, the API and the PDF report show (a flag's rule and who overrode it
-# are shown by none of them), in the model's column order (Model.from_db).
-SAFETY_FLAG_COLUMNS = ("id", "session_log_id", "severity", "message", "status", "created_at")
+# are shown by none of them), with its session's class.
+SAFETY_FLAG_PARTS = [
+    (SafetyFlag, "", ["id", "session_log_id", "severity", "message", "status", "created_at"]),
+    (SessionLog, "session_log__", ["id", "occurrence_id"]),
+    (Occurrence, "session_log__occurrence__", ["id", "starts_at"]),
+]
 
 
 def _safety_flags(*, clinic_id, enrollment_id, start, end):
@@ -392,7 +396,7 @@ def _safety_flags(*, clinic_id, enrollment_id, start, end):
             session_log__occurrence__starts_at__lt=end,
         )
         .order_by("created_at", "id")
-        .values_list(*SAFETY_FLAG_COLUMNS, "session_log__occurrence_id", "session_log__occurrence__starts_at")
+        .values_list(*paths_of(SAFETY_FLAG_PARTS))
     )
 
 
@@ -410,10 +414,9 @@ def safety_events_of(*, clinic, enrollment, period_start, period_end) -> list[Sa
     rows = SAFETY_FLAGS.rows(
         clinic_id=clinic.pk, enrollment_id=enrollment.pk, start=start_of(period_start), end=end_of(period_end)
     )
-    for *columns, occurrence_id, starts_at in rows:
-        flag = SafetyFlag.from_db("default", SAFETY_FLAG_COLUMNS, columns)
-        flag.session_log = SessionLog.from_db("default", ("id", "occurrence_id"), (flag.session_log_id, occurrence_id))
-        flag.session_log.occurrence = Occurrence.from_db("default", ("id", "starts_at"), (occurrence_id, starts_at))
+    for row in rows:
+        flag, log, occurrence = loaded_row(row, SAFETY_FLAG_PARTS)
+        flag.session_log, log.occurrence = log, occurrence
         flags.append(flag)
     return flags
 
