@@ -3,8 +3,9 @@
     make bench-profile                      # every page below
     make bench-profile PROFILE_ARGS="--requests 100 --only floor"   # pages whose name contains "floor"
 
-The pages: the patient list, the referral queue, the audit trail and the KPI dashboard as bench-big's
-administrator; the claim lines as its billing member; a chart as
+The pages: the page shell (bench/urls.py: what every clinic page pays besides its own work), always
+profiled with the trivial view; the patient list, the referral queue, the audit trail and the KPI dashboard
+as bench-big's administrator; the claim lines as its billing member; a chart as
 its physiologist; "My patients" and an enrollment's progress as its physician (bench/dataset.py's, who sent the
 referrals); the floor sheet of bench-floor's class of 20 as its physiologist (bench/floorsheet.py builds it).
 Signed in with force_login (bench/measure.py's member_client), through django.test.Client (the whole
@@ -109,6 +110,7 @@ def main(argv: list[str]) -> int:
         ).order_by("pk").first()  # fmt: skip
     pages = {  # name: (client, route, arguments)
         "trivial view": (admin, "bench_trivial", []),
+        "page shell": (admin, "bench_shell", [clinic.slug]),
         "patient list": (admin, "patient_list", [clinic.slug]),
         "referral queue": (admin, "referral_queue", [clinic.slug]),
         "audit trail": (admin, "audit_list", [clinic.slug]),
@@ -122,7 +124,7 @@ def main(argv: list[str]) -> int:
     RESULTS.mkdir(exist_ok=True)
     with override_settings(ROOT_URLCONF="bench.urls"):
         for name, (client, route, arguments) in pages.items():
-            if args.only not in name and name != "trivial view":
+            if args.only not in name and name not in ("trivial view", "page shell"):
                 continue
             path = reverse(route, args=arguments)
             profiler = profile_page(client, path, args.requests, args.warmups)

@@ -67,9 +67,6 @@ class CompiledQuery:
             return cursor.fetchall()
 
 
-NamedCompiledQuery = CompiledQuery  # old name, for branches written before the merge; remove once none uses it
-
-
 class AnyOf(Func):
     """`.filter(AnyOf("enrollment_id", ids))`: `"enrollment_id" = ANY(%s)` with the ids as one array
     parameter, so that the SQL does not depend on how many there are (PostgreSQL plans it as `IN (…)`)."""

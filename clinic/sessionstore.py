@@ -5,11 +5,13 @@ compiling the same query each time. Same table, same rows, same expiry rule (`ex
 writing, rotating and deleting sessions are Django's own.
 """
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db import router
 from django.utils import timezone
 
+from clinic import auth_backends
 from clinic.compiled import SAMPLE_MOMENT, CompiledQuery
 
 UNEXPIRED_SESSION = CompiledQuery(
@@ -30,3 +32,10 @@ class SessionStore(DatabaseSessionStore):
             return None
         session_data, expire_date = rows[0]
         return Session(session_key=self.session_key, session_data=session_data, expire_date=expire_date)
+
+    def decode(self, session_data):
+        session = super().decode(session_data)
+        backend = session.get(BACKEND_SESSION_KEY)
+        if backend in auth_backends.RENAMED:  # signed in before the move (clinic.auth_backends)
+            session[BACKEND_SESSION_KEY] = auth_backends.RENAMED[backend]
+        return session

@@ -249,9 +249,9 @@ WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "60"))
 
 # --- Authentication (django-allauth) ----------------------------------------------------------
 AUTH_USER_MODEL = "clinic.User"
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+AUTHENTICATION_BACKENDS = [  # Django's and allauth's, reading the request's user with compiled SQL
+    "clinic.auth_backends.ModelBackend",
+    "clinic.auth_backends.AuthenticationBackend",
 ]
 # clinic/hashers.py says why Argon2id and these parameters; the others verify older hashes until they are
 # upgraded at sign-in.

@@ -2,10 +2,13 @@
 
 import time
 
+import pytest
 from allauth.mfa.models import Authenticator
 from django.test import Client
 from django.urls import reverse
 
+from clinic import auth_backends
+from clinic.models import User
 from clinic.sessions import LAST_SEEN_KEY
 from tests.conftest import PASSWORD, make_clinic, make_member
 
@@ -130,3 +133,36 @@ def test_password_reset_sends_an_email(team_a):
 def test_django_admin_signs_in_through_the_same_login(client, db):
     response = client.get("/admin/login/?next=/admin/")
     assert response.url.startswith(reverse("account_login"))
+
+
+def test_signing_in_with_a_password_keeps_the_person_signed_in(team_a):
+    member = team_a["physiologist"]
+    client, _ = sign_in(member.user.email)
+    assert client.session["_auth_user_backend"].startswith("clinic.auth_backends.")
+    assert client.get(reverse("patient_list", args=[member.clinic.slug])).status_code == 200
+
+
+@pytest.mark.parametrize("old_backend", sorted(auth_backends.RENAMED))
+def test_a_session_signed_in_before_the_backends_moved_stays_signed_in(team_a, old_backend):
+    member = team_a["physiologist"]
+    session = member.client.session
+    session["_auth_user_backend"] = old_backend
+    session.save()
+    assert member.client.get(reverse("patient_list", args=[member.clinic.slug])).status_code == 200
+
+
+def test_a_deactivated_person_is_signed_out_at_their_next_request(team_a):
+    member = team_a["physiologist"]
+    member.user.is_active = False
+    member.user.save()
+    response = member.client.get(reverse("patient_list", args=[member.clinic.slug]))
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_the_signed_in_person_is_read_as_the_orm_reads_them(team_a):
+    user = team_a["physiologist"].user
+    read = auth_backends.user_by_id(user.pk)
+    assert [getattr(read, f.attname) for f in User._meta.concrete_fields] == [
+        getattr(User.objects.get(pk=user.pk), f.attname) for f in User._meta.concrete_fields
+    ]
+    assert auth_backends.user_by_id(-5) is None
