@@ -40,4 +40,6 @@ RUN pip install --no-deps . \
 # /app/.data holds uploaded files and Celery beat's schedule: mount a volume there to keep them.
 USER medfit
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi", "--bind", "0.0.0.0:8000", "--graceful-timeout", "10"]
+# WEB_CONCURRENCY worker processes (gunicorn reads it; one per core), each with 4 threads: a thread waiting for
+# PostgreSQL leaves the core to another. The load test measures this shape (docs/architecture.md, "Speed").
+CMD ["gunicorn", "clinic.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4", "--graceful-timeout", "10"]
