@@ -26,7 +26,7 @@ class CappedPaginator(Paginator):
 
     def __init__(self, object_list, per_page, *, number=None, count=None, to_count=None):
         super().__init__(object_list, per_page)
-        self.to_count = object_list.order_by() if to_count is None else to_count
+        self.to_count = to_count
         self.counted_up_to = max(COUNT_CAP, requested_page(number) * per_page)
         if count is not None:
             # The caller knows the exact count (the referral queue's tab counts): no query, and no cap.
@@ -36,7 +36,8 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         # One row past the limit tells "more" from "exactly"; the order is not needed to count.
-        return self.to_count[: self.counted_up_to + 1].count()
+        rows = self.object_list.order_by() if self.to_count is None else self.to_count
+        return rows[: self.counted_up_to + 1].count()
 
     @property
     def is_capped(self) -> bool:
