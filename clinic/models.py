@@ -288,18 +288,27 @@ class Patient(models.Model):
             # CPU instead of 1.0–1.2 (issue 11).
             models.Index(fields=["clinic", "status"], name="patient_status_idx"),
             models.Index(fields=["clinic", "date_of_birth"], name="patient_dob_idx"),
-            # Prefix search on names and MRN is case-insensitive: UPPER(col) LIKE 'SMI%'.
+            # Prefix search on names and MRN is case-insensitive: UPPER(col) LIKE 'SMI%'. Each index includes
+            # what the search filters on, so that the search's count reads the indexes alone
+            # (selectors.patient_search_to_count; issue 11).
             models.Index(
                 F("clinic"),
                 OpClass(Upper("last_name"), name="text_pattern_ops"),
                 name="patient_last_name_search",
+                include=["id", "status", "last_name", "first_name"],
             ),
             models.Index(
                 F("clinic"),
                 OpClass(Upper("first_name"), name="text_pattern_ops"),
                 name="patient_first_name_search",
+                include=["id", "status", "first_name"],
             ),
-            models.Index(F("clinic"), OpClass(Upper("mrn"), name="text_pattern_ops"), name="patient_mrn_search"),
+            models.Index(
+                F("clinic"),
+                OpClass(Upper("mrn"), name="text_pattern_ops"),
+                name="patient_mrn_search",
+                include=["id", "status", "mrn"],
+            ),
         ]
 
     def __str__(self):

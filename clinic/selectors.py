@@ -2,8 +2,10 @@
 on the role); an id from a request that is not visible gives Http404."""
 
 import datetime
+import operator
 import re
 import zoneinfo
+from functools import reduce
 
 from allauth.mfa.models import Authenticator
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -74,25 +76,41 @@ def patient_search(*, membership: Membership, query: str = "", status: str = "")
         patients = patients.filter(status=status)
     query = query.strip()
     if query:
-        date = parse_search_date(query)
-        if date is not None:
-            patients = patients.filter(date_of_birth=date)
-        elif "," in query:
-            last, first = (part.strip() for part in query.split(",", 1))
-            patients = patients.filter(last_name__istartswith=last, first_name__istartswith=first)
-        else:
-            words = re.split(r"\s+", query)
-            if len(words) >= 2:
-                first, last = words[0], " ".join(words[1:])
-                patients = patients.filter(
-                    Q(first_name__istartswith=first, last_name__istartswith=last) | Q(last_name__istartswith=query)
-                )
-            else:
-                patients = patients.filter(
-                    Q(last_name__istartswith=query) | Q(first_name__istartswith=query) | Q(mrn__istartswith=query)
-                )
-        return patients.order_by(Upper("last_name"), Upper("first_name"), "id")
+        return patients.filter(reduce(operator.or_, search_matches(query))).order_by(
+            Upper("last_name"), Upper("first_name"), "id"
+        )
     return patients.order_by("last_name", "first_name", "id")
+
+
+def search_matches(query: str) -> list[Q]:
+    """The ways a patient can match a (non-empty) search: any one of them is enough."""
+    date = parse_search_date(query)
+    if date is not None:
+        return [Q(date_of_birth=date)]
+    if "," in query:
+        last, first = (part.strip() for part in query.split(",", 1))
+        return [Q(last_name__istartswith=last, first_name__istartswith=first)]
+    words = re.split(r"\s+", query)
+    if len(words) >= 2:
+        first, last = words[0], " ".join(words[1:])
+        return [Q(first_name__istartswith=first, last_name__istartswith=last), Q(last_name__istartswith=query)]
+    return [Q(last_name__istartswith=query), Q(first_name__istartswith=query), Q(mrn__istartswith=query)]
+
+
+def patient_search_to_count(*, membership: Membership, query: str = "", status: str = "") -> QuerySet:
+    """The ids of patient_search's matches, for counting them: one query per way of matching, joined by
+    UNION. Each is then an index-only scan of its prefix index (they include what the search filters on,
+    migration 0025), where the search's one query with OR reads every match from the table: 1,216 pages
+    for "Jo" in bench-big (3,541 matches), 47 this way (issue 11). Prepared, it also stays planned for each
+    search term: its generic plan (the term unknown) would filter the whole clinic and costs more."""
+    patients = patients_visible_to(membership)
+    if status:
+        patients = patients.filter(status=status)
+    query = query.strip()
+    if not query:
+        return patients.values_list("id")
+    first, *others = (patients.filter(match).values_list("id") for match in search_matches(query))
+    return first.union(*others) if others else first
 
 
 # What the patient list shows of each patient (patient_tags.patient_rows): 7 of the patient's 30-odd columns.

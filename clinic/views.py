@@ -76,7 +76,8 @@ def patient_list(request):
     form = patient_search_form(request)
     query, status = form.cleaned_data.get("q", ""), form.cleaned_data.get("status", "")
     patients = selectors.patient_list_rows(membership=request.membership, query=query, status=status)
-    page = capped_page(patients, PAGE_SIZE, request.GET.get("page"))
+    to_count = selectors.patient_search_to_count(membership=request.membership, query=query, status=status)
+    page = capped_page(patients, PAGE_SIZE, request.GET.get("page"), to_count=to_count)
     audit.record_list_access(
         clinic=request.clinic,
         actor=request.user,

@@ -175,6 +175,23 @@ def test_search_under_the_count_cap_shows_the_exact_count(team_a, clinic_a, monk
     assert "10 in all" in response.content.decode()
 
 
+def test_search_counts_a_patient_who_matches_several_ways_once(team_a, clinic_a):
+    make_patient(clinic_a, "JO-1", first_name="Jo", last_name="Jones")  # first name, last name and MRN
+    make_patient(clinic_a, "R-2", first_name="Ann", last_name="Johnson")
+    response = team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"q": "jo"})
+    assert "2 in all" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["smi", "Smith, M", "john smith", "x-9", "01/31/1950", "nobody", ""])
+@pytest.mark.parametrize("status", ["", Patient.Status.ACTIVE, Patient.Status.INACTIVE])
+def test_search_count_counts_what_the_search_finds(team_a, three_patients, query, status):
+    Patient.objects.filter(mrn="R-2").update(status=Patient.Status.INACTIVE)
+    membership = team_a["admin"].membership
+    found = selectors.patient_search(membership=membership, query=query, status=status)
+    counted = selectors.patient_search_to_count(membership=membership, query=query, status=status)
+    assert counted.count() == len(found)
+
+
 def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, django_assert_max_num_queries):
     Patient.objects.bulk_create(
         Patient(clinic=clinic_a, mrn=f"P{i:03}", first_name="A", last_name=f"L{i:03}", date_of_birth="1950-01-01")
