@@ -5,9 +5,11 @@ import datetime
 import operator
 import re
 import zoneinfo
+from contextlib import contextmanager
 from functools import reduce
 
 from allauth.mfa.models import Authenticator
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Upper
 from django.http import Http404
@@ -95,6 +97,24 @@ def search_matches(query: str) -> list[Q]:
         first, last = words[0], " ".join(words[1:])
         return [Q(first_name__istartswith=first, last_name__istartswith=last), Q(last_name__istartswith=query)]
     return [Q(last_name__istartswith=query), Q(first_name__istartswith=query), Q(mrn__istartswith=query)]
+
+
+@contextmanager
+def planned_for_the_search_term(query: str):
+    """Run a search's queries planned for their term, not with PostgreSQL's generic plan (issue 11).
+
+    The search's statements are prepared (DB_PREPARED_STATEMENTS), and after five runs PostgreSQL keeps a
+    generic plan if it looks no dearer: for the search it estimates ~140 matches, but with the prefix a
+    parameter (`LIKE UPPER($3)`) no prefix index can serve it, so that plan tests every patient of the clinic
+    (bench-big, "Jo": about 25 ms of PostgreSQL's CPU where the plan for "Jo" takes a few). `SET LOCAL` keeps
+    the setting to this transaction: other pages' statements keep their generic plans."""
+    if not query.strip():
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
 
 
 def patient_search_to_count(*, membership: Membership, query: str = "", status: str = "") -> QuerySet:

@@ -77,12 +77,14 @@ def patient_list(request):
     query, status = form.cleaned_data.get("q", ""), form.cleaned_data.get("status", "")
     patients = selectors.patient_list_rows(membership=request.membership, query=query, status=status)
     to_count = selectors.patient_search_to_count(membership=request.membership, query=query, status=status)
-    page = capped_page(patients, PAGE_SIZE, request.GET.get("page"), to_count=to_count)
+    with selectors.planned_for_the_search_term(query):  # the count and the page's rows are read in it
+        page = capped_page(patients, PAGE_SIZE, request.GET.get("page"), to_count=to_count)
+        patient_ids = [p.pk for p in page]
     audit.record_list_access(
         clinic=request.clinic,
         actor=request.user,
         model=Patient,
-        object_ids=[p.pk for p in page],
+        object_ids=patient_ids,
         request=request,
         detail=f"Patient list, page {page.number}" + (" (search)" if query else ""),
     )

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from clinic import selectors
@@ -190,6 +191,29 @@ def test_search_count_counts_what_the_search_finds(team_a, three_patients, query
     found = selectors.patient_search(membership=membership, query=query, status=status)
     counted = selectors.patient_search_to_count(membership=membership, query=query, status=status)
     assert counted.count() == len(found)
+
+
+def plan_cache_mode() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('plan_cache_mode')")
+        return cursor.fetchone()[0]
+
+
+def test_a_search_is_planned_for_its_term(db):
+    with selectors.planned_for_the_search_term("jo"):
+        assert plan_cache_mode() == "force_custom_plan"
+
+
+def test_other_queries_keep_postgresqls_choice_of_plan_after_a_search(transactional_db):
+    # Outside a test's transaction, as in a request: the setting ends with the search's own transaction.
+    with selectors.planned_for_the_search_term("jo"):
+        pass
+    assert plan_cache_mode() == "auto"
+
+
+def test_the_list_without_a_search_keeps_postgresqls_choice_of_plan(db):
+    with selectors.planned_for_the_search_term(""):
+        assert plan_cache_mode() == "auto"
 
 
 def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, django_assert_max_num_queries):
