@@ -301,6 +301,7 @@ def locust_run(url: str, users: int, args: argparse.Namespace, meter: CpuMeter) 
         subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
     seconds, after, locust_cpu = time.monotonic() - began, meter.read(), children_cpu() - locust_before
     pages, total = read_stats(prefix)
+    total.update(all_users_requests_per_s=all_users_requests_per_s(prefix, users))
     app, db = CpuMeter.per_request(before, after, total["requests"])
     total.update(app_cpu_ms=app, db_cpu_ms=db, cpu_cores_busy=round((after[0] - before[0]) / seconds, 2))
     # The load generator shares the two cores: what it takes is not there for the server.
@@ -328,6 +329,21 @@ def read_stats(prefix: Path) -> tuple[dict, dict]:
             else:
                 pages[row["Name"]] = figures
     return pages, total
+
+
+def all_users_requests_per_s(prefix: Path, users: int) -> float | None:
+    """Requests/s from the moment every user has signed in to the end of the run, from locust's history (one
+    row a second). The whole run's figure counts the ramp too, when fewer users click: with 60 users ramped
+    over 30 s of 90 it cannot pass about 90 requests/s, however fast the server."""
+    with open(f"{prefix}_stats_history.csv", newline="") as handle:
+        rows = [
+            row for row in csv.DictReader(handle) if row["Name"] == "Aggregated" and int(row["User Count"]) == users
+        ]
+    if len(rows) < 2:
+        return None
+    seconds = int(rows[-1]["Timestamp"]) - int(rows[0]["Timestamp"])
+    requests = int(rows[-1]["Total Request Count"]) - int(rows[0]["Total Request Count"])
+    return round(requests / seconds, 1) if seconds else None
 
 
 def read_failures(prefix: Path) -> list[dict]:
@@ -365,7 +381,10 @@ def verdict(run: dict) -> str:
     checks = [
         (not slow, f"p95 < {TARGET_P95_MS} ms on every page" + (f" (not: {', '.join(sorted(slow))})" if slow else "")),
         (total["errors"] == 0, f"0 errors ({total['errors']})"),
-        (total["requests_per_s"] >= TARGET_RPS, f">= {TARGET_RPS} requests/s ({total['requests_per_s']})"),
+        (
+            (total["all_users_requests_per_s"] or 0) >= TARGET_RPS,
+            f">= {TARGET_RPS} requests/s with every user signed in ({total['all_users_requests_per_s']})",
+        ),
     ]
     return "; ".join(f"{text}: {'PASS' if ok else 'FAIL'}" for ok, text in checks)
 
@@ -399,7 +418,8 @@ def main(argv: list[str]) -> int:
     for run in runs:
         total = run["total"]
         print(
-            f"\n{run['users']} users, gunicorn {args.workers} × {args.threads}: {total['requests_per_s']} requests/s,"
+            f"\n{run['users']} users, gunicorn {args.workers} × {args.threads}: {total['requests_per_s']} requests/s"
+            f" ({total['all_users_requests_per_s']} once all had signed in),"
             f" cores busy: workers {total['cpu_cores_busy']}, PostgreSQL {total.get('db_cores_busy', '-')},"
             f" locust {total['locust_cores_busy']} ({total['locust_cpu_ms']} ms a request)"
             " (CPU ms: pages one at a time, 'all' in this run);"
