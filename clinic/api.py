@@ -368,7 +368,8 @@ class PatientViewSet(
         return selectors.patient_get(membership=self.membership, patient_id=self.kwargs["patient_id"])
 
     def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
+        with selectors.planned_for_the_search_term(request.query_params.get("q", "")):
+            response = super().list(request, *args, **kwargs)
         audit.record_list_access(
             clinic=self.clinic, actor=request.user, model=Patient, request=request,
             object_ids=[row["id"] for row in response.data["results"]], detail="API patient list",

@@ -168,13 +168,13 @@ PATIENT_EXPORT_COLUMNS = [
 @clinic_view("patient.export")
 def patient_export(request):
     form = patient_search_form(request)
+    query = form.cleaned_data.get("q", "")
     patients = selectors.patient_search(
-        membership=request.membership,
-        query=form.cleaned_data.get("q", ""),
-        status=form.cleaned_data.get("status", ""),
+        membership=request.membership, query=query, status=form.cleaned_data.get("status", "")
     )
     fields = [field for _, field in PATIENT_EXPORT_COLUMNS]
-    rows = list(patients.values_list("id", *fields))
+    with selectors.planned_for_the_search_term(query):
+        rows = list(patients.values_list("id", *fields))
     audit.record_list_access(
         clinic=request.clinic,
         actor=request.user,

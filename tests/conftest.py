@@ -208,6 +208,14 @@ def make_referral(clinic: Clinic, patient: Patient | None = None, provider=None,
     )
 
 
+def searched_planned_for_the_term(queries) -> bool:
+    """Whether captured queries read patients by name prefix after `SET LOCAL plan_cache_mode`
+    (selectors.planned_for_the_search_term), in the same transaction."""
+    statements = [query["sql"] for query in queries]
+    planned = [i for i, sql in enumerate(statements) if "force_custom_plan" in sql]
+    return bool(planned) and any("LIKE UPPER" in sql for sql in statements[planned[0] :])
+
+
 def run_at_once(work, times: int) -> None:
     """Run `work` in `times` threads released together, each with its own database connection."""
 

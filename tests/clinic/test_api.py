@@ -1,12 +1,15 @@
 """The REST API: tokens, patients, JSON errors, the OpenAPI schema."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic import services
 from clinic.models import AuditEntry, Patient
 from clinic.tokens import hash_token
+from tests.conftest import searched_planned_for_the_term
 
 
 @pytest.fixture
@@ -78,6 +81,12 @@ def test_duplicate_mrn_is_a_field_error(api, clinic_a, patient_a):
 def test_list_filters_by_search_and_status(api, clinic_a, patient_a):
     response = api.get(patients_url(clinic_a), {"q": "arch", "status": "active"})
     assert [row["mrn"] for row in response.json()["results"]] == [patient_a.mrn]
+
+
+def test_list_search_is_planned_for_its_term(api, clinic_a, patient_a):
+    with CaptureQueriesContext(connection) as captured:
+        api.get(patients_url(clinic_a), {"q": "arch"})
+    assert searched_planned_for_the_term(captured)
 
 
 def test_list_and_retrieve_are_recorded_as_access(api, clinic_a, patient_a):

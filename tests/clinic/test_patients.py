@@ -4,12 +4,13 @@ import datetime
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic import selectors
 from clinic.csvexport import neutralize
 from clinic.models import Patient
-from tests.conftest import make_patient
+from tests.conftest import make_patient, searched_planned_for_the_term
 
 VALID = {
     "mrn": "NEW-1",
@@ -214,6 +215,20 @@ def test_other_queries_keep_postgresqls_choice_of_plan_after_a_search(transactio
 def test_the_list_without_a_search_keeps_postgresqls_choice_of_plan(db):
     with selectors.planned_for_the_search_term(""):
         assert plan_cache_mode() == "auto"
+
+
+def test_the_list_reads_a_search_planned_for_its_term(team_a, clinic_a, three_patients):
+    with CaptureQueriesContext(connection) as captured:
+        team_a["admin"].client.get(reverse("patient_list", args=[clinic_a.slug]), {"q": "jo"})
+    assert searched_planned_for_the_term(captured)
+
+
+def test_the_export_reads_a_search_planned_for_its_term(team_a, clinic_a):
+    make_patient(clinic_a, "R-1", last_name="Jones")
+    with CaptureQueriesContext(connection) as captured:
+        response = team_a["billing"].client.get(reverse("patient_export", args=[clinic_a.slug]), {"q": "jo"})
+        b"".join(response.streaming_content)
+    assert searched_planned_for_the_term(captured)
 
 
 def test_list_page_query_count_does_not_grow_with_patients(team_a, clinic_a, django_assert_max_num_queries):
