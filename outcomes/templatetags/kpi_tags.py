@@ -15,19 +15,12 @@ register = template.Library()
 
 @register.filter
 def kpi_rows(rows) -> str:
-    """A table's rows, as `{% for row in rows %}<tr>{{ row|kpi_cells }}</tr>{% endfor %}` would write them: the
-    tables have some 270 rows, and the loop, the filter and the decimal separator's look-up per row were about
-    a tenth of the page's CPU (issue 11)."""
+    """A table's rows, each cell as `<td>{% if cell is None %}—{% else %}{{ cell }}{% endif %}</td>` would write
+    it (localized, escaped). The tables run to some 270 rows and 500 cells: the template engine's loops,
+    conditions and variables per cell were the larger part of rendering the page, and the decimal separator's
+    look-up per row a tenth of its CPU (issue 11)."""
     number = number_writer()
     return mark_safe("".join(f"<tr>{_cells(row, number)}</tr>" for row in rows))  # noqa: S308 (cells escaped)
-
-
-@register.filter
-def kpi_cells(row) -> str:
-    """A table row's cells, as `<td>{% if cell is None %}—{% else %}{{ cell }}{% endif %}</td>` per cell would
-    write them (localized, escaped). The dashboard's tables run to some 500 cells, and the template engine's
-    loop, condition and variable per cell were the larger part of rendering the page."""
-    return mark_safe(_cells(row, number_writer()))  # noqa: S308 (every cell is escaped)
 
 
 def _cells(row, number) -> str:
