@@ -1,6 +1,5 @@
 """The financial KPIs page (administrators and billing staff) and its table exports (CSV, XLSX)."""
 
-from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -33,22 +32,15 @@ def kpi_page(request):
     return render(request, "billing/kpis.html", context)
 
 
-def _table(request):
-    filters = filter_form(request).filters()
-    board = board_get(clinic=request.clinic, membership=request.membership, filters=filters)
-    try:
-        return board.table(request.GET.get("table", "")), filters
-    except StopIteration:
-        raise Http404 from None
-
-
 @clinic_view("billing.kpi")
 def kpi_table_csv(request):
-    chosen, filters = _table(request)
-    return exports.csv_table(request.clinic, chosen, filters)
+    form = filter_form(request)
+    board = board_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
+    return exports.table_download(request, board=board, form=form, kind="CSV")
 
 
 @clinic_view("billing.kpi")
 def kpi_table_xlsx(request):
-    chosen, filters = _table(request)
-    return exports.xlsx_table(request.clinic, chosen, filters)
+    form = filter_form(request)
+    board = board_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
+    return exports.table_download(request, board=board, form=form, kind="XLSX")

@@ -13,12 +13,13 @@ import tempfile
 import psycopg
 from django.core.files import File
 from django.db import connection, transaction
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.utils import timezone
 from openpyxl import Workbook
 
+from clinic import audit
 from clinic.csvexport import csv_response, neutralize
-from clinic.models import Clinic, Membership
+from clinic.models import AuditEntry, Clinic, Membership
 from outcomes.kpis.dashboard import Table
 from outcomes.kpis.models import KpiExport
 from outcomes.kpis.queries import KpiFilters, Sql
@@ -31,6 +32,28 @@ PROGRESS_EVERY = 50_000  # rows between two progress updates of the export row
 
 def table_filename(clinic: Clinic, table: Table, filters: KpiFilters, extension: str) -> str:
     return f"{table.key}-{clinic.slug}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.{extension}"
+
+
+def table_download(request, *, board, form, kind: str):
+    """The board's table named by ?table= as "CSV" or "XLSX", recorded in the audit trail as an export (the KPI
+    dashboard's and the financial KPIs' tables)."""
+    try:
+        table = board.table(request.GET.get("table", ""))
+    except StopIteration:
+        raise Http404 from None
+    record_download(request, f"the table {table.title} as {kind}", form)
+    write = csv_table if kind == "CSV" else xlsx_table
+    return write(request.clinic, table, board.filters)
+
+
+def record_download(request, what: str, form) -> None:
+    """A download of a board's figures, with its period and chosen filters, as an export in the audit trail."""
+    filters = form.filters()
+    audit.record_access(
+        clinic=request.clinic, actor=request.user, obj=request.clinic, request=request, event=AuditEntry.Event.EXPORT,
+        detail=f"Downloaded {what}, {filters.start} to {filters.end}"
+               + "".join(f", {label}: {choice}" for label, choice in form.chosen()),
+    )  # fmt: skip
 
 
 def csv_table(clinic: Clinic, table: Table, filters: KpiFilters):

@@ -64,13 +64,14 @@ class KpiFilterForm(forms.Form):
         )  # fmt: skip
 
     def chosen(self) -> list[tuple[str, str]]:
-        """The filters chosen besides the period, as (label, choice) pairs for the PDF snapshot's header."""
+        """The filters chosen besides the period, as (label, choice) pairs for the PDF snapshot's header and the
+        audit trail's export entries."""
         if not self.is_valid():
             return []
         return [
-            (self.fields[name].label, dict(self.fields[name].choices)[self.cleaned_data[name]])
-            for name in ("program", "physician", "staff")
-            if self.cleaned_data.get(name)
+            (field.label, dict(field.choices)[self.cleaned_data[name]])
+            for name, field in self.fields.items()
+            if name not in ("start", "end") and self.cleaned_data.get(name)
         ]
 
     def query_string(self) -> str:

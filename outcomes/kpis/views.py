@@ -31,7 +31,7 @@ def tile(kpi, filters):
 @clinic_view("kpi.view")
 def dashboard(request):
     form = filter_form(request)
-    board = dashboard_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
+    board = _board(request, form)
     tiles = [
         (title, [tile(kpi, board.filters) for kpi in board.by_group(group)])
         for title, group in (("Clinical outcomes", CLINICAL), ("Utilization", UTILIZATION))
@@ -44,39 +44,29 @@ def dashboard(request):
     return render(request, "outcomes/dashboard.html", context)
 
 
-def _table(request):
-    table = request.GET.get("table", "")
-    filters = filter_form(request).filters()
-    board = dashboard_get(clinic=request.clinic, membership=request.membership, filters=filters)
-    try:
-        return board.table(table), filters
-    except StopIteration:
-        raise Http404 from None
+def _board(request, form: KpiFilterForm):
+    return dashboard_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
 
 
 @clinic_view("kpi.view")
 def dashboard_table_csv(request):
-    chosen, filters = _table(request)
-    return exports.csv_table(request.clinic, chosen, filters)
+    form = filter_form(request)
+    return exports.table_download(request, board=_board(request, form), form=form, kind="CSV")
 
 
 @clinic_view("kpi.view")
 def dashboard_table_xlsx(request):
-    chosen, filters = _table(request)
-    return exports.xlsx_table(request.clinic, chosen, filters)
+    form = filter_form(request)
+    return exports.table_download(request, board=_board(request, form), form=form, kind="XLSX")
 
 
 @clinic_view("kpi.view")
 def dashboard_pdf(request):
     """The dashboard as a PDF, for the same filters as the page (GET parameters)."""
     form = filter_form(request)
-    board = dashboard_get(clinic=request.clinic, membership=request.membership, filters=form.filters())
+    board = _board(request, form)
     pdf = snapshot.snapshot_pdf(board=board, chosen=form.chosen(), generated_by=request.user)
-    audit.record_access(
-        clinic=request.clinic, actor=request.user, obj=request.clinic, request=request, event=AuditEntry.Event.EXPORT,
-        detail=f"Downloaded the dashboard as PDF, {board.filters.start} to {board.filters.end}"
-               + "".join(f", {label}: {choice}" for label, choice in form.chosen()),
-    )  # fmt: skip
+    exports.record_download(request, "the dashboard as PDF", form)
     response = FileResponse(io.BytesIO(pdf), content_type="application/pdf", as_attachment=True,
                             filename=snapshot.snapshot_filename(request.clinic, board.filters))  # fmt: skip
     response["Cache-Control"] = "no-store"

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from billing.kpis.board import board_get
 from billing.kpis.queries import BillingKpiFilters
 from billing.models import ClaimBatch, ClaimLine, Payer
+from clinic.models import AuditEntry
 from tests.billing.factories import START, add_session, covered_enrollment
 from tests.conftest import make_program
 
@@ -221,6 +222,15 @@ def test_xlsx_export_of_the_monthly_table_keeps_numbers_as_numbers(lines):
     column = rows[0].index("Sessions billed (n)")
     assert [row[0] for row in rows[1:]] == ["2026-03", "2026-04"]
     assert [row[column] for row in rows[1:]] == [2, 0]
+
+
+def test_a_table_download_leaves_an_audit_entry_with_its_period_and_payer(lines):
+    url = reverse("billing_kpi_table_csv", args=[lines.clinic.slug])
+    lines.team["billing"].client.get(url, {"table": "by-payer", **PERIOD, "payer": lines.medicare.pk})
+    entry = AuditEntry.objects.get(clinic=lines.clinic, event=AuditEntry.Event.EXPORT)
+    assert entry.actor == lines.team["billing"].user
+    assert entry.changes_text.startswith("Downloaded the table ")
+    assert entry.changes_text.endswith(f" as CSV, {PERIOD['start']} to {PERIOD['end']}, Payer: Medicare")
 
 
 def test_an_unknown_table_is_a_404(lines):

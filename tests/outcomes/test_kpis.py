@@ -425,6 +425,19 @@ def test_xlsx_export_of_the_monthly_table_keeps_numbers_as_numbers(kpi):
     assert [row[column] for row in rows[1:]] == [2, 2, 1]
 
 
+@pytest.mark.parametrize(("route", "kind"), [("kpi_table_csv", "CSV"), ("kpi_table_xlsx", "XLSX")])
+def test_a_table_download_leaves_an_audit_entry_with_its_period_and_filters(kpi, route, kind):
+    kpi.team["admin"].client.get(
+        reverse(route, args=[kpi.clinic.slug]),
+        {"table": "monthly", "start": "2026-01-01", "end": "2026-03-31", "program": kpi.cr.pk},
+    )
+    entry = AuditEntry.objects.get(clinic=kpi.clinic, event=AuditEntry.Event.EXPORT)
+    assert entry.actor == kpi.team["admin"].user
+    assert entry.changes_text == (
+        f"Downloaded the table KPIs by month as {kind}, 2026-01-01 to 2026-03-31, Program: Cardiac rehab"
+    )
+
+
 def test_an_unknown_table_is_a_404(kpi):
     url = reverse("kpi_table_csv", args=[kpi.clinic.slug])
     assert kpi.team["admin"].client.get(url, {"table": "nope"}).status_code == 404
