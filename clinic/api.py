@@ -28,7 +28,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from clinic import audit, selectors, services
 from clinic.models import Patient
 from clinic.permissions import has_permission
-from clinic.tenancy import resolve_membership
+from clinic.tenancy import active_memberships, resolve_membership
 
 
 class PayloadTooLarge(APIException):
@@ -134,7 +134,8 @@ class ClinicScoped:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.membership = resolve_membership(request.user, kwargs["clinic_slug"], api_token=request.auth or None)
+        memberships = active_memberships(request.user)  # DRF has refused anonymous requests (401) by now
+        self.membership = resolve_membership(memberships, kwargs["clinic_slug"], api_token=request.auth or None)
         self.clinic = self.membership.clinic
         # Default dates ("today") are the clinic's, as on its pages; finalize_response switches back.
         timezone.activate(zoneinfo.ZoneInfo(self.clinic.timezone))

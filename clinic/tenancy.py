@@ -41,26 +41,15 @@ def active_memberships(user) -> list[Membership]:
     return memberships
 
 
-def resolve_membership(
-    user, clinic_slug: str, api_token=None, memberships: list[Membership] | None = None
-) -> Membership:
-    """The user's active membership of the clinic, found in `memberships` when the caller read them already."""
-    if not user.is_authenticated:
-        raise Http404
-    if memberships is None:
-        membership = (
-            Membership.objects.select_related("clinic", "user")
-            .filter(user=user, clinic__slug=clinic_slug, is_active=True)
-            .first()
-        )
-    else:
-        membership = next((m for m in memberships if m.clinic.slug == clinic_slug), None)
+def resolve_membership(memberships: list[Membership], clinic_slug: str, api_token=None) -> Membership:
+    """The membership of the clinic among the person's active ones (active_memberships), or a 404."""
+    membership = next((m for m in memberships if m.clinic.slug == clinic_slug), None)
     if membership is None:
         raise Http404
     # A token belongs to one membership: it cannot be used in another clinic.
     if api_token is not None and api_token.membership_id != membership.pk:
         raise Http404
-    rls.activate(rls.clinic_scope(membership.clinic_id, user.pk))
+    rls.activate(rls.clinic_scope(membership.clinic_id, membership.user_id))
     return membership
 
 
@@ -93,7 +82,7 @@ def clinic_view(permission: str | None = None):
             # All of them: the header's clinic switcher lists them (clinic.context_processors), and
             # reading them once saves that a query on every page (issue 11).
             request.my_memberships = active_memberships(request.user)
-            membership = resolve_membership(request.user, clinic_slug, memberships=request.my_memberships)
+            membership = resolve_membership(request.my_memberships, clinic_slug)
             if permission is not None:
                 require_permission(membership, permission)
             if must_set_up_mfa(request, membership.clinic):
