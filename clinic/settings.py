@@ -138,15 +138,12 @@ def celery_url(redis_url: str) -> str:
 
 
 # The default cache holds what must survive a Redis outage or restart: allauth's sign-in rate limits
-# and lockouts. It lives in PostgreSQL (table created after `migrate`, see clinic/apps.py), sized so
-# culling never drops live counters. Redis keeps only what may be lost: the worker heartbeat.
+# and lockouts. It lives in PostgreSQL (table created after `migrate`, see clinic/apps.py): Django's
+# database cache with one-statement writes and no culling; beat deletes expired rows (clinic/pgcache.py).
+# Redis keeps only what may be lost: the worker heartbeat.
 CACHE_TABLE = "medfit_cache"
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": CACHE_TABLE,
-        "OPTIONS": {"MAX_ENTRIES": 1_000_000, "CULL_FREQUENCY": 10},
-    },
+    "default": {"BACKEND": "clinic.pgcache.PostgresCache", "LOCATION": CACHE_TABLE},
     "redis": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
@@ -219,6 +216,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # DPRP evaluation exports a broker outage left queued (billing/dprp.py).
     "dprp-exports": {"task": "billing.tasks.run_pending_dprp_exports", "schedule": 60.0, "options": {"expires": 60.0}},
+    # The default cache's expired rows (clinic/pgcache.py; it no longer culls as it writes).
+    "expired-cache-entries": {
+        "task": "clinic.tasks.delete_expired_cache_entries",
+        "schedule": 15 * 60.0,
+        "options": {"expires": 15 * 60.0},
+    },
     # Physicians' daily count of treatment plans due: hourly, so a worker that was down at the hour
     # still sends it that day; the outbox key makes it once per physician per day.
     "itp-due-digests": {

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from clinic import outbox, rls
+from clinic import outbox, pgcache, rls
 from clinic.treatment_plans import digest
 
 
@@ -22,3 +22,9 @@ def send_due_messages() -> int:
 def queue_itp_due_digests() -> int:
     """Celery beat, hourly: each physician's daily count of plans due (clinic/treatment_plans/digest.py)."""
     return digest.itp_due_digests_queue()
+
+
+@shared_task(acks_late=True)
+def delete_expired_cache_entries() -> int:
+    """Celery beat, every 15 minutes: the default cache's expired rows (clinic/pgcache.py)."""
+    return pgcache.expired_entries_delete()

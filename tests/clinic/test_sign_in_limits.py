@@ -53,3 +53,12 @@ def test_failed_sign_ins_from_one_address_are_limited_across_accounts(clinic_a):
     client, response = sign_in(untouched.email, PASSWORD)
     assert REFUSED in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_a_sign_in_takes_at_most_37_statements(clinic_a, django_assert_max_num_queries):
+    """16 of them the rate limits': per rate (address and account), lock, read, write and unlock, once
+    to count the attempt and once to give it back; each a single statement (clinic/pgcache.py)."""
+    (user,) = make_staff(clinic_a, 1)
+    with django_assert_max_num_queries(37):
+        client, response = sign_in(user.email, PASSWORD)
+    assert client.session.get("_auth_user_id") == str(user.pk)
