@@ -6,8 +6,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from clinic.compiled import AnyOf
-from clinic.models import Membership, Patient, PatientPhysician, Program, Role
+from clinic.compiled import AnyOf, CompiledQuery, loaded_row, paths_of
+from clinic.models import Clinic, Enrollment, Membership, Patient, PatientPhysician, Program, Role
 from clinic.permissions import has_permission
 from referrals.models import Referral, ReferralAttachment, ReferringProvider
 
@@ -107,34 +107,72 @@ def possible_duplicate_patients(referral: Referral) -> QuerySet[Patient]:
     return Patient.objects.filter(Q(clinic_id=referral.clinic_id) & (same_person | same_mrn)).order_by("id")
 
 
-CHART_REFERRAL_COLUMNS = (
-    "status", "referral_date", "program__name",
-    "referring_provider__first_name", "referring_provider__last_name", "referring_provider__credentials",
-)  # fmt: skip
+# The chart's "Referrals": the columns it shows of a referral, its program and its provider.
+CHART_REFERRAL_PARTS = [
+    (Referral, "", ["id", "status", "referral_date", "program_id", "referring_provider_id"]),
+    (Program, "program__", ["id", "name"]),
+    (ReferringProvider, "referring_provider__", ["id", "first_name", "last_name", "credentials"]),
+]
 
 
-def patient_referrals(*, membership: Membership, patient_id: int) -> QuerySet[Referral]:
-    """The chart's "Referrals": this patient's referrals that the member may see, newest first (one query),
-    with only the columns the chart shows (the referral's and its program's every column cost more CPU to
-    compile and load than PostgreSQL took to answer; issue 11)."""
-    return (
-        referrals_visible_to(membership)
-        .filter(patient_id=patient_id)
-        .select_related("program", "referring_provider")
-        .only(*CHART_REFERRAL_COLUMNS)
-        .order_by("-created_at", "-id")
-    )
+def _chart_referrals_query(*, mine_only: bool) -> CompiledQuery:
+    """A patient's referrals, newest first, compiled once (clinic.compiled: through the ORM, compiling it was most
+    of the panel's query's CPU; issue 11); `mine_only`: those the member sent (referrals_visible_to)."""
+
+    def build(clinic_id, patient_id, membership_id=None):
+        referrals = Referral.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
+        if mine_only:
+            referrals = referrals.filter(referring_provider__membership_id=membership_id)
+        return referrals.order_by("-created_at", "-id").values_list(*paths_of(CHART_REFERRAL_PARTS))
+
+    if mine_only:
+        return CompiledQuery(build, clinic_id=-1, patient_id=-2, membership_id=-3)
+    return CompiledQuery(build, clinic_id=-1, patient_id=-2)
 
 
-PHYSICIAN_REFERRAL_COLUMNS = (
-    "clinic_id", "status", "patient_id", "program_id", "enrollment_id", "referral_date", "created_at",
-    "patient_first_name", "patient_last_name", "referring_provider_id",
-    "clinic__slug", "clinic__name", "program__name",
-    "enrollment__clinic_id", "enrollment__patient_id", "enrollment__program_id", "enrollment__status",
-    "enrollment__start_date", "enrollment__first_session_at",
-    "enrollment__program__headline_measure_id", "enrollment__program__default_session_count",
-    "enrollment__patient__sex", "enrollment__patient__date_of_birth",
-)  # fmt: skip
+CHART_REFERRALS, MY_CHART_REFERRALS = _chart_referrals_query(mine_only=False), _chart_referrals_query(mine_only=True)
+
+
+def patient_referrals(*, membership: Membership, patient_id: int) -> list[Referral]:
+    """The chart's "Referrals": this patient's referrals that the member may see (referrals_visible_to), newest
+    first (one query), each with its program and provider."""
+    values = {"clinic_id": membership.clinic_id, "patient_id": patient_id}
+    if has_permission(membership, "referral.view_all"):
+        rows = CHART_REFERRALS.rows(**values)
+    elif has_permission(membership, "referral.view"):
+        rows = MY_CHART_REFERRALS.rows(**values, membership_id=membership.pk)
+    else:
+        return []
+    referrals = []
+    for row in rows:
+        referral, program, provider = loaded_row(row, CHART_REFERRAL_PARTS)
+        referral.program, referral.referring_provider = program, provider
+        referrals.append(referral)
+    return referrals
+
+
+def _provider_ids_query(*, one_clinic: bool) -> CompiledQuery:
+    """The person's provider records (one per clinic where they are an active physician), or the one of the
+    clinic named, compiled once (clinic.compiled: through the ORM, compiling it was most of its 1 ms of CPU a
+    page; issue 11). Values: the user's id, and the clinic's slug."""
+
+    def build(user_id, clinic_slug=None):
+        providers = ReferringProvider.objects.filter(
+            membership__user_id=user_id, membership__is_active=True, membership__roles__contains=[Role.PHYSICIAN]
+        )
+        if one_clinic:
+            # A referral is in its provider's clinic (referral_save checks it), so the clinic named picks the
+            # provider here rather than each referral's clinic joined by slug: on bench-big the count of the
+            # physician's 3,066 referrals took 10 ms of PostgreSQL's time with the join, 4 without (issue 11).
+            providers = providers.filter(clinic__slug=clinic_slug)
+        return providers.values_list("pk")
+
+    if one_clinic:
+        return CompiledQuery(build, user_id=-1, clinic_slug="-1 (a slug no clinic has)")
+    return CompiledQuery(build, user_id=-1)
+
+
+PROVIDER_IDS, PROVIDER_IDS_IN_CLINIC = _provider_ids_query(one_clinic=False), _provider_ids_query(one_clinic=True)
 
 
 def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> QuerySet[Referral]:
@@ -143,19 +181,40 @@ def physician_referrals(*, user, clinic_slug: str = "", status: str = "") -> Que
     the page lists it and the home card counts it (physician_referral_counts)."""
     # The person's provider records first (one per clinic), so the referrals come from the
     # (referring_provider, -created_at) index rather than a join through every membership.
-    providers = ReferringProvider.objects.filter(
-        membership__user=user, membership__is_active=True, membership__roles__contains=[Role.PHYSICIAN]
-    )
     if clinic_slug:
-        # A referral is in its provider's clinic (referral_save checks it), so the clinic named picks the
-        # provider here rather than each referral's clinic joined by slug: on bench-big the count of the
-        # physician's 3,066 referrals took 10 ms of PostgreSQL's time with the join, 4 without (issue 11).
-        providers = providers.filter(clinic__slug=clinic_slug)
-    provider_ids = list(providers.values_list("pk", flat=True))
-    referrals = Referral.objects.filter(referring_provider_id__in=provider_ids)
+        providers = PROVIDER_IDS_IN_CLINIC.rows(user_id=user.pk, clinic_slug=clinic_slug)
+    else:
+        providers = PROVIDER_IDS.rows(user_id=user.pk)
+    referrals = Referral.objects.filter(referring_provider_id__in=[provider_id for (provider_id,) in providers])
     if status:
         referrals = referrals.filter(status=status)
     return referrals.order_by("-created_at", "-id")
+
+
+# A row of "My patients": the columns the list and its progress (outcomes.progress.headline_progress) read of
+# the referral, its clinic, program and enrollment, and the enrollment's program and patient.
+PHYSICIAN_ROW_PARTS = [
+    (Referral, "", [
+        "id", "clinic_id", "status", "patient_id", "program_id", "enrollment_id", "referral_date", "created_at",
+        "patient_first_name", "patient_last_name", "referring_provider_id",
+    ]),
+    (Clinic, "clinic__", ["id", "slug", "name"]),
+    (Program, "program__", ["id", "name"]),
+    (Enrollment, "enrollment__", ["id", "clinic_id", "patient_id", "program_id", "status", "start_date",
+                                  "first_session_at"]),
+    (Program, "enrollment__program__", ["id", "headline_measure_id", "default_session_count"]),
+    (Patient, "enrollment__patient__", ["id", "sex", "date_of_birth"]),
+]  # fmt: skip
+
+
+# Which of a page's patients the physician may open the chart of, compiled once (clinic.compiled; issue 11).
+# Values: the page's patients, the physician's user.
+CHART_VISIBLE = CompiledQuery(
+    lambda patient_ids, user_id: PatientPhysician.objects.filter(
+        AnyOf("patient_id", patient_ids), physician__user_id=user_id, physician__is_active=True
+    ).values_list("patient_id"),
+    patient_ids=[-1], user_id=-2,
+)  # fmt: skip
 
 
 def physician_referral_rows(*, user, page_of_referrals: QuerySet[Referral]) -> list[Referral]:
@@ -167,25 +226,29 @@ def physician_referral_rows(*, user, page_of_referrals: QuerySet[Referral]) -> l
     a "chart visible" EXISTS on the slice itself, the plan's cost depended on how many referrals the physician
     has, so PostgreSQL planned it anew on every request (1.5–4 ms on bench-big), and answered the EXISTS by
     hashing all of the physician's 3,900 patient links. The subquery's cost barely depends on the physician,
-    so PostgreSQL keeps one plan for it."""
-    referrals = list(
+    so PostgreSQL keeps one plan for it.
+
+    The rows are read as values and made instances by `loaded_row`, not by `select_related`, which took about
+    2 ms more of the page's CPU in Django (issue 11). The slice's LIMIT and OFFSET are written into the SQL by
+    Django, so this query cannot be compiled once as the chart's are."""
+    rows = (
         Referral.objects.filter(pk__in=page_of_referrals)
-        .select_related("clinic", "program", "enrollment__program", "enrollment__patient")
-        # Only the columns the list and its progress (outcomes.progress.headline_progress) read: the five
-        # tables' every column made a quarter of the page's time in model instances (issue 11).
-        .only(*PHYSICIAN_REFERRAL_COLUMNS)
         .order_by("-created_at", "-id")
+        .values_list(*paths_of(PHYSICIAN_ROW_PARTS))
     )
+    referrals = []
+    for row in rows:
+        referral, clinic, program, enrollment, enrollment_program, patient = loaded_row(row, PHYSICIAN_ROW_PARTS)
+        referral.clinic, referral.program, referral.enrollment = clinic, program, enrollment
+        if enrollment is not None:
+            enrollment.program, enrollment.patient = enrollment_program, patient
+        referrals.append(referral)
     # The chart opens from "My patients" only where the physician may see it (clinic.PatientPhysician):
     # a referral matched to an existing patient is linked once staff accept it.
     patient_ids = {referral.patient_id for referral in referrals if referral.patient_id is not None}
     visible = set()
     if patient_ids:
-        visible = set(
-            PatientPhysician.objects.filter(
-                AnyOf("patient_id", patient_ids), physician__user=user, physician__is_active=True
-            ).values_list("patient_id", flat=True)
-        )
+        visible = {patient_id for (patient_id,) in CHART_VISIBLE.rows(patient_ids=list(patient_ids), user_id=user.pk)}
     for referral in referrals:
         referral.chart_visible = referral.patient_id in visible
     return referrals

@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from clinic.forms import PlainSelect
 from clinic.models import Enrollment
 
 
@@ -11,7 +12,8 @@ class ReportRequestForm(forms.Form):
 
     # The patient's few enrollments, read once by the view: a ModelChoiceField would read them again twice
     # (a server-side cursor each) to render its select on every chart (issue 11).
-    enrollment = forms.TypedChoiceField(coerce=int)
+    # PlainSelect: Django renders a template per option (issue 11).
+    enrollment = forms.TypedChoiceField(coerce=int, widget=PlainSelect)
     period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
     comment = forms.CharField(

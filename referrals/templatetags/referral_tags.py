@@ -23,6 +23,6 @@ def patient_referrals(context, patient):
     membership = context["request"].membership
     if not has_permission(membership, "referral.view"):
         return {"shown": False}
-    referrals = list(selectors.patient_referrals(membership=membership, patient_id=patient.pk))
+    referrals = selectors.patient_referrals(membership=membership, patient_id=patient.pk)
     mine_only = not has_permission(membership, "referral.view_all")
     return {"shown": True, "clinic": membership.clinic, "referrals": referrals, "mine_only": mine_only}

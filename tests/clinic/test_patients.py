@@ -82,6 +82,21 @@ def test_the_same_mrn_may_exist_in_another_clinic(team_a, clinic_b):
     assert Patient.objects.filter(mrn="NEW-1").count() == 2
 
 
+def test_chart_reads_the_patient_with_every_column_as_stored(team_a, patient_a):
+    persona = team_a["physiologist"]
+    response = persona.client.get(reverse("patient_detail", args=[persona.clinic.slug, patient_a.pk]))
+    shown = response.context["patient"]
+    patient_a.refresh_from_db()
+    columns = [field.attname for field in Patient._meta.concrete_fields]
+    assert shown.get_deferred_fields() == set()
+    assert [getattr(shown, name) for name in columns] == [getattr(patient_a, name) for name in columns]
+
+
+def test_chart_of_an_id_beyond_any_patient_is_not_found(team_a):
+    persona = team_a["physiologist"]
+    assert persona.client.get(reverse("patient_detail", args=[persona.clinic.slug, 2**63])).status_code == 404
+
+
 def test_editing_keeps_the_patient_in_its_clinic(team_a, patient_a):
     persona = team_a["physiologist"]
     url = reverse("patient_edit", args=[persona.clinic.slug, patient_a.pk])
