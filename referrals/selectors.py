@@ -15,11 +15,31 @@ OVERDUE_BUSINESS_DAYS = 2
 
 
 def referrals_visible_to(membership: Membership) -> QuerySet[Referral]:
-    referrals = Referral.objects.filter(clinic_id=membership.clinic_id)
+    return referrals_seen(
+        visibility=referral_visibility(membership), clinic_id=membership.clinic_id, membership_id=membership.pk
+    )
+
+
+# How much of the clinic's referrals a member sees (referral_visibility).
+SEES_ALL, SEES_OWN, SEES_NONE = "all", "own", "none"
+
+
+def referral_visibility(membership: Membership) -> str:
     if has_permission(membership, "referral.view_all"):
-        return referrals
+        return SEES_ALL
     if has_permission(membership, "referral.view"):
-        return referrals.filter(referring_provider__membership=membership)
+        return SEES_OWN
+    return SEES_NONE
+
+
+def referrals_seen(*, visibility: str, clinic_id: int, membership_id: int) -> QuerySet[Referral]:
+    """referrals_visible_to from the member's visibility and ids: a compiled query builds its SQL from these."""
+    referrals = Referral.objects.filter(clinic_id=clinic_id)
+    if visibility == SEES_ALL:
+        return referrals
+    if visibility == SEES_OWN:
+        # Physicians: the referrals they sent.
+        return referrals.filter(referring_provider__membership_id=membership_id)
     return referrals.none()
 
 
@@ -115,36 +135,38 @@ CHART_REFERRAL_PARTS = [
 ]
 
 
-def _chart_referrals_query(*, mine_only: bool) -> CompiledQuery:
-    """A patient's referrals, newest first, compiled once (clinic.compiled: through the ORM, compiling it was most
-    of the panel's query's CPU; issue 11); `mine_only`: those the member sent (referrals_visible_to)."""
+def _chart_referrals_query(visibility: str) -> CompiledQuery:
+    """A patient's referrals that a member of this visibility sees, newest first, compiled once (clinic.compiled:
+    through the ORM, compiling it was most of the panel's query's CPU; issue 11)."""
 
     def build(clinic_id, patient_id, membership_id=None):
-        referrals = Referral.objects.filter(clinic_id=clinic_id, patient_id=patient_id)
-        if mine_only:
-            referrals = referrals.filter(referring_provider__membership_id=membership_id)
-        return referrals.order_by("-created_at", "-id").values_list(*paths_of(CHART_REFERRAL_PARTS))
+        referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
+        return (
+            referrals.filter(patient_id=patient_id)
+            .order_by("-created_at", "-id")
+            .values_list(*paths_of(CHART_REFERRAL_PARTS))
+        )
 
-    if mine_only:
-        return CompiledQuery(build, clinic_id=-1, patient_id=-2, membership_id=-3)
-    return CompiledQuery(build, clinic_id=-1, patient_id=-2)
+    samples = {"clinic_id": -1, "patient_id": -2}
+    if visibility == SEES_OWN:  # a physician's own referrals: the member is in the query
+        samples["membership_id"] = -3
+    return CompiledQuery(build, **samples)
 
 
-CHART_REFERRALS, MY_CHART_REFERRALS = _chart_referrals_query(mine_only=False), _chart_referrals_query(mine_only=True)
+CHART_REFERRALS = {visibility: _chart_referrals_query(visibility) for visibility in (SEES_ALL, SEES_OWN)}
 
 
 def patient_referrals(*, membership: Membership, patient_id: int) -> list[Referral]:
     """The chart's "Referrals": this patient's referrals that the member may see (referrals_visible_to), newest
     first (one query), each with its program and provider."""
-    values = {"clinic_id": membership.clinic_id, "patient_id": patient_id}
-    if has_permission(membership, "referral.view_all"):
-        rows = CHART_REFERRALS.rows(**values)
-    elif has_permission(membership, "referral.view"):
-        rows = MY_CHART_REFERRALS.rows(**values, membership_id=membership.pk)
-    else:
+    visibility = referral_visibility(membership)
+    if visibility not in CHART_REFERRALS:
         return []
+    values = {"clinic_id": membership.clinic_id, "patient_id": patient_id}
+    if visibility == SEES_OWN:
+        values["membership_id"] = membership.pk
     referrals = []
-    for row in rows:
+    for row in CHART_REFERRALS[visibility].rows(**values):
         referral, program, provider = loaded_row(row, CHART_REFERRAL_PARTS)
         referral.program, referral.referring_provider = program, provider
         referrals.append(referral)
