@@ -19,7 +19,9 @@ import json
 import random
 from pathlib import Path
 
-from django.contrib.auth.hashers import make_password
+from django.utils.module_loading import import_string
+
+from clinic import settings as production_settings
 
 CLINIC = "bench-big"
 # Both bench clinics get the history, so that `make bench` compares their query counts like with like.
@@ -80,7 +82,9 @@ def build(path: Path) -> dict:
     from clinic.models import Clinic
 
     floor_clinic, occurrence, _ = floorsheet.build()  # today's class of 20 in bench-floor
-    hashed = make_password(PASSWORD)  # one hash for every account (same password)
+    # Production's hasher, not the bench's settings' (tests.settings: MD5, which production cannot verify).
+    hasher = import_string(production_settings.PASSWORD_HASHERS[0])()
+    hashed = hasher.encode(PASSWORD, hasher.salt())  # one hash for every account (same password)
     with connected_as_owner():
         clinic = Clinic.objects.get(slug=CLINIC)
         accounts_add(clinic, floor_clinic, hashed)
