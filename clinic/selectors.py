@@ -53,7 +53,7 @@ def patient_visibility(membership: Membership) -> str:
     return SEES_NONE
 
 
-def patients_seen(*, visibility: str, clinic_id: int, membership_id: int) -> QuerySet[Patient]:
+def patients_seen(*, visibility: str, clinic_id: int, membership_id: int | None) -> QuerySet[Patient]:
     """patients_visible_to from the member's visibility and ids: a compiled query builds its SQL from these."""
     patients = Patient.objects.filter(clinic_id=clinic_id)
     if visibility == SEES_ALL:

@@ -32,7 +32,7 @@ def referral_visibility(membership: Membership) -> str:
     return SEES_NONE
 
 
-def referrals_seen(*, visibility: str, clinic_id: int, membership_id: int) -> QuerySet[Referral]:
+def referrals_seen(*, visibility: str, clinic_id: int, membership_id: int | None) -> QuerySet[Referral]:
     """referrals_visible_to from the member's visibility and ids: a compiled query builds its SQL from these."""
     referrals = Referral.objects.filter(clinic_id=clinic_id)
     if visibility == SEES_ALL:
