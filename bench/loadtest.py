@@ -20,7 +20,7 @@ What it does
 
 Output
     A table per run, the targets of issue 11 (60 users: p95 < 150 ms on every page, 0 errors, >= 100
-    requests/s) as PASS/FAIL (the exit status stays 0), bench/results/loadtest.json, and the server's log
+    requests/s, every sign-in from the one address accepted) as PASS/FAIL (the exit status stays 0), bench/results/loadtest.json, and the server's log
     in bench/results/loadtest-server.log. The load generator runs on the same two cores as the server and
     the database: docs/testing.md says how to read the figures.
 
@@ -53,7 +53,7 @@ RESULTS_FILE = RESULTS / "loadtest.json"
 PLAN_FILE = RESULTS / "loadtest-plan.json"
 SERVER_LOG = RESULTS / "loadtest-server.log"
 TICKS = os.sysconf("SC_CLK_TCK")
-TARGET_P95_MS, TARGET_RPS = 150, 100
+TARGET_P95_MS, TARGET_RPS, TARGET_USERS = 150, 100, 60
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -375,17 +375,26 @@ def show(value) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def verdict(run: dict) -> str:
+def verdict(run: dict, spawn_seconds: int) -> str:
     slow = [name for name, page in run["pages"].items() if page["p95_ms"] >= TARGET_P95_MS]
     total = run["total"]
     checks = [
         (not slow, f"p95 < {TARGET_P95_MS} ms on every page" + (f" (not: {', '.join(sorted(slow))})" if slow else "")),
         (total["errors"] == 0, f"0 errors ({total['errors']})"),
-        (
-            (total["all_users_requests_per_s"] or 0) >= TARGET_RPS,
-            f">= {TARGET_RPS} requests/s with every user signed in ({total['all_users_requests_per_s']})",
-        ),
     ]
+    if run["users"] >= TARGET_USERS:  # fewer users, with their pauses between pages, cannot ask for 100 a second
+        sign_in = run["pages"].get("sign-in", {"requests": 0, "errors": 0})
+        checks += [
+            (
+                (total["all_users_requests_per_s"] or 0) >= TARGET_RPS,
+                f">= {TARGET_RPS} requests/s with every user signed in ({total['all_users_requests_per_s']})",
+            ),
+            (
+                sign_in["requests"] >= run["users"] and sign_in["errors"] == 0,
+                f"{run['users']} sign-ins from one address within {spawn_seconds} s, none refused "
+                f"({sign_in['requests']} signed in, {sign_in['errors']} refused)",
+            ),
+        ]
     return "; ".join(f"{text}: {'PASS' if ok else 'FAIL'}" for ok, text in checks)
 
 
@@ -428,7 +437,7 @@ def main(argv: list[str]) -> int:
         print(table(run, cpu))
         for error in run["errors"]:
             print(f"  error: {error['page']}: {error['error']} × {error['count']}")
-        print(f"targets: {verdict(run)}")
+        print(f"targets: {verdict(run, args.spawn_seconds)}")
     RESULTS_FILE.write_text(json.dumps({"options": vars(args), "cpu_by_page": cpu, "runs": runs}, indent=2))
     print(f"\nResults written to {RESULTS_FILE}")
     return 0
