@@ -20,9 +20,9 @@ What it does
 
 Output
     A table per run, the targets of issue 11 (60 users: p95 < 150 ms on every page, 0 errors, >= 100
-    requests/s, every sign-in from the one address accepted) as PASS/FAIL (the exit status stays 0), bench/results/loadtest.json, and the server's log
-    in bench/results/loadtest-server.log. The load generator runs on the same two cores as the server and
-    the database: docs/testing.md says how to read the figures.
+    requests/s, every sign-in from the one address accepted) as PASS/FAIL (the exit status stays 0),
+    bench/results/loadtest.json, and the server's log in bench/results/loadtest-server.log. The load generator
+    runs on the same two cores as the server and the database: docs/testing.md says how to read the figures.
 
 How to run
     make loadtest
