@@ -117,15 +117,15 @@ def _render_detail(request, referral, *, status_form=None):
     context = {
         "referral": referral,
         "eligibility": eligibility_or_unknown(referral),
-        "history": referral.status_changes.select_related("changed_by"),
-        "attachments": referral.attachments.all(),
+        "history": selectors.referral_history(referral),
+        "attachments": selectors.referral_attachments(referral),
         "can_manage": can_manage,
         "next_statuses": [
             (s, label) for s, label in Referral.Status.choices if s in services.TRANSITIONS[referral.status]
         ],
         "can_accept": can_manage and referral.status in services.ACCEPTABLE_FROM and referral.patient_id is not None,
         "chart_visible": referral.patient_id is not None
-        and clinic_selectors.patients_visible_to(request.membership).filter(pk=referral.patient_id).exists(),
+        and clinic_selectors.patient_is_visible(membership=request.membership, patient_id=referral.patient_id),
     }
     if can_manage:
         candidates = selectors.possible_duplicate_patients(referral) if referral.patient_id is None else None

@@ -20,17 +20,6 @@ from tests.conftest import clinic_time, make_patient, make_program, make_provide
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 
 
-@pytest.fixture
-def program(clinic_a):
-    return make_program(clinic_a, "post_rehab", name="Post-Rehab Medical Fitness")
-
-
-@pytest.fixture
-def doctor(team_a):
-    """Clinic A's physician member, as a referring provider."""
-    return services.provider_for_physician(membership=team_a["physician"].membership)
-
-
 def referral_data(program, provider, **changes):
     return {
         "program": program,
