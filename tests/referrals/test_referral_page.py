@@ -14,7 +14,7 @@ from clinic.selectors import PATIENT_ID_SEEN
 from referrals import selectors, services
 from referrals.eligibility import THRESHOLDS_BETWEEN
 from referrals.models import Referral
-from tests.conftest import make_provider, make_referral
+from tests.conftest import make_patient, make_provider, make_referral
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 
@@ -126,3 +126,39 @@ def test_an_override_shows_who_made_it(team_a, clinic_a, program, doctor):
     )
     html = page_of(team_a["admin"], not_cleared).content.decode()
     assert f"Overridden by {team_a['physiologist'].user} on " in html
+
+
+def forms_on(html: str) -> set[str]:
+    buttons = {"Accept and enroll", "Update status", "Override", "Attach", "Discharge"}
+    return {button for button in buttons if f'type="submit">{button}</button>' in html}
+
+
+def test_an_open_referral_offers_acceptance_and_the_other_outcomes(team_a, clinic_a, program, doctor):
+    open_referral = make_referral(
+        clinic_a, provider=doctor, program=program, cleared_for_exercise=True,
+        patient=make_patient(clinic_a, "OPEN-1"),
+    )  # fmt: skip
+    assert forms_on(page_of(team_a["admin"], open_referral).content.decode()) == {
+        "Accept and enroll", "Update status", "Attach",
+    }  # fmt: skip
+
+
+def test_a_not_eligible_open_referral_offers_an_override(team_a, clinic_a, program, doctor):
+    not_cleared = make_referral(clinic_a, provider=doctor, program=program, cleared_for_exercise=False)
+    assert "Override" in forms_on(page_of(team_a["admin"], not_cleared).content.decode())
+
+
+def test_an_enrollment_in_progress_can_be_ended_from_its_referral(team_a, referral):
+    assert forms_on(page_of(team_a["admin"], referral).content.decode()) == {"Attach", "Discharge"}
+
+
+def test_an_ended_enrollments_referral_offers_only_documents(team_a, clinic_a, referral):
+    services.enrollment_discharge(
+        clinic=clinic_a, actor=team_a["admin"].user, enrollment=referral.enrollment, reason="Moved away",
+        ended_on=timezone.localdate(),
+    )  # fmt: skip
+    assert forms_on(page_of(team_a["admin"], referral).content.decode()) == {"Attach"}
+
+
+def test_a_physician_is_offered_no_form(team_a, referral):
+    assert forms_on(page_of(team_a["physician"], referral).content.decode()) == set()
