@@ -144,10 +144,10 @@ def patient_list_rows(*, membership: Membership, query: str = "", status: str = 
 
 # A patient the member may see, every column, compiled once per kind of visibility (clinic.compiled): through the
 # ORM, compiling it was about 1.5 ms of a chart's CPU (issue 11), several times its running.
-def _patient_query(visibility: str) -> CompiledQuery:
+def _patient_query(visibility: str, columns: list[str]) -> CompiledQuery:
     def build(clinic_id, patient_id, membership_id=None):
         visible = patients_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
-        return visible.filter(pk=patient_id).values_list(*columns_of(Patient))
+        return visible.filter(pk=patient_id).values_list(*columns)
 
     samples = {"clinic_id": -1, "patient_id": -2}
     if visibility == SEES_LINKED:  # a physician's own patients: the member is in the query
@@ -155,20 +155,31 @@ def _patient_query(visibility: str) -> CompiledQuery:
     return CompiledQuery(build, **samples)
 
 
-PATIENT_SEEN = {visibility: _patient_query(visibility) for visibility in (SEES_ALL, SEES_LINKED)}
+PATIENT_SEEN = {visibility: _patient_query(visibility, columns_of(Patient)) for visibility in (SEES_ALL, SEES_LINKED)}
+# Only whether the member may see the patient (the referral page's chart link).
+PATIENT_ID_SEEN = {visibility: _patient_query(visibility, ["id"]) for visibility in (SEES_ALL, SEES_LINKED)}
 
 
-def patient_get(*, membership: Membership, patient_id: int) -> Patient:
+def _seen_rows(queries: dict, membership: Membership, patient_id: int) -> list[tuple]:
     visibility = patient_visibility(membership)
-    if visibility not in PATIENT_SEEN:
-        raise Http404
+    if visibility not in queries:
+        return []
     values = {"clinic_id": membership.clinic_id, "patient_id": patient_id}
     if visibility == SEES_LINKED:
         values["membership_id"] = membership.pk
-    rows = PATIENT_SEEN[visibility].rows(**values)
+    return queries[visibility].rows(**values)
+
+
+def patient_get(*, membership: Membership, patient_id: int) -> Patient:
+    rows = _seen_rows(PATIENT_SEEN, membership, patient_id)
     if not rows:
         raise Http404
     return loaded(Patient, **dict(zip(columns_of(Patient), rows[0], strict=True)))
+
+
+def patient_is_visible(*, membership: Membership, patient_id: int) -> bool:
+    """Whether the member may see this patient (patients_visible_to), in one query compiled once (issue 11)."""
+    return bool(_seen_rows(PATIENT_ID_SEEN, membership, patient_id))
 
 
 # The chart's programs: a patient's enrollments with the columns the chart shows, compiled once (clinic.compiled:

@@ -16,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 from django.utils.timezone import localdate
 
+from clinic.compiled import CompiledQuery
 from referrals.models import EligibilityThreshold, Referral
 
 MET = "met"
@@ -102,14 +103,20 @@ def load_thresholds(on_date: date) -> Thresholds:
     return load_thresholds_on({on_date})[on_date]
 
 
+# The thresholds in force at some time between two dates, compiled once (clinic.compiled: through the ORM,
+# compiling it was most of the referral page's eligibility check; issue 11). The samples: two dates no rule has.
+THRESHOLDS_BETWEEN = CompiledQuery(
+    lambda first, last: EligibilityThreshold.objects.filter(effective_from__lte=last)
+    .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=first))
+    .order_by("key", "effective_from")
+    .values_list("key", "value", "effective_from", "effective_to"),
+    first=date(1, 1, 1), last=date(1, 1, 2),
+)  # fmt: skip
+
+
 def load_thresholds_on(days: set[date]) -> dict[date, Thresholds]:
     """All thresholds effective on each of these dates, in one query whatever their number."""
-    rows = list(
-        EligibilityThreshold.objects.filter(effective_from__lte=max(days))
-        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=min(days)))
-        .order_by("key", "effective_from")
-        .values_list("key", "value", "effective_from", "effective_to")
-    )
+    rows = THRESHOLDS_BETWEEN.rows(first=min(days), last=max(days))
     # Oldest first, so if someone adds a new row without closing the old one, the newer rule wins.
     in_force = {day: {} for day in days}
     for key, value, start, end in rows:

@@ -18,7 +18,7 @@ from clinic.permissions import has_permission
 from clinic.tenancy import clinic_view
 from clinic.views import attach_errors
 from referrals import forms, selectors, services
-from referrals.eligibility import eligibility_or_unknown
+from referrals.eligibility import NOT_ELIGIBLE, eligibility_or_unknown
 from referrals.models import Referral
 
 
@@ -114,18 +114,26 @@ def _render_detail(request, referral, *, status_form=None):
     """The referral page; `status_form` is a status change that failed, shown again with its error."""
     audit.record_access(clinic=request.clinic, actor=request.user, obj=referral, request=request, detail="Referral")
     can_manage = has_permission(request.membership, "referral.manage")
+    eligibility = eligibility_or_unknown(referral)
+    next_statuses = [(s, label) for s, label in Referral.Status.choices if s in services.TRANSITIONS[referral.status]]
+    enrollment = referral.enrollment
+    can_accept = can_manage and referral.status in services.ACCEPTABLE_FROM and referral.patient_id is not None
+    can_override = can_manage and eligibility.status == NOT_ELIGIBLE and not eligibility.overridden and referral.is_open
+    can_discharge = can_manage and enrollment is not None and enrollment.status not in (
+        Enrollment.Status.DISCHARGED, Enrollment.Status.COMPLETED,
+    )  # fmt: skip
     context = {
         "referral": referral,
-        "eligibility": eligibility_or_unknown(referral),
-        "history": referral.status_changes.select_related("changed_by"),
-        "attachments": referral.attachments.all(),
+        "eligibility": eligibility,
+        "history": selectors.referral_history(referral),
+        "attachments": selectors.referral_attachments(referral),
         "can_manage": can_manage,
-        "next_statuses": [
-            (s, label) for s, label in Referral.Status.choices if s in services.TRANSITIONS[referral.status]
-        ],
-        "can_accept": can_manage and referral.status in services.ACCEPTABLE_FROM and referral.patient_id is not None,
+        "next_statuses": next_statuses,
+        "can_accept": can_accept,
+        "can_override": can_override,
+        "can_discharge": can_discharge,
         "chart_visible": referral.patient_id is not None
-        and clinic_selectors.patients_visible_to(request.membership).filter(pk=referral.patient_id).exists(),
+        and clinic_selectors.patient_is_visible(membership=request.membership, patient_id=referral.patient_id),
     }
     if can_manage:
         candidates = selectors.possible_duplicate_patients(referral) if referral.patient_id is None else None
@@ -134,15 +142,18 @@ def _render_detail(request, referral, *, status_form=None):
                 clinic=request.clinic, actor=request.user, model=candidates.model, request=request,
                 object_ids=[p.pk for p in candidates], detail="Possible duplicates of a referral",
             )  # fmt: skip
+        # Only the forms the page shows: building a form deep-copies its fields, and an accepted referral shows one
+        # of the five (issue 11).
         context.update(
             duplicates=candidates,
             link_form=forms.LinkPatientForm(candidates=candidates) if candidates is not None else None,
-            status_form=status_form or forms.StatusForm(),
-            accept_form=forms.AcceptForm(initial={"start_date": timezone.localdate()}),
-            override_form=forms.OverrideForm(),
+            status_form=(status_form or forms.StatusForm()) if next_statuses else None,
+            accept_form=forms.AcceptForm(initial={"start_date": timezone.localdate()}) if can_accept else None,
+            override_form=forms.OverrideForm() if can_override else None,
             attachment_form=forms.AttachmentForm(),
-            discharge_form=forms.DischargeForm(initial={"ended_on": _default_discharge_date(referral)}),
-        )
+            discharge_form=forms.DischargeForm(initial={"ended_on": _default_discharge_date(referral)})
+            if can_discharge else None,
+        )  # fmt: skip
     return render(request, "referrals/detail.html", context)
 
 

@@ -27,12 +27,6 @@ def api(team_a):
 
 
 @pytest.fixture
-def program(clinic_a):
-    """A program whose only eligibility rule is medical clearance."""
-    return make_program(clinic_a, "post_rehab", name="Post-Rehab Medical Fitness")
-
-
-@pytest.fixture
 def provider(clinic_a):
     return make_provider(clinic_a, npi=VALID_NPI)
 

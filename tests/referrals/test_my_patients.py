@@ -7,27 +7,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import AuditEntry, Membership
-from referrals import services
 from tests.conftest import (
     clinic_today,
     link_physician,
     make_member,
     make_patient,
-    make_program,
     make_provider,
     make_referral,
 )
-
-
-@pytest.fixture
-def program(clinic_a):
-    return make_program(clinic_a, "post_rehab", name="Post-Rehab Medical Fitness")
-
-
-@pytest.fixture
-def doctor(team_a):
-    """Clinic A's physician member, as a referring provider."""
-    return services.provider_for_physician(membership=team_a["physician"].membership)
 
 
 @pytest.fixture

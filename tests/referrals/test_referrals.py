@@ -20,17 +20,6 @@ from tests.conftest import clinic_time, make_patient, make_program, make_provide
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 
 
-@pytest.fixture
-def program(clinic_a):
-    return make_program(clinic_a, "post_rehab", name="Post-Rehab Medical Fitness")
-
-
-@pytest.fixture
-def doctor(team_a):
-    """Clinic A's physician member, as a referring provider."""
-    return services.provider_for_physician(membership=team_a["physician"].membership)
-
-
 def referral_data(program, provider, **changes):
     return {
         "program": program,
@@ -346,6 +335,29 @@ def test_referral_untouched_for_two_business_days_is_overdue(clinic_a, team_a, p
         membership=team_a["physiologist"].membership, overdue_before=selectors.overdue_cutoff()
     )
     assert (counts["open"], counts["overdue"]) == (2, 1)
+
+
+@pytest.mark.parametrize("query", [query for pair in selectors.STATUS_COUNTS.values() for query in pair])
+def test_each_compiled_status_count_query_places_its_values(db, query):
+    assert query.rows(**query.samples) == []  # its SQL runs; compiling it found a placeholder for each sample
+
+
+def test_nothing_overdue_counts_zero(clinic_a, team_a, program, doctor):
+    make_referral(clinic_a, provider=doctor, program=program)
+    counts = selectors.referral_status_counts(
+        membership=team_a["physiologist"].membership, overdue_before=selectors.overdue_cutoff()
+    )
+    assert (counts["open"], counts["overdue"]) == (1, 0)
+
+
+def test_a_physician_counts_only_the_referrals_they_sent(clinic_a, team_a, program, doctor):
+    five_days_ago = timezone.now() - datetime.timedelta(days=5)
+    make_referral(clinic_a, provider=doctor, program=program, last_action_at=five_days_ago)
+    make_referral(clinic_a, provider=make_provider(clinic_a, last_name="Other"), program=program)
+    counts = selectors.referral_status_counts(
+        membership=team_a["physician"].membership, overdue_before=selectors.overdue_cutoff()
+    )
+    assert (counts["all"], counts["open"], counts["overdue"]) == (1, 1, 1)
 
 
 def test_the_overdue_tab_lists_as_many_referrals_as_its_count_says_when_one_crosses_the_cutoff(
