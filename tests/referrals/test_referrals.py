@@ -438,7 +438,7 @@ def test_portal_query_count_does_not_grow(team_a, clinic_a, django_assert_max_nu
     provider = make_provider(clinic_a, membership=team_a["physician"].membership)
     for _ in range(30):
         make_referral(clinic_a, provider=provider)
-    with django_assert_max_num_queries(12):  # with row-level security's scope for the physician's clinics
+    with django_assert_max_num_queries(11):  # with row-level security's scope for the physician's clinics
         team_a["physician"].client.get(reverse("portal_home"))
 
 
