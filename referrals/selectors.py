@@ -265,9 +265,14 @@ def physician_referral_rows(*, user, referral_ids: list[int]) -> list[Referral]:
     made = {}  # the page's clinics, programs and patients, each made once (loaded_row)
     for row in PHYSICIAN_ROWS.rows(referral_ids=list(referral_ids)) if referral_ids else []:
         referral, clinic, program, enrollment, enrollment_program, patient = loaded_row(row, PHYSICIAN_ROW_PARTS, made)
-        referral.clinic, referral.program, referral.enrollment = clinic, program, enrollment
+        # Linked as the ORM links a select_related row (the field's cache), not by assignment, whose descriptor
+        # checks each instance and sets its id again: 125 links a page (issue 11).
+        Referral.clinic.field.set_cached_value(referral, clinic)
+        Referral.program.field.set_cached_value(referral, program)
+        Referral.enrollment.field.set_cached_value(referral, enrollment)  # None too: no query for a row without
         if enrollment is not None:
-            enrollment.program, enrollment.patient = enrollment_program, patient
+            Enrollment.program.field.set_cached_value(enrollment, enrollment_program)
+            Enrollment.patient.field.set_cached_value(enrollment, patient)
         referrals.append(referral)
     # The chart opens from "My patients" only where the physician may see it (clinic.PatientPhysician):
     # a referral matched to an existing patient is linked once staff accept it.
