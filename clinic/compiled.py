@@ -104,14 +104,27 @@ def paths_of(parts) -> list[str]:
     return [path + column for _, path, columns in parts for column in columns]
 
 
-def loaded_row(row, parts) -> list:
+def loaded_row(row, parts, made: dict | None = None) -> list:
     """A row read with `values_list(*paths_of(parts))` as one instance per part (`loaded`), in their order;
-    None for a part whose id is NULL (a LEFT JOIN that found nothing). The caller links them."""
+    None for a part whose id is NULL (a LEFT JOIN that found nothing). The caller links them.
+
+    `made`, one dict kept over a list's rows, makes each part's instance once per id and gives the same
+    instance to every row that names it: a page of "My patients" names one clinic and a few programs in its
+    25 rows, and making a model instance is most of the cost of a row (issue 11). Only for pages that read
+    the instances and change none of them."""
     instances, start = [], 0
-    for model, _, columns in parts:
+    for position, (model, _, columns) in enumerate(parts):
         values = row[start : start + len(columns)]
-        instances.append(None if values[0] is None else _from_db(model, tuple(columns), values))
         start += len(columns)
+        if values[0] is None:
+            instances.append(None)
+        elif made is None:
+            instances.append(_from_db(model, tuple(columns), values))
+        else:
+            key = (position, values[0])
+            if key not in made:
+                made[key] = _from_db(model, tuple(columns), values)
+            instances.append(made[key])
     return instances
 
 

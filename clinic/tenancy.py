@@ -41,6 +41,18 @@ def active_memberships(user) -> list[Membership]:
     return memberships
 
 
+def activate_member_clinics(request) -> list[Membership]:
+    """For pages of no one clinic (the physician portal): the person's active memberships (active_memberships,
+    read in their own scope), kept for the header as `clinic_view` keeps them, with the connection narrowed to
+    their clinics (rls.member_clinics_scope's clinics). One query where the scope and the header read the
+    memberships apart (issue 11)."""
+    with rls.scoped(rls.Scope(user_id=request.user.pk)):
+        request.my_memberships = active_memberships(request.user)
+    clinic_ids = tuple(sorted({membership.clinic_id for membership in request.my_memberships}))
+    rls.activate(rls.Scope(clinic_ids=clinic_ids, user_id=request.user.pk))
+    return request.my_memberships
+
+
 def resolve_membership(memberships: list[Membership], clinic_slug: str, api_token=None) -> Membership:
     """The membership of the clinic among the person's active ones (active_memberships), or a 404."""
     membership = next((m for m in memberships if m.clinic.slug == clinic_slug), None)

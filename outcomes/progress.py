@@ -315,14 +315,22 @@ def _clinic_date(moment: str) -> Cast:
     return Cast(local, DateField())
 
 
-def _attendance_counts(*, clinic_ids, enrollment_ids, start, end, until):
+def _attendance_counts(*, clinic_ids, patient_ids, enrollment_ids, start, end, until):
     """Per enrollment: sessions booked and attended from `start` to `until` (the period's end, or now if
-    sooner), attended up to `end`, the last attended one's date."""
+    sooner), attended up to `end`, the last attended one's date.
+
+    The enrollments' patients are named too, though the enrollments alone pick the bookings (a booking is its
+    enrollment's patient's: scheduling.services.booking_create): with them PostgreSQL reads the bookings through
+    (clinic, patient) (booking_patient_idx) and nothing else. With the clinic and the enrollments only, it
+    ANDed the enrollment index with the clinic's index, reading all of the clinic's 133,000 bookings' entries:
+    1.7 of My patients' ?status=accepted 2.5 ms on bench-big, 0.1 with the patients (issue 11)."""
     in_period = Q(occurrence__starts_at__gte=start, occurrence__starts_at__lt=until)
     attended = Q(session_log__attendance__in=SessionLog.ATTENDED)
     to_end = Q(occurrence__starts_at__lt=end)
     return (
-        Booking.objects.filter(AnyOf("clinic_id", clinic_ids), AnyOf("enrollment_id", enrollment_ids))
+        Booking.objects.filter(
+            AnyOf("clinic_id", clinic_ids), AnyOf("patient_id", patient_ids), AnyOf("enrollment_id", enrollment_ids)
+        )
         .values("enrollment_id")
         .annotate(
             booked=Count(
@@ -342,7 +350,7 @@ def _attendance_counts(*, clinic_ids, enrollment_ids, start, end, until):
 # Both pages of a physician read attendance on every request: Django compiling the four filtered counts
 # cost more CPU than PostgreSQL counting (issue 11), so the SQL is compiled once per process.
 ATTENDANCE_COUNTS = CompiledQuery(
-    _attendance_counts, clinic_ids=[-1], enrollment_ids=[-2], start=SAMPLE_MOMENT,
+    _attendance_counts, clinic_ids=[-1], patient_ids=[-3], enrollment_ids=[-2], start=SAMPLE_MOMENT,
     end=SAMPLE_MOMENT + datetime.timedelta(seconds=1), until=SAMPLE_MOMENT + datetime.timedelta(seconds=2),
 )  # fmt: skip
 # No period's start: every session up to the end counts.
@@ -356,7 +364,8 @@ def attendance_of(*, clinic_ids, enrollments, period_start=None, period_end=None
     now = timezone.now()
     end = end_of(period_end) if period_end else now
     rows = ATTENDANCE_COUNTS.rows(
-        clinic_ids=list(clinic_ids), enrollment_ids=[e.pk for e in enrollments],
+        clinic_ids=list(clinic_ids), patient_ids=list({e.patient_id for e in enrollments}),
+        enrollment_ids=[e.pk for e in enrollments],
         start=start_of(period_start) if period_start else BEGINNING, end=end, until=min(end, now),
     )  # fmt: skip
     by_enrollment = {row[0]: row for row in rows}

@@ -351,31 +351,40 @@ CHART_VISIBLE = CompiledQuery(
 )  # fmt: skip
 
 
-def physician_referral_rows(*, user, page_of_referrals: QuerySet[Referral]) -> list[Referral]:
-    """The rows of one page of "My patients" (a slice of physician_referrals), each with its clinic, program,
-    enrollment and `chart_visible`.
-
-    The page's referrals are chosen by id in a subquery (the slice) and read with their joins around it, and
-    the charts are looked up for the page's patients only, in one more query (issue 11). With the joins and
-    a "chart visible" EXISTS on the slice itself, the plan's cost depended on how many referrals the physician
-    has, so PostgreSQL planned it anew on every request (1.5–4 ms on bench-big), and answered the EXISTS by
-    hashing all of the physician's 3,900 patient links. The subquery's cost barely depends on the physician,
-    so PostgreSQL keeps one plan for it.
-
-    The rows are read as values and made instances by `loaded_row`, not by `select_related`, which took about
-    2 ms more of the page's CPU in Django (issue 11). The slice's LIMIT and OFFSET are written into the SQL by
-    Django, so this query cannot be compiled once as the chart's are."""
-    rows = (
-        Referral.objects.filter(pk__in=page_of_referrals)
+def _physician_rows(referral_ids):
+    return (
+        Referral.objects.filter(AnyOf("id", referral_ids))
         .order_by("-created_at", "-id")
         .values_list(*paths_of(PHYSICIAN_ROW_PARTS))
     )
+
+
+# A page of "My patients" by its referrals' ids, compiled once (clinic.compiled). Read with the slice as a
+# subquery, its SQL held the page's LIMIT and OFFSET, so Django compiled it for each request (about 1.5 ms of
+# CPU), and PostgreSQL planned its six tables anew for each ?status= (1.2 ms: a status's generic plan looked
+# dearer than its custom one); by ids it is planned once per connection. The ids cost one small query of
+# their own (the view's page of physician_referrals), which the portal's memberships read once pay for.
+PHYSICIAN_ROWS = CompiledQuery(_physician_rows, referral_ids=[-1])
+
+
+def physician_referral_rows(*, user, referral_ids: list[int]) -> list[Referral]:
+    """The rows of one page of "My patients" (the ids of a page of physician_referrals), in its order, each with
+    its clinic, program, enrollment and `chart_visible`.
+
+    The rows are read as values and made instances by `loaded_row`, not by `select_related`, which took about
+    2 ms more of the page's CPU in Django (issue 11)."""
     referrals = []
-    for row in rows:
-        referral, clinic, program, enrollment, enrollment_program, patient = loaded_row(row, PHYSICIAN_ROW_PARTS)
-        referral.clinic, referral.program, referral.enrollment = clinic, program, enrollment
+    made = {}  # the page's clinics, programs and patients, each made once (loaded_row)
+    for row in PHYSICIAN_ROWS.rows(referral_ids=list(referral_ids)) if referral_ids else []:
+        referral, clinic, program, enrollment, enrollment_program, patient = loaded_row(row, PHYSICIAN_ROW_PARTS, made)
+        # Linked as the ORM links a select_related row (the field's cache), not by assignment, whose descriptor
+        # checks each instance and sets its id again: 125 links a page (issue 11).
+        Referral.clinic.field.set_cached_value(referral, clinic)
+        Referral.program.field.set_cached_value(referral, program)
+        Referral.enrollment.field.set_cached_value(referral, enrollment)  # None too: no query for a row without
         if enrollment is not None:
-            enrollment.program, enrollment.patient = enrollment_program, patient
+            Enrollment.program.field.set_cached_value(enrollment, enrollment_program)
+            Enrollment.patient.field.set_cached_value(enrollment, patient)
         referrals.append(referral)
     # The chart opens from "My patients" only where the physician may see it (clinic.PatientPhysician):
     # a referral matched to an existing patient is linked once staff accept it.
@@ -396,12 +405,10 @@ def physician_referral_counts(*, user, clinic_slug: str) -> dict[str, int]:
     )
 
 
-def physician_memberships(user) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(user=user, is_active=True, roles__contains=[Role.PHYSICIAN])
-        .select_related("clinic")
-        .order_by("clinic__name")
-    )
+def physician_memberships(memberships: list[Membership]) -> list[Membership]:
+    """The physician memberships among the person's active ones (clinic.tenancy.active_memberships, with their
+    clinics, which the portal's pages read anyway for the header: no query of its own), by clinic name."""
+    return sorted((m for m in memberships if Role.PHYSICIAN in m.roles), key=lambda m: m.clinic.name)
 
 
 def provider_of_physician(*, membership: Membership) -> ReferringProvider:

@@ -12,11 +12,11 @@ from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic import audit, rls
+from clinic import audit
 from clinic.models import AuditEntry, Enrollment
 from clinic.permissions import has_permission
 from clinic.selectors import patient_get
-from clinic.tenancy import clinic_view
+from clinic.tenancy import activate_member_clinics, clinic_view
 from outcomes.reports import selectors, services
 from outcomes.reports.forms import ReportRequestForm
 from outcomes.reports.models import ReportRequest
@@ -113,8 +113,7 @@ def report_inbox(request):
 def portal_reports(request):
     """The physician's progress reports from every clinic where they are a physician (no clinic chosen),
     with an access entry in the audit trail of each clinic whose reports the page shows."""
-    rls.activate(rls.member_clinics_scope(request.user))
-    memberships = list(physician_memberships(request.user))
+    memberships = physician_memberships(activate_member_clinics(request))
     reports = selectors.portal_report_inbox(memberships=memberships)
     page = Paginator(reports, 25).get_page(request.GET.get("page"))
     for membership in memberships:

@@ -5,7 +5,6 @@ not import outcomes/, as clinic/'s pages load referrals' tags)."""
 from decimal import Decimal
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -167,6 +166,8 @@ def _chart_links(r, name: str) -> str:
     hidden = f'<span class="visually-hidden"> of {name}</span>'
     links = f'<a class="nowrap" href="{escape(r.patients_url)}{r.patient_id}/">Open chart{hidden}</a>'
     if r.enrollment_id:
-        progress_url = reverse("progress_detail", args=[r.clinic.slug, r.enrollment.patient_id, r.enrollment_id])
+        # progress_detail's URL (outcomes/progress_urls.py) after the clinic's patient list's, as the chart's:
+        # a reverse() per row was a tenth of the rows' CPU (issue 11).
+        progress_url = f"{r.patients_url}{r.enrollment.patient_id}/enrollments/{r.enrollment_id}/progress/"
         links += f'<br><a class="nowrap" href="{escape(progress_url)}">Progress{hidden}</a>'
     return links

@@ -95,6 +95,19 @@ def test_a_part_whose_id_is_null_is_none():
     assert occurrence is None
 
 
+def test_rows_loaded_with_one_dict_share_the_instance_of_a_part_they_both_name():
+    made = {}
+    first_booking, first_class = loaded_row((3, "booked", 4, "Cardio"), BOOKING_WITH_CLASS, made)
+    second_booking, second_class = loaded_row((5, "booked", 4, "Cardio"), BOOKING_WITH_CLASS, made)
+    assert second_class is first_class
+    assert (first_booking.pk, second_booking.pk) == (3, 5)
+
+
+def test_parts_of_one_row_with_the_same_id_are_not_shared():
+    booking, occurrence = loaded_row((4, "booked", 4, "Cardio"), BOOKING_WITH_CLASS, {})
+    assert (type(booking), type(occurrence)) == (Booking, Occurrence)
+
+
 def test_parts_must_begin_with_their_id():
     with pytest.raises(ValueError, match="the columns of Clinic must begin with its id"):
         paths_of([(Clinic, "", ["name", "id"])])

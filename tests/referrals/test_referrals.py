@@ -432,6 +432,18 @@ def test_physician_sees_their_referrals_across_clinics(team_a, team_b, clinic_a,
     assert {r.pk for r in response.context["page"]} == {mine_a.pk, mine_b.pk}
 
 
+def test_portal_refers_only_to_clinics_where_the_person_is_a_physician_and_switches_to_all(
+    team_a, team_b, clinic_a, clinic_b
+):
+    from clinic.models import Membership
+
+    Membership.objects.create(clinic=clinic_b, user=team_a["physician"].user, roles=["physiologist"])
+    response = team_a["physician"].client.get(reverse("portal_home"))
+    assert [m.clinic for m in response.context["memberships"]] == [clinic_a]
+    assert [m.clinic for m in response.context["my_memberships"]] == [clinic_a, clinic_b]  # the header's switcher
+    assert reverse("portal_refer", args=[clinic_b.slug]) not in response.content.decode()
+
+
 def test_another_physician_of_the_same_clinic_sees_none_of_them(team_a, clinic_a):
     from tests.conftest import make_member
 
@@ -450,7 +462,7 @@ def test_portal_query_count_does_not_grow(team_a, clinic_a, django_assert_max_nu
     provider = make_provider(clinic_a, membership=team_a["physician"].membership)
     for _ in range(30):
         make_referral(clinic_a, provider=provider)
-    with django_assert_max_num_queries(12):  # with row-level security's scope for the physician's clinics
+    with django_assert_max_num_queries(11):  # with row-level security's scope for the physician's clinics
         team_a["physician"].client.get(reverse("portal_home"))
 
 
