@@ -91,14 +91,17 @@ def clinic_scope(clinic_id: int, user_id: int | None = None) -> Scope:
     return Scope(clinic_ids=(clinic_id,), user_id=user_id)
 
 
-def member_clinics_scope(user) -> Scope:
-    """The clinics of every active membership the person holds (portal, sign-in events)."""
+def member_clinics_scope(user, memberships=None) -> Scope:
+    """The clinics of every active membership the person holds (portal, sign-in events). `memberships`: those
+    active memberships, where the caller has read them already (clinic.tenancy.active_memberships)."""
     from clinic.models import Membership
 
-    with scoped(Scope(user_id=user.pk)):
-        memberships = Membership.objects.filter(user=user, is_active=True).order_by("clinic_id")
-        clinic_ids = tuple(memberships.values_list("clinic_id", flat=True))
-    return Scope(clinic_ids=clinic_ids, user_id=user.pk)
+    if memberships is None:
+        with scoped(Scope(user_id=user.pk)):
+            clinic_ids = set(Membership.objects.filter(user=user, is_active=True).values_list("clinic_id", flat=True))
+    else:
+        clinic_ids = {membership.clinic_id for membership in memberships}
+    return Scope(clinic_ids=tuple(sorted(clinic_ids)), user_id=user.pk)
 
 
 @contextlib.contextmanager

@@ -44,12 +44,11 @@ def active_memberships(user) -> list[Membership]:
 def activate_member_clinics(request) -> list[Membership]:
     """For pages of no one clinic (the physician portal): the person's active memberships (active_memberships,
     read in their own scope), kept for the header as `clinic_view` keeps them, with the connection narrowed to
-    their clinics (rls.member_clinics_scope's clinics). One query where the scope and the header read the
+    their clinics (rls.member_clinics_scope). One query where the scope and the header read the
     memberships apart (issue 11)."""
     with rls.scoped(rls.Scope(user_id=request.user.pk)):
         request.my_memberships = active_memberships(request.user)
-    clinic_ids = tuple(sorted({membership.clinic_id for membership in request.my_memberships}))
-    rls.activate(rls.Scope(clinic_ids=clinic_ids, user_id=request.user.pk))
+    rls.activate(rls.member_clinics_scope(request.user, request.my_memberships))
     return request.my_memberships
 
 

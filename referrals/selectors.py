@@ -1,6 +1,7 @@
 """Reads of referral data, scoped by clinic and by what the acting membership may see."""
 
 import datetime
+from functools import partial
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -43,6 +44,26 @@ def referrals_seen(*, visibility: str, clinic_id: int, membership_id: int | None
     return referrals.none()
 
 
+def compiled_for_each_visibility(build, **samples) -> dict[str, CompiledQuery]:
+    """A query over referrals_seen compiled once (clinic.compiled) for each visibility that sees referrals:
+    `build(visibility, clinic_id, …samples' names, membership_id=None)` returns its queryset. A physician's own
+    referrals need the member in the query; everyone else's, only the clinic."""
+    return {
+        SEES_ALL: CompiledQuery(partial(build, SEES_ALL), clinic_id=-1, **samples),
+        SEES_OWN: CompiledQuery(partial(build, SEES_OWN), clinic_id=-1, membership_id=-3, **samples),
+    }
+
+
+def compiled_for_member(queries: dict[str, CompiledQuery], membership: Membership) -> tuple[CompiledQuery | None, dict]:
+    """The member's query among compiled_for_each_visibility's (None if they see no referral) and the member's
+    values for it."""
+    visibility = referral_visibility(membership)
+    values = {"clinic_id": membership.clinic_id}
+    if visibility == SEES_OWN:
+        values["membership_id"] = membership.pk
+    return queries.get(visibility), values
+
+
 # A referral as its page, its actions and the API read it: every column of the referral, its program, provider,
 # patient and enrollment, and the name of who overrode its eligibility (`User.__str__`; not the password hash).
 REFERRAL_PARTS = [
@@ -55,34 +76,21 @@ REFERRAL_PARTS = [
 ]
 
 
-def _referral_query(visibility: str) -> CompiledQuery:
-    """A referral that a member of this visibility sees, with REFERRAL_PARTS, compiled once (clinic.compiled):
-    through the ORM, compiling this six-table `select_related` was a quarter of the referral page's CPU, about
-    1.5 ms, where PostgreSQL answers it in a tenth of that (issue 11)."""
-
-    def build(clinic_id, referral_id, membership_id=None):
-        referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
-        return referrals.filter(pk=referral_id).values_list(*paths_of(REFERRAL_PARTS))
-
-    samples = {"clinic_id": -1, "referral_id": -2}
-    if visibility == SEES_OWN:  # a physician's own referrals: the member is in the query
-        samples["membership_id"] = -3
-    return CompiledQuery(build, **samples)
+def _referral_query(visibility, clinic_id, referral_id, membership_id=None):
+    referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
+    return referrals.filter(pk=referral_id).values_list(*paths_of(REFERRAL_PARTS))
 
 
-REFERRAL_SEEN = {visibility: _referral_query(visibility) for visibility in (SEES_ALL, SEES_OWN)}
+# A referral that the member sees, with REFERRAL_PARTS. Through the ORM, compiling this six-table `select_related`
+# was a quarter of the referral page's CPU, about 1.5 ms, where PostgreSQL answers it in a tenth of that (issue 11).
+REFERRAL_SEEN = compiled_for_each_visibility(_referral_query, referral_id=-2)
 
 
 def referral_get(*, membership: Membership, referral_id: int) -> Referral:
     """A referral the member may see (referrals_visible_to), with its program, provider, patient, enrollment and
     eligibility overrider as `select_related` would give them; Http404 if there is none."""
-    visibility = referral_visibility(membership)
-    if visibility not in REFERRAL_SEEN:
-        raise Http404
-    values = {"clinic_id": membership.clinic_id, "referral_id": int(referral_id)}  # the API's is text
-    if visibility == SEES_OWN:
-        values["membership_id"] = membership.pk
-    rows = REFERRAL_SEEN[visibility].rows(**values)
+    query, values = compiled_for_member(REFERRAL_SEEN, membership)
+    rows = query.rows(referral_id=int(referral_id), **values) if query else []  # int(): the API's id is text
     if not rows:
         raise Http404
     referral, program, provider, patient, enrollment, overridden_by = loaded_row(rows[0], REFERRAL_PARTS)
@@ -182,31 +190,22 @@ def referral_queue(
     return referrals.order_by("created_at", "id").values(*REFERRAL_QUEUE_COLUMNS)
 
 
-def _status_count_queries(visibility: str) -> tuple[CompiledQuery, CompiledQuery]:
-    """referral_status_counts' two queries for a member of this visibility, compiled once (clinic.compiled: through
-    the ORM, compiling them was about a tenth of a queue page's CPU; issue 11). The overdue count is grouped by the
-    clinic (one group, or none when nothing is overdue) because a compiled query is a queryset's SQL, and Django
-    writes a plain COUNT(*) only when it runs it."""
-
-    def seen(clinic_id, membership_id):
-        return referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id).order_by()
-
-    def by_status(clinic_id, membership_id=None):
-        return seen(clinic_id, membership_id).values_list("status").annotate(n=Count("*"))
-
-    def overdue(clinic_id, overdue_before, membership_id=None):
-        open_and_late = seen(clinic_id, membership_id).filter(
-            status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_before
-        )
-        return open_and_late.values("clinic_id").annotate(n=Count("*")).values_list("n")
-
-    samples = {"clinic_id": -1}
-    if visibility == SEES_OWN:  # a physician's own referrals: the member is in the query
-        samples["membership_id"] = -3
-    return CompiledQuery(by_status, **samples), CompiledQuery(overdue, overdue_before=SAMPLE_MOMENT, **samples)
+def _count_by_status_query(visibility, clinic_id, membership_id=None):
+    referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
+    return referrals.order_by().values_list("status").annotate(n=Count("*"))
 
 
-STATUS_COUNTS = {visibility: _status_count_queries(visibility) for visibility in (SEES_ALL, SEES_OWN)}
+def _overdue_count_query(visibility, clinic_id, overdue_before, membership_id=None):
+    referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
+    open_and_late = referrals.order_by().filter(status__in=Referral.OPEN_STATUSES, last_action_at__lt=overdue_before)
+    return open_and_late.values("clinic_id").annotate(n=Count("*")).values_list("n")
+
+
+# referral_status_counts' two queries. Through the ORM, compiling them was about a tenth of a queue page's CPU
+# (issue 11). The overdue count is grouped by the clinic (one group, or none when nothing is overdue) because a
+# compiled query is a queryset's SQL, and Django writes a plain COUNT(*) only when it runs it.
+COUNT_BY_STATUS = compiled_for_each_visibility(_count_by_status_query)
+OVERDUE_COUNT = compiled_for_each_visibility(_overdue_count_query, overdue_before=SAMPLE_MOMENT)
 
 
 def referral_status_counts(*, membership: Membership, overdue_before: datetime.datetime) -> dict[str, int]:
@@ -214,17 +213,13 @@ def referral_status_counts(*, membership: Membership, overdue_before: datetime.d
     index alone: a GROUP BY status (referral_status_idx) and the overdue among the open ones (referral_overdue_idx).
     One aggregate of seven FILTERed counts over every referral took twice the time (issue 11)."""
     counts = dict.fromkeys(Referral.Status.values, 0)
-    visibility = referral_visibility(membership)
-    if visibility not in STATUS_COUNTS:
-        return {**counts, "open": 0, "all": 0, "overdue": 0}
-    values = {"clinic_id": membership.clinic_id}
-    if visibility == SEES_OWN:
-        values["membership_id"] = membership.pk
-    by_status, overdue = STATUS_COUNTS[visibility]
-    counts.update(by_status.rows(**values))
+    by_status, values = compiled_for_member(COUNT_BY_STATUS, membership)
+    overdue, _ = compiled_for_member(OVERDUE_COUNT, membership)
+    if by_status:
+        counts.update(by_status.rows(**values))
     counts["open"] = sum(counts[status] for status in Referral.OPEN_STATUSES)
     counts["all"] = sum(counts[status] for status in Referral.Status.values)
-    counts["overdue"] = sum(n for (n,) in overdue.rows(overdue_before=overdue_before, **values))
+    counts["overdue"] = sum(n for (n,) in overdue.rows(overdue_before=overdue_before, **values)) if overdue else 0
     return counts
 
 
@@ -247,38 +242,26 @@ CHART_REFERRAL_PARTS = [
 ]
 
 
-def _chart_referrals_query(visibility: str) -> CompiledQuery:
-    """A patient's referrals that a member of this visibility sees, newest first, compiled once (clinic.compiled:
-    through the ORM, compiling it was most of the panel's query's CPU; issue 11)."""
-
-    def build(clinic_id, patient_id, membership_id=None):
-        referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
-        return (
-            referrals.filter(patient_id=patient_id)
-            .order_by("-created_at", "-id")
-            .values_list(*paths_of(CHART_REFERRAL_PARTS))
-        )
-
-    samples = {"clinic_id": -1, "patient_id": -2}
-    if visibility == SEES_OWN:  # a physician's own referrals: the member is in the query
-        samples["membership_id"] = -3
-    return CompiledQuery(build, **samples)
+def _chart_referrals_query(visibility, clinic_id, patient_id, membership_id=None):
+    referrals = referrals_seen(visibility=visibility, clinic_id=clinic_id, membership_id=membership_id)
+    return (
+        referrals.filter(patient_id=patient_id)
+        .order_by("-created_at", "-id")
+        .values_list(*paths_of(CHART_REFERRAL_PARTS))
+    )
 
 
-CHART_REFERRALS = {visibility: _chart_referrals_query(visibility) for visibility in (SEES_ALL, SEES_OWN)}
+# A patient's referrals that the member sees, newest first. Through the ORM, compiling it was most of the chart's
+# referrals panel's CPU (issue 11).
+CHART_REFERRALS = compiled_for_each_visibility(_chart_referrals_query, patient_id=-2)
 
 
 def patient_referrals(*, membership: Membership, patient_id: int) -> list[Referral]:
     """The chart's "Referrals": this patient's referrals that the member may see (referrals_visible_to), newest
     first (one query), each with its program and provider."""
-    visibility = referral_visibility(membership)
-    if visibility not in CHART_REFERRALS:
-        return []
-    values = {"clinic_id": membership.clinic_id, "patient_id": patient_id}
-    if visibility == SEES_OWN:
-        values["membership_id"] = membership.pk
+    query, values = compiled_for_member(CHART_REFERRALS, membership)
     referrals = []
-    for row in CHART_REFERRALS[visibility].rows(**values):
+    for row in query.rows(patient_id=patient_id, **values) if query else []:
         referral, program, provider = loaded_row(row, CHART_REFERRAL_PARTS)
         referral.program, referral.referring_provider = program, provider
         referrals.append(referral)

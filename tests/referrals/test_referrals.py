@@ -337,7 +337,7 @@ def test_referral_untouched_for_two_business_days_is_overdue(clinic_a, team_a, p
     assert (counts["open"], counts["overdue"]) == (2, 1)
 
 
-@pytest.mark.parametrize("query", [query for pair in selectors.STATUS_COUNTS.values() for query in pair])
+@pytest.mark.parametrize("query", [*selectors.COUNT_BY_STATUS.values(), *selectors.OVERDUE_COUNT.values()])
 def test_each_compiled_status_count_query_places_its_values(db, query):
     assert query.rows(**query.samples) == []  # its SQL runs; compiling it found a placeholder for each sample
 
