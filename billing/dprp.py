@@ -379,7 +379,7 @@ def dprp_export_request(
     *, clinic: Clinic, actor: Membership, program: Program, org_code: str, period_start, period_end
 ) -> DprpExport:
     """The request row first, then the task (after commit): a dead broker leaves a pending row that
-    `dprp_exports_run_pending` picks up."""
+    `billing.tasks.run_pending_dprp_exports` (Celery beat) picks up."""
     from billing import tasks
 
     errors = {}

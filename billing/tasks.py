@@ -1,12 +1,10 @@
 """Celery tasks of billing: thin, idempotent wrappers around billing/claims.py, each in its clinic's scope."""
 
-import datetime
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
-from clinic import rls
+from clinic import requested_files, rls
 from clinic.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -51,17 +49,7 @@ def run_pending_dprp_exports() -> int:
     from billing import dprp
     from billing.models import DprpExport
 
-    cutoff = timezone.now() - datetime.timedelta(minutes=1)
-    done = 0
-    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
-        with rls.scoped(rls.clinic_scope(clinic_id)):
-            pending = DprpExport.objects.filter(
-                clinic_id=clinic_id, status=DprpExport.Status.PENDING, created_at__lt=cutoff
-            )
-            for export_id in pending.values_list("pk", flat=True):
-                dprp.dprp_export_run(export_id=export_id)
-                done += 1
-    return done
+    return requested_files.run_pending(DprpExport, dprp.dprp_export_run)
 
 
 def enqueue_dprp_export(clinic_id: int, export_id: int) -> None:

@@ -30,7 +30,7 @@ from django.utils.text import slugify
 from billing.packets import content, document
 from billing.packets.models import PENDING, PacketRequest
 from billing.rules import Rules
-from clinic import rls
+from clinic import requested_files
 from clinic.models import Clinic, Enrollment, Membership, Program
 from scheduling.models import SessionLog
 
@@ -257,38 +257,9 @@ def packet_render(*, packet_id: int) -> bool:
 # --- The sweeper ---------------------------------------------------------------------------------
 
 
-def _sweep_clinic(clinic_id: int, now: datetime.datetime) -> int:
-    lost = PacketRequest.objects.filter(
-        clinic_id=clinic_id, status=PacketRequest.Status.QUEUED, queued_at__lte=now - REQUEUE_AFTER
-    )
-    abandoned = PacketRequest.objects.filter(
-        clinic_id=clinic_id, status=PacketRequest.Status.RENDERING, started_at__lte=now - RENDERING_GIVEN_UP_AFTER
-    )
-    requeued = []
-    with transaction.atomic():
-        for packet in (lost | abandoned).select_for_update(skip_locked=True).order_by("queued_at")[:500]:
-            if packet.status == PacketRequest.Status.RENDERING and packet.attempts >= MAX_ATTEMPTS:
-                packet.status, packet.finished_at = PacketRequest.Status.FAILED, now
-                packet.error = f"The renderer stopped (killed or out of memory) {packet.attempts} times."
-            else:
-                if packet.status == PacketRequest.Status.RENDERING:
-                    packet.error = "The renderer stopped (killed or out of memory); queued again."
-                packet.status, packet.queued_at = PacketRequest.Status.QUEUED, now
-                requeued.append(packet)
-            packet.save(update_fields=["status", "queued_at", "finished_at", "error"])
-        for packet in requeued:
-            transaction.on_commit(lambda packet=packet: request_render(packet))
-    return len(requeued)
-
-
 def packets_sweep(*, now: datetime.datetime | None = None) -> int:
     """Queue again, clinic by clinic, what no worker took and what a dead worker left. Returns how many."""
-    now = now or timezone.now()
-    count = 0
-    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
-        try:
-            with rls.scoped(rls.clinic_scope(clinic_id)):
-                count += _sweep_clinic(clinic_id, now)
-        except Exception:
-            logger.exception("packet sweep failed for a clinic", extra={"clinic_id": clinic_id})
-    return count
+    return requested_files.requeue_stalled(
+        PacketRequest, request_render=request_render, now=now or timezone.now(), requeue_after=REQUEUE_AFTER,
+        given_up_after=RENDERING_GIVEN_UP_AFTER, max_attempts=MAX_ATTEMPTS,
+    )  # fmt: skip

@@ -1,12 +1,10 @@
 """Celery tasks of the KPI exports: thin wrappers, each in the clinic it was given."""
 
-import datetime
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
-from clinic import rls
+from clinic import requested_files, rls
 
 logger = logging.getLogger(__name__)
 
@@ -24,21 +22,10 @@ def export_observations(clinic_id: int, export_id: int) -> str:
 def run_pending_exports() -> int:
     """Celery beat: exports that a broker outage or a killed worker left pending for a minute, clinic by
     clinic (row-level security), as clinic.outbox does for messages."""
-    from clinic.models import Clinic
     from outcomes.kpis import exports
     from outcomes.kpis.models import KpiExport
 
-    cutoff = timezone.now() - datetime.timedelta(minutes=1)
-    done = 0
-    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
-        with rls.scoped(rls.clinic_scope(clinic_id)):
-            pending = KpiExport.objects.filter(
-                clinic_id=clinic_id, status=KpiExport.Status.PENDING, created_at__lt=cutoff
-            )
-            for export_id in pending.values_list("pk", flat=True):
-                exports.export_run(export_id=export_id)
-                done += 1
-    return done
+    return requested_files.run_pending(KpiExport, exports.export_run)
 
 
 def enqueue_export(clinic_id: int, export_id: int) -> None:

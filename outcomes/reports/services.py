@@ -29,7 +29,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import outbox, rls
+from clinic import outbox, requested_files, rls
 from clinic.models import Clinic, Enrollment, Membership, OutboundMessage
 from outcomes.reports.models import ReportRequest, report_path
 from referrals.models import Referral
@@ -255,41 +255,12 @@ def _deliver(report: ReportRequest) -> None:
 # --- The sweeper ---------------------------------------------------------------------------------
 
 
-def _sweep_clinic(clinic_id: int, now: datetime.datetime) -> list[ReportRequest]:
-    lost = ReportRequest.objects.filter(
-        clinic_id=clinic_id, status=ReportRequest.Status.QUEUED, queued_at__lte=now - REQUEUE_AFTER
-    )
-    abandoned = ReportRequest.objects.filter(
-        clinic_id=clinic_id, status=ReportRequest.Status.RENDERING, started_at__lte=now - RENDERING_GIVEN_UP_AFTER
-    )
-    requeued = []
-    with transaction.atomic():
-        for report in (lost | abandoned).select_for_update(skip_locked=True).order_by("queued_at")[:500]:
-            if report.status == ReportRequest.Status.RENDERING and report.attempts >= MAX_ATTEMPTS:
-                report.status, report.finished_at = ReportRequest.Status.FAILED, now
-                report.error = f"The renderer stopped (killed or out of memory) {report.attempts} times."
-            else:
-                if report.status == ReportRequest.Status.RENDERING:
-                    report.error = "The renderer stopped (killed or out of memory); queued again."
-                report.status, report.queued_at = ReportRequest.Status.QUEUED, now
-                requeued.append(report)
-            report.save(update_fields=["status", "queued_at", "finished_at", "error"])
-        for report in requeued:
-            transaction.on_commit(lambda report=report: request_render(report))
-    return requeued
-
-
 def reports_sweep(*, now: datetime.datetime | None = None) -> int:
     """Queue again, clinic by clinic, what no worker took and what a dead worker left. Returns how many."""
-    now = now or timezone.now()
-    count = 0
-    for clinic_id in Clinic.objects.order_by("pk").values_list("pk", flat=True):
-        try:
-            with rls.scoped(rls.clinic_scope(clinic_id)):
-                count += len(_sweep_clinic(clinic_id, now))
-        except Exception:
-            logger.exception("report sweep failed for a clinic", extra={"clinic_id": clinic_id})
-    return count
+    return requested_files.requeue_stalled(
+        ReportRequest, request_render=request_render, now=now or timezone.now(), requeue_after=REQUEUE_AFTER,
+        given_up_after=RENDERING_GIVEN_UP_AFTER, max_attempts=MAX_ATTEMPTS,
+    )  # fmt: skip
 
 
 def reports_schedule_run(*, today: datetime.date | None = None) -> int:

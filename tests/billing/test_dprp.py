@@ -1,14 +1,16 @@
 """The CDC DPRP evaluation export (billing/dprp.py): the file byte for byte, the validation report,
 acceptance, participant ids, bad requests and the pages."""
 
+import datetime
 import re
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
-from billing import dprp
+from billing import dprp, tasks
 from billing.models import DprpExport, DprpParticipant
 from clinic.models import AuditEntry, Enrollment
 from scheduling.models import SessionLog
@@ -210,3 +212,29 @@ def test_the_api_accepts_the_report_and_downloads_the_file(team_a, cohort):
     response = client.get(reverse("api-dprp-export-download", args=[slug, export.pk]))
     assert (accepted.json()["accepted_by"], accepted.json()["downloadable"]) == (billing_member(team_a).pk, True)
     assert b"".join(response.streaming_content) == EXPECTED.read_bytes()
+
+
+# --- The beat job: exports the worker never took -----------------------------------------------------------------
+
+
+def requested(cohort, team) -> DprpExport:
+    """A request whose task never ran (in a test's transaction, nothing is committed, so nothing is sent)."""
+    return dprp.dprp_export_request(
+        clinic=cohort.clinic, actor=billing_member(team), program=cohort, org_code="ORG123", period_start=PERIOD[0],
+        period_end=PERIOD[1],
+    )  # fmt: skip
+
+
+def test_an_export_still_pending_after_a_minute_is_run_by_the_beat_job(team_a, cohort):
+    export = requested(cohort, team_a)
+    DprpExport.objects.filter(pk=export.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=2))
+    assert tasks.run_pending_dprp_exports() == 1
+    export.refresh_from_db()
+    assert export.status == DprpExport.Status.READY
+
+
+def test_an_export_pending_for_less_than_a_minute_is_left_to_the_worker(team_a, cohort):
+    export = requested(cohort, team_a)
+    assert tasks.run_pending_dprp_exports() == 0
+    export.refresh_from_db()
+    assert export.status == DprpExport.Status.PENDING
