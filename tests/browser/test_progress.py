@@ -94,3 +94,27 @@ def test_physician_follows_progress_from_my_patients(new_page, shot):
     page.goto(f"/c/alpha/patients/{newcomer.pk}/enrollments/{new_enrollment.pk}/progress/")
     expect(page.get_by_text("No assessments yet.")).to_be_visible()
     shot(page, "progress-empty")
+
+
+def test_a_physician_of_two_clinics_reads_both_from_the_portal(new_page, shot):
+    factories.ensure_reference_data()
+    ensure_reference_data()
+    alpha, beta = make_clinic("alpha"), make_clinic("beta")
+    in_alpha = make_member(alpha, "physician")
+    in_beta = make_member(beta, "physician", in_alpha.user.email)
+    make_referral(alpha, provider=referral_services.provider_for_physician(membership=in_alpha),
+                  status="received", patient_last_name="Alphason")  # fmt: skip
+    make_referral(beta, provider=referral_services.provider_for_physician(membership=in_beta),
+                  status="in_review", patient_last_name="Betaford")  # fmt: skip
+
+    page = new_page()
+    page.add_init_script(CSP_WATCH)
+    sign_in(page, in_alpha.user.email)
+    page.goto("/portal/")
+    expect(page.get_by_role("row").filter(has_text="Alphason")).to_contain_text("Alpha Clinic")
+    expect(page.get_by_role("row").filter(has_text="Betaford")).to_contain_text("Beta Clinic")
+    shot(page, "my-patients")
+    page.goto("/portal/reports/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    shot(page, "reports")
+    assert page.evaluate("window.__csp") == []
